@@ -1,0 +1,14 @@
+//! The STOMP wire protocol: frames, versions, and the codec that turns bytes
+//! into frames and back. Pure: it knows nothing of actors, sessions or routing.
+
+mod codec;
+mod error;
+mod frame;
+mod headers;
+mod version;
+
+pub use codec::{Inbound, Limits, Outbound, StompCodec};
+pub use error::ProtocolError;
+pub use frame::{Command, Frame};
+pub use headers::{escape_into, unescape};
+pub use version::Version;
