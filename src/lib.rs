@@ -1,2 +1,28 @@
 //! stompede: a STOMP 1.0/1.1/1.2 message broker on actix actors.
+//!
+//! # Layout
+//! - [`protocol`]: frames, versions and the codec — bytes in, frames out; no actors.
+//! - [`connection`]: one actor per client connection: socket, codec, heart-beats, handshake.
+//! - [`session`]: the supervised actor holding a client's subscriptions and transactions.
+//! - [`router`]: the destination registry; [`destination`]: queue and topic actors.
+//! - [`transaction`]: one actor per open transaction.
+//! - [`listener`], [`broker`], [`http`]: accepting connections, start/stop, metrics endpoint.
+//! - [`settings`], [`metrics`], [`telemetry`], [`auth`]: configuration and operations.
+
+pub mod auth;
+pub mod broker;
+pub mod connection;
+pub mod destination;
+pub mod http;
+pub mod listener;
+pub mod metrics;
 pub mod protocol;
+pub mod router;
+pub mod session;
+pub mod settings;
+pub mod shared;
+pub mod telemetry;
+pub mod transaction;
+
+pub use broker::{BoundAddrs, BrokerHandle};
+pub use settings::Settings;

@@ -1,1 +1,80 @@
-fn main() {}
+//! The `stompede` binary: loads configuration, sets up logging, runs the
+//! broker until Ctrl-C or SIGTERM, then stops gracefully.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use stompede::{broker, telemetry, Settings};
+
+const USAGE: &str = "usage: stompede [--config FILE]
+
+Runs the stompede STOMP broker. Defaults are built in (see config/default.toml);
+FILE overrides them, and STOMPEDE__SECTION__KEY environment variables override both.";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut config: Option<PathBuf> = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" | "-c" => match args.next() {
+                Some(p) => config = Some(PathBuf::from(p)),
+                None => {
+                    eprintln!("--config needs a file\n\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--version" | "-V" => {
+                println!("stompede {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("unknown argument '{other}'\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let settings = match Settings::load(config.as_deref(), std::env::vars()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stompede: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    let system = actix_rt::System::new();
+    match system.block_on(broker::serve(settings, shutdown_signal(), |_| {})) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "failed to start");
+            eprintln!("stompede: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -18,6 +18,9 @@ pub enum ProtocolError {
     MissingColon,
     #[error("invalid escape sequence '\\{0}' in header")]
     InvalidEscape(char),
+    /// A backslash at the very end of a header value, with nothing to escape.
+    #[error("incomplete escape sequence (a trailing '\\') in header")]
+    IncompleteEscape,
     #[error("header is not valid UTF-8")]
     InvalidUtf8,
     #[error("invalid content-length '{0}'")]
@@ -47,6 +50,7 @@ impl ProtocolError {
             | ProtocolError::FrameTooLarge { .. } => "limit",
             ProtocolError::MissingColon
             | ProtocolError::InvalidEscape(_)
+            | ProtocolError::IncompleteEscape
             | ProtocolError::InvalidUtf8
             | ProtocolError::InvalidContentLength(_)
             | ProtocolError::MissingNul(_) => "malformed",

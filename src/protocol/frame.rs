@@ -68,7 +68,9 @@ impl Command {
 
     /// Parses a wire command name (case-sensitive, as the spec requires).
     pub fn parse(name: &[u8]) -> Option<Command> {
-        Command::ALL.into_iter().find(|c| c.as_str().as_bytes() == name)
+        Command::ALL
+            .into_iter()
+            .find(|c| c.as_str().as_bytes() == name)
     }
 
     /// CONNECT, STOMP and CONNECTED headers are never escaped, in any version.

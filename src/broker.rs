@@ -1,0 +1,189 @@
+//! Starting and stopping a broker: binds the listeners, starts the router,
+//! the worker arbiters and the HTTP server, and shuts them down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::destination::DestinationPolicy;
+use crate::listener::{Listener, StopAccepting};
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::settings::Settings;
+use crate::shared::Shared;
+
+/// The broker could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("cannot bind {listener} listener on {addr}: {source}")]
+    Bind {
+        listener: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("broker thread failed to start: {0}")]
+    Thread(String),
+}
+
+/// Where the broker's listeners are bound (port 0 resolved).
+#[derive(Debug, Clone, Copy)]
+pub struct BoundAddrs {
+    pub stomp: SocketAddr,
+    pub http: SocketAddr,
+}
+
+/// Runs a broker until `shutdown` resolves, then stops it gracefully.
+/// `on_bound` is told the bound addresses once every listener accepts.
+pub async fn serve(
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+    on_bound: impl FnOnce(BoundAddrs),
+) -> Result<(), StartError> {
+    let stomp = bind("stomp", settings.listeners.stomp).await?;
+    let http_std = std::net::TcpListener::bind(settings.listeners.http).map_err(|source| {
+        StartError::Bind {
+            listener: "http",
+            addr: settings.listeners.http,
+            source,
+        }
+    })?;
+    let bind_err = |listener, addr| {
+        move |source| StartError::Bind {
+            listener,
+            addr,
+            source,
+        }
+    };
+    let stomp_addr = stomp
+        .local_addr()
+        .map_err(bind_err("stomp", settings.listeners.stomp))?;
+    let http_addr = http_std
+        .local_addr()
+        .map_err(bind_err("http", settings.listeners.http))?;
+    let _ = http_std.set_nonblocking(true);
+
+    let workers = match settings.broker.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
+    let handles: Vec<ArbiterHandle> = arbiters.iter().map(|a| a.handle()).collect();
+
+    let metrics = Arc::new(Metrics::new(settings.metrics.max_destinations));
+    let policy = Arc::new(DestinationPolicy::from_settings(&settings));
+    let router = Router::new(policy, metrics.clone(), handles.clone()).start();
+    let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);
+    let shared = Shared::new(settings, metrics.clone(), router);
+    let listener = Listener::new(shared, stomp, handles).start();
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let (server, http_handle) =
+        crate::http::serve(http_std, metrics, ready.clone()).map_err(|source| {
+            StartError::Bind {
+                listener: "http",
+                addr: http_addr,
+                source,
+            }
+        })?;
+    actix_rt::spawn(server);
+    tracing::info!(listener = "stomp", addr = %stomp_addr, "listening");
+    tracing::info!(listener = "http", addr = %http_addr, "listening");
+    ready.store(true, Ordering::Release);
+    on_bound(BoundAddrs {
+        stomp: stomp_addr,
+        http: http_addr,
+    });
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    ready.store(false, Ordering::Release);
+    let _ = listener.send(StopAccepting { grace }).await;
+    http_handle.stop(true).await;
+    for a in arbiters {
+        a.stop();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            listener,
+            addr,
+            source,
+        })
+}
+
+/// A broker running on its own thread (for tests and embedding).
+/// Dropping it stops the broker gracefully and waits for the thread.
+pub struct BrokerHandle {
+    /// The bound addresses.
+    pub addrs: BoundAddrs,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BrokerHandle {
+    /// Starts a broker with `settings` on a new thread and waits until it is bound.
+    pub fn spawn(settings: Settings) -> Result<BrokerHandle, StartError> {
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("stompede".into())
+            .spawn(move || {
+                let system = System::new();
+                let err_tx = bound_tx.clone();
+                let result = system.block_on(serve(
+                    settings,
+                    async move {
+                        let _ = stop_rx.await;
+                    },
+                    move |addrs| {
+                        let _ = bound_tx.send(Ok(addrs));
+                    },
+                ));
+                if let Err(e) = result {
+                    let _ = err_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| StartError::Thread(e.to_string()))?;
+        match bound_rx.recv() {
+            Ok(Ok(addrs)) => Ok(BrokerHandle {
+                addrs,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(StartError::Thread("broker thread exited".into())),
+        }
+    }
+
+    /// Stops the broker gracefully and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

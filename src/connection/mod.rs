@@ -1,0 +1,656 @@
+//! `Connection`: one actor per client connection. It owns the socket (through
+//! its reader and writer tasks), the codec state, heart-beats and the CONNECT
+//! handshake; once connected it hands every frame to its supervised `Session`
+//! and renders what destinations deliver. It knows bytes and frames, not routing.
+
+mod handshake;
+mod heartbeat;
+mod reader;
+mod writer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::codec::Encoder;
+
+pub use heartbeat::Heartbeats;
+use reader::LastRead;
+use writer::{Settlement, WriteCmd};
+
+use crate::destination::{AckMode, ConsumerKey, MessageData, Settle};
+use crate::listener::ConnectionClosed;
+use crate::protocol::{Command, Frame, Outbound, ProtocolError, StompCodec, Version};
+use crate::session::{ClientFrame, ConnectionLost, Session};
+use crate::shared::Shared;
+
+/// A frame read from the socket. Sent by the reader task with `send` (one at a
+/// time; the reply tells the reader how to go on).
+#[derive(Message)]
+#[rtype(result = "ReadControl")]
+pub struct FrameReceived {
+    pub frame: Frame,
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// The reader's next step after a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, MessageResponse)]
+pub enum ReadControl {
+    Continue,
+    /// Decode the following frames with this version's escaping.
+    SetVersion(Version),
+    Stop,
+}
+
+/// The reader stopped. Sent once by the reader task (`do_send`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum ReadEnded {
+    PeerClosed,
+    Malformed(ProtocolError),
+}
+
+/// The writer stopped (closed as asked, or the socket failed). Sent once by the writer task.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WriterEnded {
+    pub error: Option<String>,
+}
+
+/// A message for one of this connection's subscriptions.
+///
+/// Sent by: `Queue`, `Topic` with `do_send`. Bounded: a destination sends at
+/// most `prefetch` of these per subscription before a settle or ACK.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub subscription: u64,
+    pub data: Arc<MessageData>,
+    /// 1 on first delivery; more means redelivered.
+    pub delivery_count: u32,
+}
+
+/// The session opened a subscription; deliveries for it may follow.
+/// Sent by `Session` with `do_send` before it subscribes at the destination.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribed {
+    pub subscription: u64,
+    pub id: String,
+    pub ack: AckMode,
+    pub settle: Recipient<Settle>,
+}
+
+/// The session closed a subscription (or failed to open it). `do_send`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribed {
+    pub subscription: u64,
+}
+
+/// A frame the session wants written (RECEIPT). `do_send`, one per client frame at most.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reply(pub Frame);
+
+/// Send an ERROR frame and close. `do_send`, rare.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Fail {
+    pub message: String,
+    pub detail: String,
+    pub receipt_id: Option<String>,
+    /// Metric label (`stompede_errors_total{reason}`).
+    pub reason: &'static str,
+}
+
+/// Close after flushing, with an optional RECEIPT first (DISCONNECT). `do_send`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Close {
+    pub receipt_id: Option<String>,
+}
+
+/// The broker is stopping: tell the client and close. Sent by the listener.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+struct SubInfo {
+    id: String,
+    ack: AckMode,
+    settle: Recipient<Settle>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AwaitingConnect,
+    Connected(Version),
+    Closing,
+}
+
+/// One client connection.
+pub struct Connection {
+    id: u64,
+    peer: SocketAddr,
+    transport: &'static str,
+    shared: Arc<Shared>,
+    state: State,
+    session: Option<Addr<Session>>,
+    codec: StompCodec,
+    out: BytesMut,
+    settlements: HashMap<u64, u32>,
+    flush_scheduled: bool,
+    tx: UnboundedSender<WriteCmd>,
+    pending: Arc<AtomicUsize>,
+    last_write: Instant,
+    last_read: LastRead,
+    subs: HashMap<u64, SubInfo>,
+    listener: Recipient<ConnectionClosed>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Connection {
+    /// Starts a connection actor on the current arbiter for `io`.
+    pub fn start<T>(
+        id: u64,
+        io: T,
+        peer: SocketAddr,
+        transport: &'static str,
+        shared: Arc<Shared>,
+        listener: Recipient<ConnectionClosed>,
+    ) -> Addr<Connection>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
+        let limits = shared.settings.codec_limits();
+        let permits = Arc::new(Semaphore::new(shared.settings.limits.max_inflight_frames));
+        let (r, w) = tokio::io::split(io);
+        let (tx, rx) = unbounded_channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let last_read = LastRead::new();
+        Connection::create(|ctx| {
+            let me = ctx.address();
+            let reader = actix_rt::spawn(reader::read_loop(
+                r,
+                StompCodec::new(limits),
+                me.clone(),
+                permits,
+                last_read.clone(),
+            ));
+            let writer = actix_rt::spawn(writer::write_loop(w, rx, pending.clone(), me));
+            Connection {
+                id,
+                peer,
+                transport,
+                shared,
+                state: State::AwaitingConnect,
+                session: None,
+                codec: StompCodec::new(limits),
+                out: BytesMut::new(),
+                settlements: HashMap::new(),
+                flush_scheduled: false,
+                tx,
+                pending,
+                last_write: Instant::now(),
+                last_read,
+                subs: HashMap::new(),
+                listener,
+                tasks: vec![reader, writer],
+            }
+        })
+    }
+
+    fn write(&mut self, item: Outbound, ctx: &mut Context<Self>) {
+        if let Err(e) = self.codec.encode(item, &mut self.out) {
+            tracing::error!(session = self.id, error = %e, "cannot encode outbound frame");
+            return;
+        }
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            ctx.notify(Flush);
+        }
+    }
+
+    fn write_frame(&mut self, frame: Frame, ctx: &mut Context<Self>) {
+        self.shared.metrics.frame_sent(frame.command).inc();
+        self.write(Outbound::Frame(frame), ctx);
+    }
+
+    /// Hands everything encoded since the last flush to the writer as one chunk.
+    fn flush(&mut self) {
+        self.flush_scheduled = false;
+        if self.out.is_empty() {
+            return;
+        }
+        let chunk = self.out.split().freeze();
+        let settlements = self
+            .settlements
+            .drain()
+            .filter_map(|(sub, count)| {
+                let info = self.subs.get(&sub)?;
+                Some(Settlement {
+                    to: info.settle.clone(),
+                    key: ConsumerKey {
+                        session: self.id,
+                        subscription: sub,
+                    },
+                    count,
+                })
+            })
+            .collect();
+        self.pending.fetch_add(chunk.len(), Ordering::Relaxed);
+        self.last_write = Instant::now();
+        let _ = self.tx.send(WriteCmd::Data(chunk, settlements));
+    }
+
+    /// ERROR frame, then close once it is written.
+    fn fail(&mut self, ctx: &mut Context<Self>, f: Fail) {
+        if self.state == State::Closing {
+            return;
+        }
+        tracing::info!(session = self.id, peer = %self.peer, reason = f.reason, error = %f.message, "closing connection with ERROR");
+        self.shared
+            .metrics
+            .errors
+            .with_label_values(&[f.reason])
+            .inc();
+        let mut frame = Frame::new(Command::Error).with_header("message", f.message);
+        if let Some(r) = f.receipt_id {
+            frame = frame.with_header("receipt-id", r);
+        }
+        frame = frame.with_header("content-type", "text/plain");
+        frame.body = f.detail.into_bytes().into();
+        if let Some(extra) = self.error_version_header() {
+            frame.headers.push(extra);
+        }
+        self.write_frame(frame, ctx);
+        self.close(ctx);
+    }
+
+    fn error_version_header(&self) -> Option<(String, String)> {
+        match self.state {
+            State::Connected(v) => Some(("version".into(), v.as_str().into())),
+            _ => None,
+        }
+    }
+
+    /// Flushes, closes the write side, and stops reading.
+    fn close(&mut self, ctx: &mut Context<Self>) {
+        if self.state == State::Closing {
+            return;
+        }
+        self.state = State::Closing;
+        self.flush();
+        let _ = self.tx.send(WriteCmd::Close);
+        if let Some(reader) = self.tasks.first() {
+            reader.abort();
+        }
+        self.end_session();
+        // If the peer never reads, the writer could block forever: bound the wait.
+        ctx.run_later(Duration::from_secs(5), |_, ctx| ctx.stop());
+    }
+
+    fn end_session(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.do_send(ConnectionLost);
+        }
+    }
+
+    fn start_heartbeats(&mut self, hb: Heartbeats, ctx: &mut Context<Self>) {
+        if let Some(every) = hb.send {
+            let tick = (every / 2).max(Duration::from_millis(1));
+            ctx.run_interval(tick, move |c, ctx| {
+                if c.state != State::Closing && c.last_write.elapsed() >= tick && c.out.is_empty() {
+                    c.write(Outbound::Heartbeat, ctx);
+                }
+            });
+        }
+        if let Some(every) = hb.receive {
+            let limit = every.mul_f64(self.shared.settings.heartbeat.grace);
+            let tick = (every / 2).max(Duration::from_millis(1));
+            ctx.run_interval(tick, move |c, ctx| {
+                if c.state != State::Closing && c.last_read.silence() > limit {
+                    c.shared.metrics.heartbeat_timeouts.inc();
+                    tracing::info!(session = c.id, peer = %c.peer, "heart-beat timeout");
+                    let ms = limit.as_millis();
+                    c.fail(
+                        ctx,
+                        Fail {
+                            message: "heart-beat timeout".into(),
+                            detail: format!("nothing received for more than {ms} ms"),
+                            receipt_id: None,
+                            reason: "heartbeat_timeout",
+                        },
+                    );
+                }
+            });
+        }
+    }
+
+    fn on_connect(&mut self, frame: Frame, ctx: &mut Context<Self>) -> ReadControl {
+        match handshake::accept(&frame, &self.shared, self.id) {
+            Ok(ok) => {
+                self.state = State::Connected(ok.version);
+                self.codec.set_version(ok.version);
+                self.shared
+                    .metrics
+                    .connections
+                    .with_label_values(&[self.transport, ok.version.as_str()])
+                    .inc();
+                tracing::info!(session = self.id, peer = %self.peer, version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
+                self.write_frame(ok.connected, ctx);
+                self.start_heartbeats(ok.heartbeats, ctx);
+                let (conn, shared, id, version) =
+                    (ctx.address(), self.shared.clone(), self.id, ok.version);
+                self.session = Some(Supervisor::start(move |_| {
+                    Session::new(id, version, conn, shared)
+                }));
+                ReadControl::SetVersion(ok.version)
+            }
+            Err(e) => {
+                if e.is_auth() {
+                    self.shared.metrics.auth_failures.inc();
+                    tracing::warn!(session = self.id, peer = %self.peer, login = frame.header("login").unwrap_or(""), "authentication failed");
+                }
+                let mut fail = Fail {
+                    message: e.to_string(),
+                    detail: e.detail(),
+                    receipt_id: frame.header("receipt").map(str::to_string),
+                    reason: e.reason(),
+                };
+                if let handshake::HandshakeError::NoCommonVersion(_) = e {
+                    // The spec wants the supported versions in a `version` header.
+                    fail.detail = format!("supported versions are {}", Version::supported_list());
+                    self.fail_with_versions(ctx, fail);
+                } else {
+                    self.fail(ctx, fail);
+                }
+                ReadControl::Stop
+            }
+        }
+    }
+
+    fn fail_with_versions(&mut self, ctx: &mut Context<Self>, f: Fail) {
+        self.shared
+            .metrics
+            .errors
+            .with_label_values(&[f.reason])
+            .inc();
+        let mut frame = Frame::new(Command::Error)
+            .with_header("version", Version::supported_list())
+            .with_header("message", f.message)
+            .with_header("content-type", "text/plain");
+        frame.body = f.detail.into_bytes().into();
+        self.write_frame(frame, ctx);
+        self.close(ctx);
+    }
+}
+
+/// Flush the output buffer (self-notification, coalescing one wake-up's frames).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Flush;
+
+impl Actor for Connection {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.shared
+            .metrics
+            .connections_opened
+            .with_label_values(&[self.transport])
+            .inc();
+        tracing::debug!(session = self.id, peer = %self.peer, "connection opened");
+        let timeout = self.shared.settings.connect_timeout();
+        ctx.run_later(timeout, move |c, ctx| {
+            if c.state == State::AwaitingConnect {
+                c.fail(
+                    ctx,
+                    Fail {
+                        message: "no CONNECT frame received in time".into(),
+                        detail: format!(
+                            "a connection must send CONNECT within {} ms",
+                            timeout.as_millis()
+                        ),
+                        receipt_id: None,
+                        reason: "connect_timeout",
+                    },
+                );
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if let State::Connected(v) = self.state {
+            self.shared
+                .metrics
+                .connections
+                .with_label_values(&[self.transport, v.as_str()])
+                .dec();
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.end_session();
+        tracing::info!(session = self.id, peer = %self.peer, "connection closed");
+        self.listener.do_send(ConnectionClosed { id: self.id });
+    }
+}
+
+impl Handler<Flush> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) {
+        self.flush();
+    }
+}
+
+impl Handler<FrameReceived> for Connection {
+    type Result = ReadControl;
+
+    fn handle(&mut self, msg: FrameReceived, ctx: &mut Self::Context) -> ReadControl {
+        let frame = msg.frame;
+        self.shared.metrics.frame_received(frame.command).inc();
+        match self.state {
+            State::Closing => ReadControl::Stop,
+            State::AwaitingConnect => match frame.command {
+                Command::Connect | Command::Stomp => self.on_connect(frame, ctx),
+                other => {
+                    self.fail(
+                        ctx,
+                        Fail {
+                            message: format!("expected CONNECT or STOMP, got {}", other.as_str()),
+                            detail: "the first frame on a connection must be CONNECT or STOMP"
+                                .into(),
+                            receipt_id: frame.header("receipt").map(str::to_string),
+                            reason: "not_connected",
+                        },
+                    );
+                    ReadControl::Stop
+                }
+            },
+            State::Connected(_) => {
+                if frame.command == Command::Unsubscribe {
+                    // Stop rendering deliveries for it right now, before the
+                    // session and destination hear about it.
+                    self.stop_rendering(&frame);
+                }
+                match &self.session {
+                    Some(s) => {
+                        s.do_send(ClientFrame {
+                            frame,
+                            permit: msg.permit,
+                        });
+                        ReadControl::Continue
+                    }
+                    None => ReadControl::Stop,
+                }
+            }
+        }
+    }
+}
+
+impl Connection {
+    fn stop_rendering(&mut self, frame: &Frame) {
+        let Some(id) = frame.header("id").or_else(|| frame.header("destination")) else {
+            return;
+        };
+        // Settle what was already written for it before forgetting it.
+        self.flush();
+        self.subs.retain(|_, s| s.id != id);
+    }
+}
+
+impl Handler<ReadEnded> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReadEnded, ctx: &mut Self::Context) {
+        match msg {
+            ReadEnded::PeerClosed => {
+                self.state = State::Closing;
+                self.end_session();
+                ctx.stop();
+            }
+            ReadEnded::Malformed(e) => {
+                let reason = e.reason();
+                self.fail(
+                    ctx,
+                    Fail {
+                        message: e.to_string(),
+                        detail: "the frame could not be read; see the STOMP specification".into(),
+                        receipt_id: None,
+                        reason,
+                    },
+                );
+            }
+        }
+    }
+}
+
+impl Handler<WriterEnded> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: WriterEnded, ctx: &mut Self::Context) {
+        if let Some(e) = msg.error {
+            tracing::debug!(session = self.id, error = %e, "write failed");
+        }
+        ctx.stop();
+    }
+}
+
+impl Handler<Deliver> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        let State::Connected(version) = self.state else {
+            return;
+        };
+        // Unknown subscription: unsubscribed while this was in flight. The
+        // destination takes it back when it processes the UNSUBSCRIBE.
+        let Some(sub) = self.subs.get(&msg.subscription) else {
+            return;
+        };
+        let mut delivery: Vec<(&'static str, String)> = Vec::with_capacity(5);
+        delivery.push(("subscription", sub.id.clone()));
+        delivery.push(("message-id", msg.data.id.to_string()));
+        if sub.ack != AckMode::Auto && version >= Version::V1_2 {
+            delivery.push(("ack", format!("{}:{}", msg.subscription, msg.data.id)));
+        }
+        if msg.delivery_count > 1 {
+            delivery.push(("redelivered", "true".into()));
+            delivery.push(("delivery-count", msg.delivery_count.to_string()));
+        }
+        if sub.ack == AckMode::Auto {
+            *self.settlements.entry(msg.subscription).or_insert(0) += 1;
+        }
+        self.shared.metrics.frame_sent(Command::Message).inc();
+        self.write(
+            Outbound::Message {
+                delivery,
+                shared: msg.data.headers.clone(),
+                body: msg.data.body.clone(),
+            },
+            ctx,
+        );
+    }
+}
+
+impl Handler<Subscribed> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribed, _: &mut Self::Context) {
+        self.subs.insert(
+            msg.subscription,
+            SubInfo {
+                id: msg.id,
+                ack: msg.ack,
+                settle: msg.settle,
+            },
+        );
+    }
+}
+
+impl Handler<Unsubscribed> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribed, _: &mut Self::Context) {
+        self.subs.remove(&msg.subscription);
+        self.settlements.remove(&msg.subscription);
+    }
+}
+
+impl Handler<Reply> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reply, ctx: &mut Self::Context) {
+        if self.state != State::Closing {
+            self.write_frame(msg.0, ctx);
+        }
+    }
+}
+
+impl Handler<Fail> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Fail, ctx: &mut Self::Context) {
+        self.fail(ctx, msg);
+    }
+}
+
+impl Handler<Close> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Close, ctx: &mut Self::Context) {
+        if let Some(r) = msg.receipt_id {
+            self.write_frame(
+                Frame::new(Command::Receipt).with_header("receipt-id", r),
+                ctx,
+            );
+        }
+        self.close(ctx);
+    }
+}
+
+impl Handler<Shutdown> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        self.fail(
+            ctx,
+            Fail {
+                message: "broker shutting down".into(),
+                detail: "the broker is stopping; reconnect later".into(),
+                receipt_id: None,
+                reason: "shutdown",
+            },
+        );
+    }
+}

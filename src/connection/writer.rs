@@ -1,0 +1,68 @@
+//! The write half of a connection. The actor encodes frames into one buffer
+//! per wake-up and hands the whole chunk to this task: one socket write per
+//! batch. Auto-ack settlements ride with the chunk and are reported to their
+//! destinations only after the bytes reached the socket.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix::{Addr, Recipient};
+use bytes::Bytes;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::{Connection, WriterEnded};
+use crate::destination::{ConsumerKey, Settle};
+
+/// Auto-ack deliveries contained in a chunk.
+pub struct Settlement {
+    pub to: Recipient<Settle>,
+    pub key: ConsumerKey,
+    pub count: u32,
+}
+
+/// What the actor sends the writer.
+pub enum WriteCmd {
+    /// Bytes to write, and what they settle once written.
+    Data(Bytes, Vec<Settlement>),
+    /// Flush, shut the socket's write side, and end.
+    Close,
+}
+
+/// Writes chunks in order until told to close or the socket fails.
+///
+/// The channel is unbounded, but what can enter it is bounded: deliveries by
+/// their subscriptions' prefetch windows (settled only after writing) and
+/// replies by the connection's in-flight frame permits. `pending` counts the
+/// bytes queued here, for the outbound-buffer bound and metrics.
+pub async fn write_loop<W: AsyncWrite + Unpin>(
+    mut io: W,
+    mut rx: UnboundedReceiver<WriteCmd>,
+    pending: Arc<AtomicUsize>,
+    conn: Addr<Connection>,
+) {
+    let mut failed = None;
+    while let Some(cmd) = rx.recv().await {
+        match cmd {
+            WriteCmd::Data(bytes, settlements) => {
+                if let Err(e) = io.write_all(&bytes).await {
+                    failed = Some(e.to_string());
+                    break;
+                }
+                pending.fetch_sub(bytes.len(), Ordering::Relaxed);
+                for s in settlements {
+                    s.to.do_send(Settle {
+                        key: s.key,
+                        count: s.count,
+                    });
+                }
+            }
+            WriteCmd::Close => {
+                let _ = io.flush().await;
+                let _ = io.shutdown().await;
+                break;
+            }
+        }
+    }
+    conn.do_send(WriterEnded { error: failed });
+}

@@ -1,0 +1,101 @@
+//! One subscription as a destination sees it: its ack mode, its prefetch
+//! window and the messages it holds unacknowledged.
+
+use std::collections::VecDeque;
+
+use actix::Recipient;
+
+use super::{AckError, ConsumerKey, Envelope};
+use crate::connection::Deliver;
+
+/// How a subscription's messages are acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    /// Consumed once written to the subscriber's socket.
+    Auto,
+    /// ACK acknowledges that message and every earlier one on the subscription.
+    Client,
+    /// ACK acknowledges only that message.
+    ClientIndividual,
+}
+
+impl AckMode {
+    /// Parses a SUBSCRIBE `ack` header value (absent = auto).
+    pub fn parse(value: Option<&str>) -> Option<AckMode> {
+        match value {
+            None | Some("auto") => Some(AckMode::Auto),
+            Some("client") => Some(AckMode::Client),
+            Some("client-individual") => Some(AckMode::ClientIndividual),
+            Some(_) => None,
+        }
+    }
+}
+
+/// A subscription's delivery state inside a destination.
+pub(crate) struct Consumer {
+    pub key: ConsumerKey,
+    pub ack: AckMode,
+    pub prefetch: u32,
+    deliver: Recipient<Deliver>,
+    /// Delivered, not yet settled/acknowledged, in delivery order.
+    outstanding: VecDeque<Envelope>,
+}
+
+impl Consumer {
+    pub fn new(key: ConsumerKey, ack: AckMode, prefetch: u32, deliver: Recipient<Deliver>) -> Self {
+        Consumer {
+            key,
+            ack,
+            prefetch,
+            deliver,
+            outstanding: VecDeque::new(),
+        }
+    }
+
+    /// Whether its prefetch window has room and its connection is alive.
+    pub fn has_room(&self) -> bool {
+        (self.outstanding.len() as u32) < self.prefetch && self.deliver.connected()
+    }
+
+    /// Whether the subscriber's connection still exists.
+    pub fn is_connected(&self) -> bool {
+        self.deliver.connected()
+    }
+
+    /// Hands `env` to the subscriber. The window bounds how many `Deliver`s
+    /// can sit in the connection's mailbox, so `do_send` cannot grow it without bound.
+    pub fn deliver(&mut self, mut env: Envelope) {
+        env.deliveries = env.deliveries.saturating_add(1);
+        self.deliver.do_send(Deliver {
+            subscription: self.key.subscription,
+            data: env.data.clone(),
+            delivery_count: env.deliveries,
+        });
+        self.outstanding.push_back(env);
+    }
+
+    /// Auto mode: the oldest `count` deliveries were written.
+    pub fn settle(&mut self, count: u32) -> Vec<Envelope> {
+        let n = (count as usize).min(self.outstanding.len());
+        self.outstanding.drain(..n).collect()
+    }
+
+    /// Removes the acknowledged message (and, if `cumulative`, every earlier one).
+    pub fn take_acked(&mut self, id: u64, cumulative: bool) -> Result<Vec<Envelope>, AckError> {
+        let pos = self
+            .outstanding
+            .iter()
+            .position(|e| e.data.id == id)
+            .ok_or(AckError::Unknown(id))?;
+        if cumulative {
+            Ok(self.outstanding.drain(..=pos).collect())
+        } else {
+            Ok(self.outstanding.remove(pos).into_iter().collect())
+        }
+    }
+
+    /// Everything it still holds, oldest first (when it goes away).
+    pub fn take_all(&mut self) -> VecDeque<Envelope> {
+        std::mem::take(&mut self.outstanding)
+    }
+}

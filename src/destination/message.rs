@@ -1,0 +1,82 @@
+//! A published message as destinations hold it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+/// Source of message ids, unique for the process's lifetime.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The immutable part of a message, shared (never copied) by every delivery.
+#[derive(Debug)]
+pub struct MessageData {
+    /// Broker-wide unique id, the MESSAGE `message-id`.
+    pub id: u64,
+    /// Headers every delivery carries: the SEND's headers less `receipt`,
+    /// `transaction` and `content-length` (the encoder writes its own).
+    pub headers: Arc<[(String, String)]>,
+    /// The body, as read from the producer's socket.
+    pub body: Bytes,
+    /// When the broker accepted it (for the publish-to-delivery histogram).
+    pub published_at: Instant,
+}
+
+impl MessageData {
+    /// Builds a message from a SEND frame's headers and body.
+    pub fn from_send(headers: Vec<(String, String)>, body: Bytes) -> Arc<MessageData> {
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .filter(|(n, _)| !matches!(n.as_str(), "receipt" | "transaction" | "content-length"))
+            .collect();
+        Arc::new(MessageData {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            headers: headers.into(),
+            body,
+            published_at: Instant::now(),
+        })
+    }
+
+    /// A copy for another destination (dead-lettering): new id, the
+    /// `destination` header replaced and `extra` headers added; body shared.
+    pub fn redirected(&self, destination: &str, extra: Vec<(String, String)>) -> Arc<MessageData> {
+        let mut headers: Vec<(String, String)> = extra;
+        headers.push(("destination".into(), destination.into()));
+        headers.extend(
+            self.headers
+                .iter()
+                .filter(|(n, _)| n != "destination")
+                .cloned(),
+        );
+        Arc::new(MessageData {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            headers: headers.into(),
+            body: self.body.clone(),
+            published_at: Instant::now(),
+        })
+    }
+
+    /// Bytes counted against queue limits and metrics.
+    pub fn size(&self) -> usize {
+        self.body.len()
+    }
+}
+
+/// A message as a queue holds it: shared data plus its delivery history.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub data: Arc<MessageData>,
+    /// How many times it has been handed to a consumer.
+    pub deliveries: u32,
+}
+
+impl Envelope {
+    /// A message not yet delivered.
+    pub fn new(data: Arc<MessageData>) -> Self {
+        Envelope {
+            data,
+            deliveries: 0,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Delivery policy shared by every destination, from configuration.
+
+use std::time::Duration;
+
+use crate::settings::Settings;
+
+/// What destinations need from the configuration.
+#[derive(Debug, Clone)]
+pub struct DestinationPolicy {
+    /// Deliveries before a message is dead-lettered.
+    pub max_deliveries: u32,
+    /// Prefix of dead-letter queue names.
+    pub dead_letter_prefix: String,
+    /// Queue prefix, stripped to name the dead-letter queue.
+    pub queue_prefix: String,
+    /// Topic prefix, stripped to name the dead-letter queue.
+    pub topic_prefix: String,
+    /// Idle time after which an empty, unused destination is stopped.
+    pub idle_timeout: Duration,
+    /// Messages parked per topic subscriber whose window is full.
+    pub subscriber_backlog: usize,
+}
+
+impl DestinationPolicy {
+    /// The policy configured in `settings`.
+    pub fn from_settings(s: &Settings) -> Self {
+        DestinationPolicy {
+            max_deliveries: s.destinations.max_deliveries,
+            dead_letter_prefix: s.destinations.dead_letter_prefix.clone(),
+            queue_prefix: s.destinations.queue_prefix.clone(),
+            topic_prefix: s.destinations.topic_prefix.clone(),
+            idle_timeout: Duration::from_millis(s.destinations.idle_timeout_ms),
+            subscriber_backlog: s.destinations.subscriber_backlog,
+        }
+    }
+
+    /// The dead-letter queue for `destination`, or `None` if it is itself one.
+    pub fn dead_letter_queue(&self, destination: &str) -> Option<String> {
+        if destination.starts_with(&self.dead_letter_prefix) {
+            return None;
+        }
+        let name = destination
+            .strip_prefix(&self.queue_prefix)
+            .or_else(|| destination.strip_prefix(&self.topic_prefix))
+            .unwrap_or(destination);
+        Some(format!("{}{}", self.dead_letter_prefix, name))
+    }
+}

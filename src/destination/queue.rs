@@ -1,0 +1,307 @@
+//! `Queue`: a point-to-point destination. Each message goes to exactly one
+//! subscriber at a time, round-robin among those with room in their window.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+
+use super::consumer::Consumer;
+use super::DestinationPolicy;
+use super::{
+    Ack, AckError, AckMode, ConsumerKey, Envelope, MessageData, Nack, Publish, Retire, Settle,
+    Subscribe, SubscribeError, Sync, Unsubscribe,
+};
+use crate::metrics::{DestinationMetrics, Metrics};
+use crate::router::{DeadLetter, Reroute, Router};
+
+/// One queue's state. Lives on one arbiter; everything it holds is in this
+/// struct, so a supervisor restart keeps ready and unacknowledged messages.
+pub struct Queue {
+    name: Arc<str>,
+    policy: Arc<DestinationPolicy>,
+    router: Addr<Router>,
+    metrics: Arc<Metrics>,
+    m: DestinationMetrics,
+    ready: VecDeque<Envelope>,
+    consumers: Vec<Consumer>,
+    next: usize,
+    last_activity: Instant,
+    retired: bool,
+    timer: Option<SpawnHandle>,
+}
+
+impl Queue {
+    /// A new, empty queue called `name`.
+    pub fn new(
+        name: Arc<str>,
+        policy: Arc<DestinationPolicy>,
+        router: Addr<Router>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let m = metrics.destination(&name, "queue");
+        Queue {
+            name,
+            policy,
+            router,
+            metrics,
+            m,
+            ready: VecDeque::new(),
+            consumers: Vec::new(),
+            next: 0,
+            last_activity: Instant::now(),
+            retired: false,
+            timer: None,
+        }
+    }
+
+    fn consumer(&mut self, key: ConsumerKey) -> Option<&mut Consumer> {
+        self.consumers.iter_mut().find(|c| c.key == key)
+    }
+
+    /// Hands ready messages to consumers with room, round-robin.
+    fn dispatch(&mut self) {
+        while !self.ready.is_empty() && !self.consumers.is_empty() {
+            let n = self.consumers.len();
+            let Some(idx) = (0..n)
+                .map(|i| (self.next + i) % n)
+                .find(|&i| self.consumers[i].has_room())
+            else {
+                break;
+            };
+            let Some(env) = self.ready.pop_front() else {
+                break;
+            };
+            self.m.ready.dec();
+            self.m.unacked.inc();
+            self.m.delivered.inc();
+            self.m.delivered_bytes.inc_by(env.data.size() as u64);
+            if env.deliveries > 0 {
+                self.m.redelivered.inc();
+            } else {
+                self.m
+                    .latency
+                    .observe(env.data.published_at.elapsed().as_secs_f64());
+            }
+            self.consumers[idx].deliver(env);
+            self.next = (idx + 1) % n;
+        }
+    }
+
+    /// Puts returned messages back at the head, oldest first, dead-lettering
+    /// those that used up their deliveries.
+    fn requeue(&mut self, envs: impl DoubleEndedIterator<Item = Envelope>, reason: &str) {
+        for env in envs.rev() {
+            self.m.unacked.dec();
+            if env.deliveries >= self.policy.max_deliveries {
+                self.dead_letter(env, reason);
+            } else {
+                self.m.ready.inc();
+                self.ready.push_front(env);
+            }
+        }
+    }
+
+    fn dead_letter(&mut self, env: Envelope, reason: &str) {
+        let Some(dlq) = self.policy.dead_letter_queue(&self.name) else {
+            // A dead-letter queue's own poison messages stay where they are, at the back.
+            self.m.ready.inc();
+            self.ready.push_back(env);
+            return;
+        };
+        self.m.dead_lettered.inc();
+        let data = env.data.redirected(
+            &dlq,
+            vec![
+                ("x-original-destination".into(), self.name.to_string()),
+                ("x-death-reason".into(), reason.into()),
+                ("x-delivery-count".into(), env.deliveries.to_string()),
+                ("x-original-message-id".into(), env.data.id.to_string()),
+            ],
+        );
+        self.router.do_send(DeadLetter {
+            destination: dlq,
+            data,
+        });
+    }
+
+    fn remove_consumer(&mut self, key: ConsumerKey) {
+        if let Some(pos) = self.consumers.iter().position(|c| c.key == key) {
+            let mut c = self.consumers.remove(pos);
+            self.m.consumers.dec();
+            let held = c.take_all();
+            self.requeue(held.into_iter(), "consumer-gone");
+            if self.next >= self.consumers.len() {
+                self.next = 0;
+            }
+        }
+    }
+
+    /// Drops consumers whose connection has gone without unsubscribing.
+    fn reap_dead_consumers(&mut self) {
+        let dead: Vec<ConsumerKey> = self
+            .consumers
+            .iter()
+            .filter(|c| !c.is_connected())
+            .map(|c| c.key)
+            .collect();
+        for key in dead {
+            self.remove_consumer(key);
+        }
+    }
+
+    fn accept(&mut self, messages: Vec<Arc<MessageData>>) {
+        for data in messages {
+            self.m.published.inc();
+            self.m.published_bytes.inc_by(data.size() as u64);
+            self.m.ready.inc();
+            self.ready.push_back(Envelope::new(data));
+        }
+    }
+}
+
+impl Actor for Queue {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let every = (self.policy.idle_timeout / 2).max(std::time::Duration::from_millis(10));
+        self.timer = Some(ctx.run_interval(every, |q, _| {
+            q.reap_dead_consumers();
+            q.dispatch();
+            let idle = q.ready.is_empty()
+                && q.consumers.is_empty()
+                && q.last_activity.elapsed() >= q.policy.idle_timeout;
+            if idle && !q.retired {
+                q.router.do_send(crate::router::DestinationIdle {
+                    name: q.name.clone(),
+                });
+            }
+        }));
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.metrics
+            .destination_stopped(&self.name, "queue", self.m.own);
+    }
+}
+
+impl actix::Supervised for Queue {}
+
+impl Handler<Publish> for Queue {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, _: &mut Self::Context) {
+        if self.retired {
+            self.router.do_send(Reroute::Publish {
+                destination: self.name.clone(),
+                msg,
+            });
+            return;
+        }
+        self.last_activity = Instant::now();
+        self.accept(msg.messages);
+        self.dispatch();
+    }
+}
+
+impl Handler<Subscribe> for Queue {
+    type Result = Result<(), SubscribeError>;
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
+        if self.retired {
+            return Err(SubscribeError::Retired);
+        }
+        if self.consumer(msg.key).is_some() {
+            return Err(SubscribeError::Duplicate);
+        }
+        self.last_activity = Instant::now();
+        self.consumers
+            .push(Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver));
+        self.m.consumers.inc();
+        self.dispatch();
+        Ok(())
+    }
+}
+
+impl Handler<Unsubscribe> for Queue {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
+        self.last_activity = Instant::now();
+        self.remove_consumer(msg.key);
+        self.dispatch();
+    }
+}
+
+impl Handler<Settle> for Queue {
+    type Result = ();
+
+    fn handle(&mut self, msg: Settle, _: &mut Self::Context) {
+        let Some(c) = self.consumer(msg.key) else {
+            return;
+        };
+        let n = c.settle(msg.count).len() as u64;
+        self.m.unacked.sub(n as i64);
+        self.m.acked.inc_by(n);
+        self.dispatch();
+    }
+}
+
+impl Handler<Ack> for Queue {
+    type Result = Result<(), AckError>;
+
+    fn handle(&mut self, msg: Ack, _: &mut Self::Context) -> Self::Result {
+        self.last_activity = Instant::now();
+        let c = self.consumer(msg.key).ok_or(AckError::NoSubscription)?;
+        if c.ack == AckMode::Auto {
+            return Err(AckError::Unknown(msg.message_id));
+        }
+        let n = c.take_acked(msg.message_id, msg.cumulative)?.len();
+        self.m.unacked.sub(n as i64);
+        self.m.acked.inc_by(n as u64);
+        self.dispatch();
+        Ok(())
+    }
+}
+
+impl Handler<Nack> for Queue {
+    type Result = Result<(), AckError>;
+
+    fn handle(&mut self, msg: Nack, _: &mut Self::Context) -> Self::Result {
+        self.last_activity = Instant::now();
+        let c = self.consumer(msg.key).ok_or(AckError::NoSubscription)?;
+        if c.ack == AckMode::Auto {
+            return Err(AckError::Unknown(msg.message_id));
+        }
+        let envs = c.take_acked(msg.message_id, msg.cumulative)?;
+        self.m.nacked.inc_by(envs.len() as u64);
+        self.requeue(envs.into_iter(), "delivery-limit");
+        self.dispatch();
+        Ok(())
+    }
+}
+
+impl Handler<Sync> for Queue {
+    type Result = ();
+
+    fn handle(&mut self, _: Sync, _: &mut Self::Context) {}
+}
+
+impl Handler<Retire> for Queue {
+    type Result = bool;
+
+    fn handle(&mut self, _: Retire, ctx: &mut Self::Context) -> bool {
+        let idle = self.ready.is_empty() && self.consumers.is_empty();
+        if idle {
+            // Not `ctx.stop()`: a session may still hold our address and publish
+            // to it. A retired queue forwards such messages to the router and
+            // stops by itself once the last address is dropped.
+            self.retired = true;
+            if let Some(t) = self.timer.take() {
+                ctx.cancel_future(t);
+            }
+        }
+        idle
+    }
+}

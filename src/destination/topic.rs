@@ -1,0 +1,295 @@
+//! `Topic`: publish/subscribe. Every subscriber present when a message arrives
+//! gets it once; nothing is kept for later subscribers.
+//!
+//! A subscriber whose window is full gets messages parked in its own bounded
+//! backlog; past `subscriber_backlog` the message is dropped for that
+//! subscriber and counted, so one slow reader never slows the others.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+
+use super::consumer::Consumer;
+use super::{
+    Ack, AckError, AckMode, ConsumerKey, DestinationPolicy, Envelope, Nack, Publish, Retire,
+    Settle, Subscribe, SubscribeError, Sync, Unsubscribe,
+};
+use crate::metrics::{DestinationMetrics, Metrics};
+use crate::router::{DeadLetter, DestinationIdle, Reroute, Router};
+
+struct Subscriber {
+    consumer: Consumer,
+    backlog: VecDeque<Envelope>,
+}
+
+/// One topic's subscribers.
+pub struct Topic {
+    name: Arc<str>,
+    policy: Arc<DestinationPolicy>,
+    router: Addr<Router>,
+    metrics: Arc<Metrics>,
+    m: DestinationMetrics,
+    subscribers: Vec<Subscriber>,
+    last_activity: Instant,
+    retired: bool,
+    timer: Option<SpawnHandle>,
+}
+
+impl Topic {
+    /// A new topic called `name`, with no subscribers.
+    pub fn new(
+        name: Arc<str>,
+        policy: Arc<DestinationPolicy>,
+        router: Addr<Router>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let m = metrics.destination(&name, "topic");
+        Topic {
+            name,
+            policy,
+            router,
+            metrics,
+            m,
+            subscribers: Vec::new(),
+            last_activity: Instant::now(),
+            retired: false,
+            timer: None,
+        }
+    }
+
+    fn sub(&mut self, key: ConsumerKey) -> Option<&mut Subscriber> {
+        self.subscribers.iter_mut().find(|s| s.consumer.key == key)
+    }
+
+    /// Moves parked messages into the subscriber's window while it has room.
+    fn pump(s: &mut Subscriber, m: &DestinationMetrics) {
+        while s.consumer.has_room() {
+            let Some(env) = s.backlog.pop_front() else {
+                break;
+            };
+            m.ready.dec();
+            Self::deliver(s, env, m);
+        }
+    }
+
+    fn deliver(s: &mut Subscriber, env: Envelope, m: &DestinationMetrics) {
+        m.unacked.inc();
+        m.delivered.inc();
+        m.delivered_bytes.inc_by(env.data.size() as u64);
+        if env.deliveries > 0 {
+            m.redelivered.inc();
+        } else {
+            m.latency
+                .observe(env.data.published_at.elapsed().as_secs_f64());
+        }
+        s.consumer.deliver(env);
+    }
+
+    fn remove(&mut self, key: ConsumerKey) {
+        if let Some(pos) = self.subscribers.iter().position(|s| s.consumer.key == key) {
+            let mut s = self.subscribers.remove(pos);
+            self.m.consumers.dec();
+            self.m.unacked.sub(s.consumer.take_all().len() as i64);
+            self.m.ready.sub(s.backlog.len() as i64);
+        }
+    }
+
+    fn dead_letter(&self, env: Envelope) {
+        let Some(dlq) = self.policy.dead_letter_queue(&self.name) else {
+            self.m.dropped.inc();
+            return;
+        };
+        self.m.dead_lettered.inc();
+        let data = env.data.redirected(
+            &dlq,
+            vec![
+                ("x-original-destination".into(), self.name.to_string()),
+                ("x-death-reason".into(), "delivery-limit".into()),
+                ("x-delivery-count".into(), env.deliveries.to_string()),
+                ("x-original-message-id".into(), env.data.id.to_string()),
+            ],
+        );
+        self.router.do_send(DeadLetter {
+            destination: dlq,
+            data,
+        });
+    }
+}
+
+impl Actor for Topic {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let every = (self.policy.idle_timeout / 2).max(std::time::Duration::from_millis(10));
+        self.timer = Some(ctx.run_interval(every, |t, _| {
+            let dead: Vec<ConsumerKey> = t
+                .subscribers
+                .iter()
+                .filter(|s| !s.consumer.is_connected())
+                .map(|s| s.consumer.key)
+                .collect();
+            for key in dead {
+                t.remove(key);
+            }
+            if t.subscribers.is_empty() && t.last_activity.elapsed() >= t.policy.idle_timeout {
+                t.router.do_send(DestinationIdle {
+                    name: t.name.clone(),
+                });
+            }
+        }));
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.metrics
+            .destination_stopped(&self.name, "topic", self.m.own);
+    }
+}
+
+impl actix::Supervised for Topic {}
+
+impl Handler<Publish> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, _: &mut Self::Context) {
+        if self.retired {
+            self.router.do_send(Reroute::Publish {
+                destination: self.name.clone(),
+                msg,
+            });
+            return;
+        }
+        self.last_activity = Instant::now();
+        let cap = self.policy.subscriber_backlog;
+        for data in msg.messages {
+            self.m.published.inc();
+            self.m.published_bytes.inc_by(data.size() as u64);
+            for s in &mut self.subscribers {
+                let env = Envelope::new(data.clone());
+                if s.backlog.is_empty() && s.consumer.has_room() {
+                    Self::deliver(s, env, &self.m);
+                } else if s.backlog.len() < cap {
+                    self.m.ready.inc();
+                    s.backlog.push_back(env);
+                } else {
+                    self.m.dropped.inc();
+                }
+            }
+        }
+    }
+}
+
+impl Handler<Subscribe> for Topic {
+    type Result = Result<(), SubscribeError>;
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
+        if self.retired {
+            return Err(SubscribeError::Retired);
+        }
+        if self.sub(msg.key).is_some() {
+            return Err(SubscribeError::Duplicate);
+        }
+        self.last_activity = Instant::now();
+        self.subscribers.push(Subscriber {
+            consumer: Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver),
+            backlog: VecDeque::new(),
+        });
+        self.m.consumers.inc();
+        Ok(())
+    }
+}
+
+impl Handler<Unsubscribe> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
+        self.last_activity = Instant::now();
+        self.remove(msg.key);
+    }
+}
+
+impl Handler<Settle> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, msg: Settle, _: &mut Self::Context) {
+        let m = self.m.clone();
+        if let Some(s) = self.sub(msg.key) {
+            let n = s.consumer.settle(msg.count).len() as u64;
+            m.unacked.sub(n as i64);
+            m.acked.inc_by(n);
+            Self::pump(s, &m);
+        }
+    }
+}
+
+impl Handler<Ack> for Topic {
+    type Result = Result<(), AckError>;
+
+    fn handle(&mut self, msg: Ack, _: &mut Self::Context) -> Self::Result {
+        let m = self.m.clone();
+        let s = self.sub(msg.key).ok_or(AckError::NoSubscription)?;
+        if s.consumer.ack == AckMode::Auto {
+            return Err(AckError::Unknown(msg.message_id));
+        }
+        let n = s.consumer.take_acked(msg.message_id, msg.cumulative)?.len();
+        m.unacked.sub(n as i64);
+        m.acked.inc_by(n as u64);
+        Self::pump(s, &m);
+        Ok(())
+    }
+}
+
+impl Handler<Nack> for Topic {
+    type Result = Result<(), AckError>;
+
+    /// A topic subscriber's NACKed message is redelivered to that same
+    /// subscriber (nobody else was meant to get it), up to the delivery limit.
+    fn handle(&mut self, msg: Nack, _: &mut Self::Context) -> Self::Result {
+        let m = self.m.clone();
+        let max = self.policy.max_deliveries;
+        let s = self.sub(msg.key).ok_or(AckError::NoSubscription)?;
+        if s.consumer.ack == AckMode::Auto {
+            return Err(AckError::Unknown(msg.message_id));
+        }
+        let envs = s.consumer.take_acked(msg.message_id, msg.cumulative)?;
+        m.nacked.inc_by(envs.len() as u64);
+        m.unacked.sub(envs.len() as i64);
+        let mut dead = Vec::new();
+        for env in envs.into_iter().rev() {
+            if env.deliveries >= max {
+                dead.push(env);
+            } else {
+                m.ready.inc();
+                s.backlog.push_front(env);
+            }
+        }
+        Self::pump(s, &m);
+        for env in dead {
+            self.dead_letter(env);
+        }
+        Ok(())
+    }
+}
+
+impl Handler<Sync> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, _: Sync, _: &mut Self::Context) {}
+}
+
+impl Handler<Retire> for Topic {
+    type Result = bool;
+
+    fn handle(&mut self, _: Retire, ctx: &mut Self::Context) -> bool {
+        let idle = self.subscribers.is_empty();
+        if idle {
+            // See `Queue`'s Retire handler: forward stragglers, stop when unreferenced.
+            self.retired = true;
+            if let Some(t) = self.timer.take() {
+                ctx.cancel_future(t);
+            }
+        }
+        idle
+    }
+}

@@ -1,0 +1,67 @@
+//! The HTTP listener: `/metrics` (Prometheus text format), `/healthz`
+//! (process alive) and `/readyz` (every listener bound and accepting).
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use prometheus::{Encoder, TextEncoder};
+
+use crate::metrics::Metrics;
+
+struct State {
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+}
+
+async fn scrape(state: web::Data<State>) -> HttpResponse {
+    let encoder = TextEncoder::new();
+    let mut out = Vec::new();
+    match encoder.encode(&state.metrics.registry().gather(), &mut out) {
+        Ok(()) => HttpResponse::Ok()
+            .content_type(encoder.format_type())
+            .body(out),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+async fn readyz(state: web::Data<State>) -> HttpResponse {
+    if state.ready.load(Ordering::Acquire) {
+        HttpResponse::Ok()
+            .content_type("text/plain")
+            .body("ready\n")
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("not ready\n")
+    }
+}
+
+/// Starts the HTTP server on an already-bound listener; the caller spawns the
+/// returned server and keeps the handle to stop it.
+pub fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+) -> std::io::Result<(Server, ServerHandle)> {
+    let state = web::Data::new(State { metrics, ready });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(scrape))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    Ok((server, handle))
+}

@@ -1,0 +1,210 @@
+//! `Listener`: accepts STOMP TCP connections, enforces the connection limit,
+//! spreads connections over the worker arbiters, and on shutdown tells every
+//! connection to close.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::Encoder;
+
+use crate::connection::{Connection, Shutdown};
+use crate::protocol::{Command, Frame, Outbound, StompCodec};
+use crate::shared::Shared;
+
+/// A connection actor stopped. Sent by `Connection` with `do_send`, once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConnectionClosed {
+    pub id: u64,
+}
+
+/// A connection actor started on a worker arbiter.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Registered {
+    id: u64,
+    addr: Addr<Connection>,
+}
+
+/// Stop accepting, tell every client, and resolve once all connections are
+/// closed (or `grace` has passed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopAccepting {
+    pub grace: Duration,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Accepted(std::io::Result<(TcpStream, SocketAddr)>);
+
+/// The STOMP TCP listener.
+pub struct Listener {
+    shared: Arc<Shared>,
+    listener: Option<TcpListener>,
+    /// Live connections; `None` while a worker arbiter is still starting it.
+    conns: HashMap<u64, Option<Addr<Connection>>>,
+    arbiters: Vec<ArbiterHandle>,
+    next_arbiter: usize,
+    accepting: bool,
+}
+
+impl Listener {
+    /// A listener accepting on `listener`, placing connections on `arbiters`
+    /// round-robin (or on its own arbiter when the list is empty).
+    pub fn new(shared: Arc<Shared>, listener: TcpListener, arbiters: Vec<ArbiterHandle>) -> Self {
+        Listener {
+            shared,
+            listener: Some(listener),
+            conns: HashMap::new(),
+            arbiters,
+            next_arbiter: 0,
+            accepting: true,
+        }
+    }
+
+    fn refuse(&self, mut stream: TcpStream, peer: SocketAddr) {
+        let max = self.shared.settings.limits.max_connections;
+        tracing::warn!(peer = %peer, max, "connection refused: too many connections");
+        self.shared
+            .metrics
+            .errors
+            .with_label_values(&["connection_limit"])
+            .inc();
+        let frame = Frame::new(Command::Error)
+            .with_header("message", "too many connections")
+            .with_header("content-type", "text/plain")
+            .with_body(format!("the broker accepts at most {max} connections"));
+        let mut buf = BytesMut::new();
+        let _ = StompCodec::new(self.shared.settings.codec_limits())
+            .encode(Outbound::Frame(frame), &mut buf);
+        actix_rt::spawn(async move {
+            let _ = stream.write_all(&buf).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}
+
+impl Actor for Listener {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(l) = self.listener.take() {
+            let stream = futures_util::stream::unfold(l, |l| async move {
+                let r = l.accept().await;
+                Some((Accepted(r), l))
+            });
+            ctx.add_stream(stream);
+        }
+    }
+}
+
+impl StreamHandler<Accepted> for Listener {
+    fn handle(&mut self, msg: Accepted, ctx: &mut Self::Context) {
+        let (stream, peer) = match msg.0 {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                return;
+            }
+        };
+        if !self.accepting {
+            return;
+        }
+        if self.conns.len() >= self.shared.settings.limits.max_connections {
+            return self.refuse(stream, peer);
+        }
+        let _ = stream.set_nodelay(true);
+        let id = self.shared.next_id();
+        let shared = self.shared.clone();
+        let me = ctx.address().recipient();
+        if self.arbiters.is_empty() {
+            let addr = Connection::start(id, stream, peer, "tcp", shared, me);
+            self.conns.insert(id, Some(addr));
+            return;
+        }
+        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        self.next_arbiter = self.next_arbiter.wrapping_add(1);
+        let std_stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot move connection to a worker");
+                return;
+            }
+        };
+        let listener = ctx.address();
+        let placed = arbiter.spawn_fn(move || match TcpStream::from_std(std_stream) {
+            Ok(s) => {
+                let addr = Connection::start(id, s, peer, "tcp", shared, me);
+                listener.do_send(Registered { id, addr });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot register connection on worker"),
+        });
+        if !placed {
+            tracing::error!("worker arbiter is gone; connection dropped");
+        }
+        // Reserve the slot now so the limit holds while the worker starts it.
+        self.conns.insert(id, None);
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+impl Handler<Registered> for Listener {
+    type Result = ();
+
+    fn handle(&mut self, msg: Registered, _: &mut Self::Context) {
+        if let Some(slot) = self.conns.get_mut(&msg.id) {
+            if !self.accepting {
+                msg.addr.do_send(Shutdown);
+            }
+            *slot = Some(msg.addr);
+        }
+    }
+}
+
+impl Handler<ConnectionClosed> for Listener {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectionClosed, _: &mut Self::Context) {
+        self.conns.remove(&msg.id);
+    }
+}
+
+impl Handler<StopAccepting> for Listener {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: StopAccepting, _: &mut Self::Context) -> Self::Result {
+        self.accepting = false;
+        for c in self.conns.values().flatten() {
+            c.do_send(Shutdown);
+        }
+        let deadline = tokio::time::Instant::now() + msg.grace;
+        Box::pin(
+            async move {}
+                .into_actor(self)
+                .then(move |_, _, _| wait_until_empty(deadline)),
+        )
+    }
+}
+
+fn wait_until_empty(deadline: tokio::time::Instant) -> impl ActorFuture<Listener, Output = ()> {
+    actix::fut::wrap_future::<_, Listener>(tokio::time::sleep(Duration::from_millis(10))).then(
+        move |_,
+              l: &mut Listener,
+              _|
+              -> std::pin::Pin<Box<dyn ActorFuture<Listener, Output = ()>>> {
+            if l.conns.is_empty() || tokio::time::Instant::now() >= deadline {
+                Box::pin(actix::fut::ready(()))
+            } else {
+                Box::pin(wait_until_empty(deadline))
+            }
+        },
+    )
+}

@@ -1,0 +1,188 @@
+//! `Router`: the registry of destinations. Creates a destination actor on
+//! first use, retires idle ones, and forwards what retired ones still receive.
+//! It knows destination names and kinds, never transports or sessions.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use thiserror::Error;
+
+use crate::destination::{
+    DestinationPolicy, DestinationRef, MessageData, Publish, Queue, Retire, Topic,
+};
+use crate::metrics::Metrics;
+
+/// A destination name the broker does not serve.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    #[error("unknown destination '{name}': destinations must start with {queue} or {topic}")]
+    BadPrefix {
+        name: String,
+        queue: String,
+        topic: String,
+    },
+}
+
+/// Looks a destination up, creating it if needed. Sent by `Session` with `send`
+/// (once per destination per session; sessions cache the answer).
+#[derive(Message)]
+#[rtype(result = "Result<DestinationRef, RouteError>")]
+pub struct Resolve {
+    pub name: String,
+}
+
+/// A destination has been idle for its idle timeout. Sent by destinations with
+/// `do_send` (at most one per idle check interval).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DestinationIdle {
+    pub name: Arc<str>,
+}
+
+/// A message that a retired destination received; the router forwards it to
+/// the live destination of that name. `do_send`, bounded like the original `Publish`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum Reroute {
+    Publish { destination: Arc<str>, msg: Publish },
+}
+
+/// A dead-lettered message for `destination`. Sent by destinations with
+/// `do_send`; bounded by the messages the sending destination held.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeadLetter {
+    pub destination: String,
+    pub data: Arc<MessageData>,
+}
+
+/// The destination registry.
+pub struct Router {
+    destinations: HashMap<Arc<str>, DestinationRef>,
+    policy: Arc<DestinationPolicy>,
+    metrics: Arc<Metrics>,
+    arbiters: Vec<ArbiterHandle>,
+}
+
+impl Router {
+    /// A router that starts destinations on `arbiters` (by name hash), or on
+    /// the current arbiter if the list is empty.
+    pub fn new(
+        policy: Arc<DestinationPolicy>,
+        metrics: Arc<Metrics>,
+        arbiters: Vec<ArbiterHandle>,
+    ) -> Self {
+        Router {
+            destinations: HashMap::new(),
+            policy,
+            metrics,
+            arbiters,
+        }
+    }
+
+    fn resolve(&mut self, name: &str, me: Addr<Router>) -> Result<DestinationRef, RouteError> {
+        if let Some(d) = self.destinations.get(name) {
+            return Ok(d.clone());
+        }
+        let key: Arc<str> = Arc::from(name);
+        let policy = self.policy.clone();
+        let metrics = self.metrics.clone();
+        let arbiter = self.pick_arbiter(name);
+        let dest = if name.starts_with(&policy.queue_prefix)
+            && name.len() > policy.queue_prefix.len()
+        {
+            let n = key.clone();
+            DestinationRef::Queue(Supervisor::start_in_arbiter(&arbiter, move |_| {
+                Queue::new(n, policy, me, metrics)
+            }))
+        } else if name.starts_with(&policy.topic_prefix) && name.len() > policy.topic_prefix.len() {
+            let n = key.clone();
+            DestinationRef::Topic(Supervisor::start_in_arbiter(&arbiter, move |_| {
+                Topic::new(n, policy, me, metrics)
+            }))
+        } else {
+            return Err(RouteError::BadPrefix {
+                name: name.to_string(),
+                queue: self.policy.queue_prefix.clone(),
+                topic: self.policy.topic_prefix.clone(),
+            });
+        };
+        self.destinations.insert(key, dest.clone());
+        Ok(dest)
+    }
+
+    fn pick_arbiter(&self, name: &str) -> ArbiterHandle {
+        if self.arbiters.is_empty() {
+            return Arbiter::current();
+        }
+        let mut h = DefaultHasher::new();
+        name.hash(&mut h);
+        self.arbiters[(h.finish() as usize) % self.arbiters.len()].clone()
+    }
+}
+
+impl Actor for Router {
+    type Context = Context<Self>;
+}
+
+impl Handler<Resolve> for Router {
+    type Result = Result<DestinationRef, RouteError>;
+
+    fn handle(&mut self, msg: Resolve, ctx: &mut Self::Context) -> Self::Result {
+        self.resolve(&msg.name, ctx.address())
+    }
+}
+
+impl Handler<Reroute> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reroute, ctx: &mut Self::Context) {
+        let Reroute::Publish { destination, msg } = msg;
+        match self.resolve(&destination, ctx.address()) {
+            Ok(d) => d.publish(msg),
+            Err(e) => tracing::error!(error = %e, "rerouted message has no destination"),
+        }
+    }
+}
+
+impl Handler<DeadLetter> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeadLetter, ctx: &mut Self::Context) {
+        match self.resolve(&msg.destination, ctx.address()) {
+            Ok(d) => d.publish(Publish {
+                messages: vec![msg.data],
+                permit: None,
+            }),
+            Err(e) => tracing::error!(error = %e, "dead-letter destination is invalid"),
+        }
+    }
+}
+
+impl Handler<DestinationIdle> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: DestinationIdle, ctx: &mut Self::Context) {
+        let Some(dest) = self.destinations.get(&msg.name).cloned() else {
+            return;
+        };
+        let name = msg.name;
+        async move { (dest.request(Retire).await, dest) }
+            .into_actor(self)
+            .map(move |(retired, dest), router, _| {
+                let same = match (router.destinations.get(&name), &dest) {
+                    (Some(DestinationRef::Queue(a)), DestinationRef::Queue(b)) => a == b,
+                    (Some(DestinationRef::Topic(a)), DestinationRef::Topic(b)) => a == b,
+                    _ => false,
+                };
+                if matches!(retired, Ok(true)) && same {
+                    tracing::debug!(destination = %name, "idle destination retired");
+                    router.destinations.remove(&name);
+                }
+            })
+            .spawn(ctx);
+    }
+}

@@ -1,0 +1,169 @@
+//! Client frames as typed commands, with the headers each one requires.
+
+use thiserror::Error;
+
+use crate::destination::AckMode;
+use crate::protocol::{Command, Frame, Version};
+
+/// A frame that is well-formed STOMP but not a valid command here.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    #[error("missing required header '{header}' on {command}")]
+    MissingHeader {
+        command: &'static str,
+        header: &'static str,
+    },
+    #[error("invalid value '{value}' for header '{header}'")]
+    InvalidHeader { header: &'static str, value: String },
+    #[error("{0} is a server frame; clients may not send it")]
+    ServerFrame(&'static str),
+    #[error("already connected")]
+    AlreadyConnected,
+}
+
+/// Which message an ACK or NACK names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckTarget {
+    /// 1.2: the MESSAGE's `ack` value, `subscription:message`.
+    AckId(String),
+    /// 1.1: `message-id` plus `subscription`.
+    MessageOnSubscription {
+        message_id: String,
+        subscription: String,
+    },
+    /// 1.0: `message-id` alone.
+    Message(String),
+}
+
+/// One client command.
+#[derive(Debug)]
+pub enum ClientCommand {
+    Send {
+        destination: String,
+        transaction: Option<String>,
+        frame: Frame,
+    },
+    Subscribe {
+        destination: String,
+        id: String,
+        ack: AckMode,
+        prefetch: Option<u32>,
+    },
+    Unsubscribe {
+        id: String,
+    },
+    Ack {
+        target: AckTarget,
+        transaction: Option<String>,
+    },
+    Nack {
+        target: AckTarget,
+        transaction: Option<String>,
+    },
+    Begin(String),
+    Commit(String),
+    Abort(String),
+    Disconnect,
+}
+
+fn required(frame: &Frame, header: &'static str) -> Result<String, CommandError> {
+    frame
+        .header(header)
+        .map(str::to_string)
+        .ok_or(CommandError::MissingHeader {
+            command: frame.command.as_str(),
+            header,
+        })
+}
+
+fn ack_target(frame: &Frame, version: Version) -> Result<AckTarget, CommandError> {
+    let missing = |header| CommandError::MissingHeader {
+        command: frame.command.as_str(),
+        header,
+    };
+    // Clients often send the headers of another version; accept any complete
+    // form, but name the negotiated version's header when none is present.
+    if let Some(id) = frame.header("id") {
+        return Ok(AckTarget::AckId(id.to_string()));
+    }
+    match (frame.header("message-id"), frame.header("subscription")) {
+        (Some(m), Some(s)) => Ok(AckTarget::MessageOnSubscription {
+            message_id: m.to_string(),
+            subscription: s.to_string(),
+        }),
+        (Some(m), None) if version == Version::V1_0 => Ok(AckTarget::Message(m.to_string())),
+        (Some(_), None) => Err(missing("subscription")),
+        (None, _) if version >= Version::V1_2 => Err(missing("id")),
+        (None, _) => Err(missing("message-id")),
+    }
+}
+
+impl ClientCommand {
+    /// Validates `frame` for a session speaking `version`.
+    pub fn parse(frame: Frame, version: Version) -> Result<ClientCommand, CommandError> {
+        let tx = |f: &Frame| f.header("transaction").map(str::to_string);
+        Ok(match frame.command {
+            Command::Send => ClientCommand::Send {
+                destination: required(&frame, "destination")?,
+                transaction: tx(&frame),
+                frame,
+            },
+            Command::Subscribe => {
+                let destination = required(&frame, "destination")?;
+                // 1.0 made `id` optional; its subscription is then named by destination.
+                let id = match frame.header("id") {
+                    Some(id) => id.to_string(),
+                    None if version == Version::V1_0 => destination.clone(),
+                    None => required(&frame, "id")?,
+                };
+                let ack_value = frame.header("ack");
+                let ack = AckMode::parse(ack_value).ok_or_else(|| CommandError::InvalidHeader {
+                    header: "ack",
+                    value: ack_value.unwrap_or("").to_string(),
+                })?;
+                let prefetch = match frame
+                    .header("prefetch-count")
+                    .or_else(|| frame.header("activemq.prefetchSize"))
+                {
+                    None => None,
+                    Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(
+                        || CommandError::InvalidHeader {
+                            header: "prefetch-count",
+                            value: v.to_string(),
+                        },
+                    )?),
+                };
+                ClientCommand::Subscribe {
+                    destination,
+                    id,
+                    ack,
+                    prefetch,
+                }
+            }
+            Command::Unsubscribe => {
+                let id = match frame.header("id") {
+                    Some(id) => id.to_string(),
+                    None if version == Version::V1_0 => required(&frame, "destination")?,
+                    None => required(&frame, "id")?,
+                };
+                ClientCommand::Unsubscribe { id }
+            }
+            Command::Ack => ClientCommand::Ack {
+                target: ack_target(&frame, version)?,
+                transaction: tx(&frame),
+            },
+            Command::Nack => ClientCommand::Nack {
+                target: ack_target(&frame, version)?,
+                transaction: tx(&frame),
+            },
+            Command::Begin => ClientCommand::Begin(required(&frame, "transaction")?),
+            Command::Commit => ClientCommand::Commit(required(&frame, "transaction")?),
+            Command::Abort => ClientCommand::Abort(required(&frame, "transaction")?),
+            Command::Disconnect => ClientCommand::Disconnect,
+            Command::Connect | Command::Stomp => return Err(CommandError::AlreadyConnected),
+            c @ (Command::Connected | Command::Message | Command::Receipt | Command::Error) => {
+                return Err(CommandError::ServerFrame(c.as_str()))
+            }
+        })
+    }
+}

@@ -1,0 +1,683 @@
+//! `Session`: the STOMP state of one connected client — subscriptions,
+//! transactions, and where its frames go. Supervised: its state lives in the
+//! struct, and it talks to its connection only by messages.
+//!
+//! Frames are handled strictly in order. A frame whose effect needs a reply
+//! (a lookup, a subscription, a receipt) blocks the session's mailbox with
+//! `ctx.wait` until done, so a RECEIPT always follows the effect it confirms.
+
+mod command;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::sync::OwnedSemaphorePermit;
+
+pub use command::{AckTarget, ClientCommand, CommandError};
+
+use crate::connection::{Close, Connection, Fail, Reply, Subscribed, Unsubscribed};
+use crate::destination::{
+    Ack, AckError, AckMode, ConsumerKey, DestinationRef, MessageData, Nack, Publish, Subscribe,
+    SubscribeError, Sync, Unsubscribe,
+};
+use crate::protocol::{Command, Frame, Version};
+use crate::router::{Resolve, RouteError};
+use crate::shared::Shared;
+use crate::transaction::{Abort, Commit, Stage, Transaction, TxOp};
+
+/// A frame from the client, with the in-flight permit that bounds how many
+/// frames a connection may have outstanding. Sent by `Connection` with
+/// `do_send`; bounded by those permits.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ClientFrame {
+    pub frame: Frame,
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// The connection is gone: release everything and stop. `do_send`, once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConnectionLost;
+
+/// A subscription an ACK may belong to: destination, consumer, cumulative?
+type AckCandidate = (DestinationRef, ConsumerKey, bool);
+
+struct Sub {
+    key: u64,
+    dest: DestinationRef,
+    ack: AckMode,
+}
+
+/// One connected client's STOMP state.
+pub struct Session {
+    id: u64,
+    version: Version,
+    conn: Addr<Connection>,
+    shared: Arc<Shared>,
+    subs: HashMap<String, Sub>,
+    next_key: u64,
+    routes: HashMap<String, DestinationRef>,
+    txs: HashMap<String, Addr<Transaction>>,
+    failed: bool,
+}
+
+type Ctx = Context<Session>;
+
+impl Session {
+    /// A session for connection `id`, speaking `version`.
+    pub fn new(id: u64, version: Version, conn: Addr<Connection>, shared: Arc<Shared>) -> Self {
+        Session {
+            id,
+            version,
+            conn,
+            shared,
+            subs: HashMap::new(),
+            next_key: 1,
+            routes: HashMap::new(),
+            txs: HashMap::new(),
+            failed: false,
+        }
+    }
+
+    fn key(&self, subscription: u64) -> ConsumerKey {
+        ConsumerKey {
+            session: self.id,
+            subscription,
+        }
+    }
+
+    fn fail(&mut self, message: String, receipt: Option<String>, reason: &'static str) {
+        if self.failed {
+            return;
+        }
+        self.failed = true;
+        self.conn.do_send(Fail {
+            message,
+            detail: String::new(),
+            receipt_id: receipt,
+            reason,
+        });
+    }
+
+    fn receipt(&self, receipt: Option<String>) {
+        if let Some(r) = receipt {
+            self.conn.do_send(Reply(
+                Frame::new(Command::Receipt).with_header("receipt-id", r),
+            ));
+        }
+    }
+
+    /// Runs `then` with the destination called `name`, looking it up first if
+    /// this session has not used it yet (blocking later frames meanwhile).
+    fn with_route(
+        &mut self,
+        name: String,
+        receipt: Option<String>,
+        ctx: &mut Ctx,
+        then: impl FnOnce(&mut Session, DestinationRef, &mut Ctx) + 'static,
+    ) {
+        if let Some(d) = self.routes.get(&name) {
+            let d = d.clone();
+            then(self, d, ctx);
+            return;
+        }
+        let router = self.shared.router.clone();
+        let key = name.clone();
+        async move { router.send(Resolve { name }).await }
+            .into_actor(self)
+            .map(move |res, s, ctx| match res {
+                Ok(Ok(d)) => {
+                    s.routes.insert(key, d.clone());
+                    then(s, d, ctx);
+                }
+                Ok(Err(e)) => s.fail(e.to_string(), receipt, "destination"),
+                Err(_) => s.fail("broker is stopping".into(), receipt, "internal"),
+            })
+            .wait(ctx);
+    }
+
+    fn handle_command(
+        &mut self,
+        cmd: ClientCommand,
+        permit: OwnedSemaphorePermit,
+        receipt: Option<String>,
+        ctx: &mut Ctx,
+    ) {
+        match cmd {
+            ClientCommand::Send {
+                destination,
+                transaction,
+                frame,
+            } => {
+                let data = MessageData::from_send(frame.headers, frame.body);
+                match transaction {
+                    Some(tx) => self.stage(tx, TxOp::Publish { destination, data }, receipt, ctx),
+                    None => self.publish(destination, data, permit, receipt, ctx),
+                }
+            }
+            ClientCommand::Subscribe {
+                destination,
+                id,
+                ack,
+                prefetch,
+            } => self.subscribe(destination, id, ack, prefetch, receipt, ctx),
+            ClientCommand::Unsubscribe { id } => self.unsubscribe(id, receipt, ctx),
+            ClientCommand::Ack {
+                target,
+                transaction,
+            } => self.settle(target, transaction, true, receipt, ctx),
+            ClientCommand::Nack {
+                target,
+                transaction,
+            } => self.settle(target, transaction, false, receipt, ctx),
+            ClientCommand::Begin(tx) => self.begin(tx, receipt),
+            ClientCommand::Commit(tx) => self.commit(tx, receipt, ctx),
+            ClientCommand::Abort(tx) => self.abort(tx, receipt),
+            ClientCommand::Disconnect => self.disconnect(receipt, ctx),
+        }
+    }
+
+    fn publish(
+        &mut self,
+        destination: String,
+        data: Arc<MessageData>,
+        permit: OwnedSemaphorePermit,
+        receipt: Option<String>,
+        ctx: &mut Ctx,
+    ) {
+        self.with_route(destination, receipt.clone(), ctx, move |s, dest, ctx| {
+            dest.publish(Publish {
+                messages: vec![data],
+                permit: Some(permit),
+            });
+            if receipt.is_some() {
+                s.sync_then(vec![dest], ctx, move |s, _| s.receipt(receipt));
+            }
+        });
+    }
+
+    /// Waits until each destination has handled everything sent before, then runs `then`.
+    fn sync_then(
+        &mut self,
+        dests: Vec<DestinationRef>,
+        ctx: &mut Ctx,
+        then: impl FnOnce(&mut Session, &mut Ctx) + 'static,
+    ) {
+        async move {
+            for d in dests {
+                let _ = d.request(Sync).await;
+            }
+        }
+        .into_actor(self)
+        .map(move |_, s, ctx| then(s, ctx))
+        .wait(ctx);
+    }
+
+    fn subscribe(
+        &mut self,
+        destination: String,
+        id: String,
+        ack: AckMode,
+        prefetch: Option<u32>,
+        receipt: Option<String>,
+        ctx: &mut Ctx,
+    ) {
+        if self.subs.contains_key(&id) {
+            return self.fail(
+                format!("subscription id '{id}' is already in use"),
+                receipt,
+                "subscription",
+            );
+        }
+        let max = self.shared.settings.limits.max_subscriptions;
+        if self.subs.len() >= max {
+            return self.fail(
+                format!("too many subscriptions (limit {max})"),
+                receipt,
+                "limit",
+            );
+        }
+        let d = &self.shared.settings.destinations;
+        let prefetch = prefetch.unwrap_or(d.default_prefetch).min(d.max_prefetch);
+        let sub_key = self.next_key;
+        self.next_key += 1;
+        let key = self.key(sub_key);
+        let router = self.shared.router.clone();
+        let conn = self.conn.clone();
+        let deliver = self.conn.clone().recipient();
+        let sub_id = id.clone();
+        async move {
+            // A destination can retire between lookup and subscribe; look again.
+            for _ in 0..8 {
+                let dest = match router
+                    .send(Resolve {
+                        name: destination.clone(),
+                    })
+                    .await
+                {
+                    Ok(Ok(d)) => d,
+                    Ok(Err(e)) => return Err(e.to_string()),
+                    Err(_) => return Err("broker is stopping".into()),
+                };
+                conn.do_send(Subscribed {
+                    subscription: sub_key,
+                    id: sub_id.clone(),
+                    ack,
+                    settle: dest.settle_recipient(),
+                });
+                let req = Subscribe {
+                    key,
+                    ack,
+                    prefetch,
+                    deliver: deliver.clone(),
+                };
+                match dest.request(req).await {
+                    Ok(Ok(())) => return Ok(dest),
+                    Ok(Err(SubscribeError::Retired)) => continue,
+                    Ok(Err(e)) => return Err(e.to_string()),
+                    Err(_) => return Err("destination unavailable".into()),
+                }
+            }
+            Err("destination is being recreated; try again".into())
+        }
+        .into_actor(self)
+        .map(move |res: Result<DestinationRef, String>, s, _| match res {
+            Ok(dest) => {
+                s.subs.insert(
+                    id,
+                    Sub {
+                        key: sub_key,
+                        dest,
+                        ack,
+                    },
+                );
+                s.receipt(receipt);
+            }
+            Err(e) => {
+                s.conn.do_send(Unsubscribed {
+                    subscription: sub_key,
+                });
+                s.fail(e, receipt, "subscription");
+            }
+        })
+        .wait(ctx);
+    }
+
+    fn unsubscribe(&mut self, id: String, receipt: Option<String>, ctx: &mut Ctx) {
+        let Some(sub) = self.subs.remove(&id) else {
+            return self.fail(
+                format!("no subscription with id '{id}'"),
+                receipt,
+                "subscription",
+            );
+        };
+        self.conn.do_send(Unsubscribed {
+            subscription: sub.key,
+        });
+        let key = self.key(sub.key);
+        async move { sub.dest.request(Unsubscribe { key }).await }
+            .into_actor(self)
+            .map(move |_, s, _| s.receipt(receipt))
+            .wait(ctx);
+    }
+
+    /// Finds the subscription and message an ACK/NACK names.
+    fn ack_candidates(
+        &self,
+        target: &AckTarget,
+    ) -> Result<(Vec<AckCandidate>, u64), String> {
+        let parse_id = |s: &str| {
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("unknown message id '{s}'"))
+        };
+        let entry = |sub: &Sub| {
+            (
+                sub.dest.clone(),
+                self.key(sub.key),
+                sub.ack == AckMode::Client,
+            )
+        };
+        match target {
+            AckTarget::AckId(v) => {
+                let (sub, msg) = v
+                    .split_once(':')
+                    .ok_or_else(|| format!("unknown ack id '{v}'"))?;
+                let sub_key = parse_id(sub).map_err(|_| format!("unknown ack id '{v}'"))?;
+                let msg = parse_id(msg).map_err(|_| format!("unknown ack id '{v}'"))?;
+                let sub = self
+                    .subs
+                    .values()
+                    .find(|s| s.key == sub_key)
+                    .ok_or_else(|| format!("ack id '{v}' names no active subscription"))?;
+                Ok((vec![entry(sub)], msg))
+            }
+            AckTarget::MessageOnSubscription {
+                message_id,
+                subscription,
+            } => {
+                let sub = self
+                    .subs
+                    .get(subscription)
+                    .ok_or_else(|| format!("no subscription with id '{subscription}'"))?;
+                Ok((vec![entry(sub)], parse_id(message_id)?))
+            }
+            AckTarget::Message(message_id) => {
+                let subs = self
+                    .subs
+                    .values()
+                    .filter(|s| s.ack != AckMode::Auto)
+                    .map(entry)
+                    .collect();
+                Ok((subs, parse_id(message_id)?))
+            }
+        }
+    }
+
+    fn settle(
+        &mut self,
+        target: AckTarget,
+        transaction: Option<String>,
+        ack: bool,
+        receipt: Option<String>,
+        ctx: &mut Ctx,
+    ) {
+        let what = if ack { "ACK" } else { "NACK" };
+        let (candidates, message_id) = match self.ack_candidates(&target) {
+            Ok(c) => c,
+            Err(e) => return self.fail(format!("{what} failed: {e}"), receipt, "ack"),
+        };
+        if let Some(tx) = transaction {
+            let Some((dest, key, cumulative)) = candidates.into_iter().next() else {
+                return self.fail(
+                    format!("{what} failed: unknown message id '{message_id}'"),
+                    receipt,
+                    "ack",
+                );
+            };
+            let op = if ack {
+                TxOp::Ack {
+                    dest,
+                    key,
+                    message_id,
+                    cumulative,
+                }
+            } else {
+                TxOp::Nack {
+                    dest,
+                    key,
+                    message_id,
+                    cumulative,
+                }
+            };
+            return self.stage(tx, op, receipt, ctx);
+        }
+        async move {
+            let mut last = Err(AckError::Unknown(message_id));
+            for (dest, key, cumulative) in candidates {
+                last = match if ack {
+                    dest.request(Ack {
+                        key,
+                        message_id,
+                        cumulative,
+                    })
+                    .await
+                } else {
+                    dest.request(Nack {
+                        key,
+                        message_id,
+                        cumulative,
+                    })
+                    .await
+                } {
+                    Ok(r) => r,
+                    Err(_) => Err(AckError::NoSubscription),
+                };
+                if last.is_ok() {
+                    break;
+                }
+            }
+            last
+        }
+        .into_actor(self)
+        .map(move |res, s, _| match res {
+            Ok(()) => s.receipt(receipt),
+            Err(e) => s.fail(format!("{what} failed: {e}"), receipt, "ack"),
+        })
+        .wait(ctx);
+    }
+
+    fn begin(&mut self, tx: String, receipt: Option<String>) {
+        if self.txs.contains_key(&tx) {
+            return self.fail(
+                format!("transaction '{tx}' is already open"),
+                receipt,
+                "transaction",
+            );
+        }
+        let limits = &self.shared.settings.transactions;
+        if self.txs.len() >= limits.max_per_connection {
+            let max = limits.max_per_connection;
+            return self.fail(
+                format!("too many open transactions (limit {max})"),
+                receipt,
+                "limit",
+            );
+        }
+        let max_frames = limits.max_frames;
+        self.txs.insert(tx, Transaction::new(max_frames).start());
+        self.shared
+            .metrics
+            .transactions
+            .with_label_values(&["begun"])
+            .inc();
+        self.receipt(receipt);
+    }
+
+    fn stage(&mut self, tx: String, op: TxOp, receipt: Option<String>, ctx: &mut Ctx) {
+        let Some(addr) = self.txs.get(&tx).cloned() else {
+            return self.fail(
+                format!("unknown transaction '{tx}'"),
+                receipt,
+                "transaction",
+            );
+        };
+        async move { addr.send(Stage(op)).await }
+            .into_actor(self)
+            .map(move |res, s, _| match res {
+                Ok(Ok(())) => s.receipt(receipt),
+                Ok(Err(e)) => s.fail(e.to_string(), receipt, "limit"),
+                Err(_) => s.fail(format!("transaction '{tx}' failed"), receipt, "internal"),
+            })
+            .wait(ctx);
+    }
+
+    fn commit(&mut self, tx: String, receipt: Option<String>, ctx: &mut Ctx) {
+        let Some(addr) = self.txs.remove(&tx) else {
+            return self.fail(
+                format!("unknown transaction '{tx}'"),
+                receipt,
+                "transaction",
+            );
+        };
+        self.shared
+            .metrics
+            .transactions
+            .with_label_values(&["committed"])
+            .inc();
+        let router = self.shared.router.clone();
+        let mut known = self.routes.clone();
+        async move {
+            let ops = addr
+                .send(Commit)
+                .await
+                .map_err(|_| format!("transaction '{tx}' failed"))?;
+            // Group publishes per destination, in order, so each destination
+            // takes one COMMIT's messages contiguously.
+            let mut batches: Vec<(String, Vec<Arc<MessageData>>)> = Vec::new();
+            let mut settles = Vec::new();
+            for op in ops {
+                match op {
+                    TxOp::Publish { destination, data } => {
+                        match batches.iter_mut().find(|(d, _)| *d == destination) {
+                            Some((_, v)) => v.push(data),
+                            None => batches.push((destination, vec![data])),
+                        }
+                    }
+                    other => settles.push(other),
+                }
+            }
+            let mut touched = Vec::new();
+            for (name, messages) in batches {
+                let dest = match known.get(&name) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = router
+                            .send(Resolve { name: name.clone() })
+                            .await
+                            .map_err(|_| "broker is stopping".to_string())?
+                            .map_err(|e: RouteError| e.to_string())?;
+                        known.insert(name, d.clone());
+                        d
+                    }
+                };
+                dest.publish(Publish {
+                    messages,
+                    permit: None,
+                });
+                touched.push(dest);
+            }
+            let mut first_error = None;
+            for op in settles {
+                let res = match op {
+                    TxOp::Ack {
+                        dest,
+                        key,
+                        message_id,
+                        cumulative,
+                    } => {
+                        dest.request(Ack {
+                            key,
+                            message_id,
+                            cumulative,
+                        })
+                        .await
+                    }
+                    TxOp::Nack {
+                        dest,
+                        key,
+                        message_id,
+                        cumulative,
+                    } => {
+                        dest.request(Nack {
+                            key,
+                            message_id,
+                            cumulative,
+                        })
+                        .await
+                    }
+                    TxOp::Publish { .. } => continue,
+                };
+                if let Ok(Err(e)) = res {
+                    first_error.get_or_insert(e.to_string());
+                }
+            }
+            for d in &touched {
+                let _ = d.request(Sync).await;
+            }
+            match first_error {
+                Some(e) => Err(format!(
+                    "COMMIT applied, but an acknowledgement failed: {e}"
+                )),
+                None => Ok(known),
+            }
+        }
+        .into_actor(self)
+        .map(move |res, s, _| match res {
+            Ok(routes) => {
+                s.routes = routes;
+                s.receipt(receipt);
+            }
+            Err(e) => s.fail(e, receipt, "transaction"),
+        })
+        .wait(ctx);
+    }
+
+    fn abort(&mut self, tx: String, receipt: Option<String>) {
+        let Some(addr) = self.txs.remove(&tx) else {
+            return self.fail(
+                format!("unknown transaction '{tx}'"),
+                receipt,
+                "transaction",
+            );
+        };
+        addr.do_send(Abort);
+        self.shared
+            .metrics
+            .transactions
+            .with_label_values(&["aborted"])
+            .inc();
+        self.receipt(receipt);
+    }
+
+    fn disconnect(&mut self, receipt: Option<String>, ctx: &mut Ctx) {
+        let dests = self.routes.values().cloned().collect();
+        self.sync_then(dests, ctx, move |s, _| {
+            s.conn.do_send(Close {
+                receipt_id: receipt,
+            });
+        });
+    }
+
+    /// Releases subscriptions (their unacknowledged messages go back to their
+    /// queues) and aborts open transactions.
+    fn release(&mut self) {
+        for (_, sub) in self.subs.drain() {
+            let key = ConsumerKey {
+                session: self.id,
+                subscription: sub.key,
+            };
+            sub.dest.tell(Unsubscribe { key });
+        }
+        for (_, tx) in self.txs.drain() {
+            tx.do_send(Abort);
+            self.shared
+                .metrics
+                .transactions
+                .with_label_values(&["aborted"])
+                .inc();
+        }
+    }
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+}
+
+impl actix::Supervised for Session {}
+
+impl Handler<ClientFrame> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: ClientFrame, ctx: &mut Self::Context) {
+        if self.failed {
+            return;
+        }
+        let receipt = msg.frame.header("receipt").map(str::to_string);
+        match ClientCommand::parse(msg.frame, self.version) {
+            Ok(cmd) => self.handle_command(cmd, msg.permit, receipt, ctx),
+            Err(e) => self.fail(e.to_string(), receipt, "malformed"),
+        }
+    }
+}
+
+impl Handler<ConnectionLost> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: ConnectionLost, ctx: &mut Self::Context) {
+        self.release();
+        ctx.stop();
+    }
+}

@@ -1,0 +1,316 @@
+//! Configuration: embedded defaults, then an optional file, then
+//! `STOMPEDE__SECTION__KEY` environment variables, later sources winning.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::protocol::Limits;
+
+/// The embedded `config/default.toml`: the single source of defaults.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// A configuration that could not be loaded; the message names the key.
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    #[error("configuration error: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration error: key `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// The whole configuration tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub broker: Broker,
+    pub listeners: Listeners,
+    pub log: Log,
+    pub auth: Auth,
+    pub limits: LimitSettings,
+    pub heartbeat: Heartbeat,
+    pub destinations: Destinations,
+    pub transactions: Transactions,
+    pub metrics: MetricsSettings,
+}
+
+/// Process-level settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Broker {
+    pub workers: usize,
+    pub shutdown_grace_ms: u64,
+}
+
+/// Metrics export.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub max_destinations: usize,
+}
+
+/// Listener addresses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listeners {
+    pub stomp: SocketAddr,
+    pub http: SocketAddr,
+}
+
+/// Logging output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Authentication.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub anonymous: bool,
+    pub users: Vec<User>,
+}
+
+/// One account.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub login: String,
+    pub passcode: String,
+}
+
+impl std::fmt::Debug for User {
+    // Passcodes never reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("login", &self.login)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-connection and broker-wide bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max_frame_size: usize,
+    pub max_headers: usize,
+    pub max_header_line: usize,
+    pub max_command_len: usize,
+    pub max_connections: usize,
+    pub max_subscriptions: usize,
+    pub connect_timeout_ms: u64,
+    pub max_inflight_frames: usize,
+}
+
+/// Heart-beat negotiation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub send_min_ms: u64,
+    pub receive_min_ms: u64,
+    pub grace: f64,
+}
+
+/// Destination naming and delivery policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destinations {
+    pub queue_prefix: String,
+    pub topic_prefix: String,
+    pub dead_letter_prefix: String,
+    pub max_deliveries: u32,
+    pub default_prefetch: u32,
+    pub max_prefetch: u32,
+    pub idle_timeout_ms: u64,
+    pub subscriber_backlog: usize,
+}
+
+/// Transaction bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transactions {
+    pub max_per_connection: usize,
+    pub max_frames: usize,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then variables from `env`
+    /// (pass `std::env::vars()` in production; tests pass their own map).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        let vars: HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("STOMPEDE__"))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("STOMPEDE")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(vars)),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Built-in defaults only.
+    pub fn defaults() -> Settings {
+        // The embedded defaults are checked by a unit test, so this cannot fail in a build that passed its tests.
+        match Settings::load(None, std::iter::empty()) {
+            Ok(s) => s,
+            Err(e) => panic!("embedded default configuration is invalid: {e}"),
+        }
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let positive: [(&'static str, u64); 7] = [
+            ("limits.max_frame_size", self.limits.max_frame_size as u64),
+            ("limits.max_headers", self.limits.max_headers as u64),
+            ("limits.max_header_line", self.limits.max_header_line as u64),
+            ("limits.max_command_len", self.limits.max_command_len as u64),
+            (
+                "limits.max_inflight_frames",
+                self.limits.max_inflight_frames as u64,
+            ),
+            (
+                "destinations.max_deliveries",
+                self.destinations.max_deliveries as u64,
+            ),
+            (
+                "destinations.default_prefetch",
+                self.destinations.default_prefetch as u64,
+            ),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(SettingsError::Invalid {
+                    key,
+                    reason: "must be greater than 0".into(),
+                });
+            }
+        }
+        if self.destinations.default_prefetch > self.destinations.max_prefetch {
+            return Err(SettingsError::Invalid {
+                key: "destinations.default_prefetch",
+                reason: "must not exceed destinations.max_prefetch".into(),
+            });
+        }
+        if !(self.heartbeat.grace >= 1.0 && self.heartbeat.grace.is_finite()) {
+            return Err(SettingsError::Invalid {
+                key: "heartbeat.grace",
+                reason: "must be a number >= 1.0".into(),
+            });
+        }
+        for (key, prefix) in [
+            ("destinations.queue_prefix", &self.destinations.queue_prefix),
+            ("destinations.topic_prefix", &self.destinations.topic_prefix),
+        ] {
+            if !prefix.starts_with('/') || !prefix.ends_with('/') || prefix.len() < 3 {
+                return Err(SettingsError::Invalid {
+                    key,
+                    reason: format!("'{prefix}' must look like /name/"),
+                });
+            }
+        }
+        if self.destinations.queue_prefix == self.destinations.topic_prefix {
+            return Err(SettingsError::Invalid {
+                key: "destinations.topic_prefix",
+                reason: "must differ from destinations.queue_prefix".into(),
+            });
+        }
+        if !self
+            .destinations
+            .dead_letter_prefix
+            .starts_with(&self.destinations.queue_prefix)
+        {
+            return Err(SettingsError::Invalid {
+                key: "destinations.dead_letter_prefix",
+                reason: "must start with the queue prefix".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The codec limits.
+    pub fn codec_limits(&self) -> Limits {
+        Limits {
+            max_frame_size: self.limits.max_frame_size,
+            max_headers: self.limits.max_headers,
+            max_header_line: self.limits.max_header_line,
+            max_command_len: self.limits.max_command_len,
+        }
+    }
+
+    /// How long a new connection may take to send CONNECT.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.limits.connect_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn embedded_defaults_load() {
+        let s = Settings::load(None, env(&[])).expect("defaults");
+        assert_eq!(s.listeners.stomp.port(), 61613);
+        assert_eq!(s.limits.max_frame_size, 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn env_overrides_listener() {
+        let s = Settings::load(
+            None,
+            env(&[("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:7000")]),
+        )
+        .expect("load");
+        assert_eq!(s.listeners.stomp.to_string(), "127.0.0.1:7000");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Settings::load(None, env(&[("STOMPEDE__LIMITS__MAX_FRAMES_IZE", "1")]))
+            .expect_err("unknown key");
+        assert!(e.to_string().contains("max_frames_ize"), "{e}");
+    }
+
+    #[test]
+    fn invalid_value_is_named() {
+        let e = Settings::load(None, env(&[("STOMPEDE__LIMITS__MAX_HEADERS", "lots")]))
+            .expect_err("bad value");
+        assert!(e.to_string().contains("max_headers"), "{e}");
+        let e =
+            Settings::load(None, env(&[("STOMPEDE__LIMITS__MAX_HEADERS", "0")])).expect_err("zero");
+        assert!(e.to_string().contains("limits.max_headers"), "{e}");
+    }
+}

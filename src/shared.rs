@@ -1,0 +1,39 @@
+//! What every connection needs from the broker, built once at start.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::Addr;
+
+use crate::auth::Authenticator;
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::settings::Settings;
+
+/// Broker-wide, read-only state handed to each connection.
+pub struct Shared {
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    pub router: Addr<Router>,
+    pub auth: Authenticator,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    /// Bundles the broker's shared state.
+    pub fn new(settings: Settings, metrics: Arc<Metrics>, router: Addr<Router>) -> Arc<Shared> {
+        let auth = Authenticator::new(&settings.auth);
+        Arc::new(Shared {
+            settings,
+            metrics,
+            router,
+            auth,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// A connection/session id, unique for the broker's lifetime.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}

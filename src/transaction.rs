@@ -1,0 +1,103 @@
+//! `Transaction`: one actor per open STOMP transaction, owned by its session.
+//! It holds SEND, ACK and NACK frames until COMMIT hands them back, in order,
+//! for the session to apply; ABORT simply drops them.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use thiserror::Error;
+
+use crate::destination::{ConsumerKey, DestinationRef, MessageData};
+
+/// One held operation.
+pub enum TxOp {
+    Publish {
+        destination: String,
+        data: Arc<MessageData>,
+    },
+    Ack {
+        dest: DestinationRef,
+        key: ConsumerKey,
+        message_id: u64,
+        cumulative: bool,
+    },
+    Nack {
+        dest: DestinationRef,
+        key: ConsumerKey,
+        message_id: u64,
+        cumulative: bool,
+    },
+}
+
+/// The transaction is full.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("transaction holds the maximum of {0} frames")]
+pub struct TooManyFrames(pub usize);
+
+/// Holds one more operation. Sent by `Session` with `send`; the reply bounds the transaction.
+#[derive(Message)]
+#[rtype(result = "Result<(), TooManyFrames>")]
+pub struct Stage(pub TxOp);
+
+/// Returns every held operation, in order, and ends the transaction. `send`.
+#[derive(Message)]
+#[rtype(result = "Vec<TxOp>")]
+pub struct Commit;
+
+/// Drops every held operation and ends the transaction. `do_send`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Abort;
+
+/// An open transaction.
+pub struct Transaction {
+    ops: Vec<TxOp>,
+    max_frames: usize,
+}
+
+impl Transaction {
+    /// An empty transaction holding at most `max_frames` operations.
+    pub fn new(max_frames: usize) -> Self {
+        Transaction {
+            ops: Vec::new(),
+            max_frames,
+        }
+    }
+}
+
+impl Actor for Transaction {
+    type Context = Context<Self>;
+}
+
+/// Held operations are the transaction's whole state and survive a restart.
+impl actix::Supervised for Transaction {}
+
+impl Handler<Stage> for Transaction {
+    type Result = Result<(), TooManyFrames>;
+
+    fn handle(&mut self, msg: Stage, _: &mut Self::Context) -> Self::Result {
+        if self.ops.len() >= self.max_frames {
+            return Err(TooManyFrames(self.max_frames));
+        }
+        self.ops.push(msg.0);
+        Ok(())
+    }
+}
+
+impl Handler<Commit> for Transaction {
+    type Result = MessageResult<Commit>;
+
+    fn handle(&mut self, _: Commit, ctx: &mut Self::Context) -> Self::Result {
+        ctx.stop();
+        MessageResult(std::mem::take(&mut self.ops))
+    }
+}
+
+impl Handler<Abort> for Transaction {
+    type Result = ();
+
+    fn handle(&mut self, _: Abort, ctx: &mut Self::Context) {
+        self.ops.clear();
+        ctx.stop();
+    }
+}
