@@ -76,7 +76,7 @@ pub async fn serve(
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
     let handles: Vec<ArbiterHandle> = arbiters.iter().map(|a| a.handle()).collect();
 
-    let metrics = Arc::new(Metrics::new(settings.metrics.max_destinations));
+    let metrics = Arc::new(Metrics::from_settings(&settings.metrics));
     let policy = Arc::new(DestinationPolicy::from_settings(&settings));
     let router = Router::new(policy, metrics.clone(), handles.clone()).start();
     let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);

@@ -20,6 +20,9 @@ pub mod protocol;
 pub mod router;
 pub mod session;
 pub mod settings;
+pub mod supervision;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod shared;
 pub mod telemetry;
 pub mod transaction;

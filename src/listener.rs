@@ -77,6 +77,7 @@ impl Listener {
             .errors
             .with_label_values(&["connection_limit"])
             .inc();
+        self.shared.metrics.frame_sent(Command::Error).inc();
         let frame = Frame::new(Command::Error)
             .with_header("message", "too many connections")
             .with_header("content-type", "text/plain")

@@ -59,6 +59,15 @@ pub struct DeadLetter {
     pub data: Arc<MessageData>,
 }
 
+/// A destination gave up after a restart storm; forget it so the name gets a
+/// fresh actor. Sent by destinations with `do_send` (rare).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DestinationFailed {
+    pub name: Arc<str>,
+    pub dest: DestinationRef,
+}
+
 /// The destination registry.
 pub struct Router {
     destinations: HashMap<Arc<str>, DestinationRef>,
@@ -173,16 +182,29 @@ impl Handler<DestinationIdle> for Router {
         async move { (dest.request(Retire).await, dest) }
             .into_actor(self)
             .map(move |(retired, dest), router, _| {
-                let same = match (router.destinations.get(&name), &dest) {
-                    (Some(DestinationRef::Queue(a)), DestinationRef::Queue(b)) => a == b,
-                    (Some(DestinationRef::Topic(a)), DestinationRef::Topic(b)) => a == b,
-                    _ => false,
-                };
+                let same = router
+                    .destinations
+                    .get(&name)
+                    .is_some_and(|d| d.same(&dest));
                 if matches!(retired, Ok(true)) && same {
                     tracing::debug!(destination = %name, "idle destination retired");
                     router.destinations.remove(&name);
                 }
             })
             .spawn(ctx);
+    }
+}
+
+impl Handler<DestinationFailed> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: DestinationFailed, _: &mut Self::Context) {
+        if self
+            .destinations
+            .get(&msg.name)
+            .is_some_and(|d| d.same(&msg.dest))
+        {
+            self.destinations.remove(&msg.name);
+        }
     }
 }

@@ -37,6 +37,15 @@ pub struct Settings {
     pub destinations: Destinations,
     pub transactions: Transactions,
     pub metrics: MetricsSettings,
+    pub supervision: Supervision,
+}
+
+/// Restart policy for supervised destination and transaction actors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supervision {
+    pub max_restarts: usize,
+    pub restart_window_ms: u64,
 }
 
 /// Process-level settings.
@@ -47,11 +56,16 @@ pub struct Broker {
     pub shutdown_grace_ms: u64,
 }
 
-/// Metrics export.
+/// Metrics export: which destinations get Prometheus series of their own.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
+    /// Most destinations with series of their own at a time; the rest share `destination="_other"`.
     pub max_destinations: usize,
+    /// Glob patterns (`*` = any characters); a destination must match one to get its own series.
+    pub include: Vec<String>,
+    /// Glob patterns; a destination matching any of them is always folded into `_other`.
+    pub exclude: Vec<String>,
 }
 
 /// Listener addresses.

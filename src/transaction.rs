@@ -53,6 +53,8 @@ pub struct Abort;
 pub struct Transaction {
     ops: Vec<TxOp>,
     max_frames: usize,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    failure: Option<String>,
 }
 
 impl Transaction {
@@ -61,7 +63,15 @@ impl Transaction {
         Transaction {
             ops: Vec::new(),
             max_frames,
+            metrics: None,
+            failure: None,
         }
+    }
+
+    /// Counts restarts in `metrics`.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -69,8 +79,32 @@ impl Actor for Transaction {
     type Context = Context<Self>;
 }
 
-/// Held operations are the transaction's whole state and survive a restart.
-impl actix::Supervised for Transaction {}
+/// Held operations are the transaction's whole state and survive a restart:
+/// a failed transaction actor comes back holding everything staged so far.
+impl actix::Supervised for Transaction {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        let cause = self.failure.take().unwrap_or_else(|| "stopped".into());
+        if let Some(m) = &self.metrics {
+            m.actor_restarts.with_label_values(&["transaction"]).inc();
+        }
+        tracing::warn!(cause = %cause, held = self.ops.len(), "transaction actor failed; restarting");
+    }
+}
+
+impl crate::supervision::Failing for Transaction {
+    fn record_failure(&mut self, cause: String) {
+        self.failure = Some(cause);
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::fault::Crash> for Transaction {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::fault::Crash, ctx: &mut Self::Context) {
+        crate::supervision::guarded(self, ctx, |_, _| panic!("injected transaction fault"));
+    }
+}
 
 impl Handler<Stage> for Transaction {
     type Result = Result<(), TooManyFrames>;
@@ -87,8 +121,9 @@ impl Handler<Stage> for Transaction {
 impl Handler<Commit> for Transaction {
     type Result = MessageResult<Commit>;
 
-    fn handle(&mut self, _: Commit, ctx: &mut Self::Context) -> Self::Result {
-        ctx.stop();
+    fn handle(&mut self, _: Commit, _: &mut Self::Context) -> Self::Result {
+        // No `ctx.stop()`: under a supervisor that would be a restart. The
+        // actor ends when the session drops its address.
         MessageResult(std::mem::take(&mut self.ops))
     }
 }
@@ -96,8 +131,7 @@ impl Handler<Commit> for Transaction {
 impl Handler<Abort> for Transaction {
     type Result = ();
 
-    fn handle(&mut self, _: Abort, ctx: &mut Self::Context) {
+    fn handle(&mut self, _: Abort, _: &mut Self::Context) {
         self.ops.clear();
-        ctx.stop();
     }
 }

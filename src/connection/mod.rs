@@ -54,7 +54,8 @@ pub enum ReadControl {
 #[rtype(result = "()")]
 pub enum ReadEnded {
     PeerClosed,
-    Malformed(ProtocolError),
+    /// A decode error, with the bad frame's `receipt` if it had been read.
+    Malformed(ProtocolError, Option<String>),
 }
 
 /// The writer stopped (closed as asked, or the socket failed). Sent once by the writer task.
@@ -99,6 +100,15 @@ pub struct Unsubscribed {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Reply(pub Frame);
+
+/// A client frame's effect is in place: send its RECEIPT. Sent by destinations
+/// (for SUBSCRIBE, ahead of the subscription's first delivery) with `do_send`,
+/// one per receipted frame.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Receipted {
+    pub receipt_id: String,
+}
 
 /// Send an ERROR frame and close. `do_send`, rare.
 #[derive(Message)]
@@ -150,6 +160,9 @@ pub struct Connection {
     flush_scheduled: bool,
     tx: UnboundedSender<WriteCmd>,
     pending: Arc<AtomicUsize>,
+    /// The `connections{transport,version}` gauge this connection raised;
+    /// lowered when it stops, whatever state it is in by then.
+    open_gauge: Option<prometheus::IntGauge>,
     last_write: Instant,
     last_read: LastRead,
     subs: HashMap<u64, SubInfo>,
@@ -185,7 +198,13 @@ impl Connection {
                 permits,
                 last_read.clone(),
             ));
-            let writer = actix_rt::spawn(writer::write_loop(w, rx, pending.clone(), me));
+            let writer = actix_rt::spawn(writer::write_loop(
+                w,
+                rx,
+                pending.clone(),
+                shared.metrics.outbound_pending_bytes.clone(),
+                me,
+            ));
             Connection {
                 id,
                 peer,
@@ -199,6 +218,7 @@ impl Connection {
                 flush_scheduled: false,
                 tx,
                 pending,
+                open_gauge: None,
                 last_write: Instant::now(),
                 last_read,
                 subs: HashMap::new(),
@@ -247,6 +267,10 @@ impl Connection {
             })
             .collect();
         self.pending.fetch_add(chunk.len(), Ordering::Relaxed);
+        self.shared
+            .metrics
+            .outbound_pending_bytes
+            .add(chunk.len() as i64);
         self.last_write = Instant::now();
         let _ = self.tx.send(WriteCmd::Data(chunk, settlements));
     }
@@ -340,11 +364,13 @@ impl Connection {
             Ok(ok) => {
                 self.state = State::Connected(ok.version);
                 self.codec.set_version(ok.version);
-                self.shared
+                let open = self
+                    .shared
                     .metrics
                     .connections
-                    .with_label_values(&[self.transport, ok.version.as_str()])
-                    .inc();
+                    .with_label_values(&[self.transport, ok.version.as_str()]);
+                open.inc();
+                self.open_gauge = Some(open);
                 tracing::info!(session = self.id, peer = %self.peer, version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
                 self.write_frame(ok.connected, ctx);
                 self.start_heartbeats(ok.heartbeats, ctx);
@@ -429,16 +455,21 @@ impl Actor for Connection {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        if let State::Connected(v) = self.state {
-            self.shared
-                .metrics
-                .connections
-                .with_label_values(&[self.transport, v.as_str()])
-                .dec();
+        // `close()` moves the state to Closing before the actor stops, so the
+        // gauge handle, not the state, says whether this connection was counted.
+        if let Some(open) = self.open_gauge.take() {
+            open.dec();
         }
         for t in &self.tasks {
             t.abort();
         }
+        // The writer is aborted (same thread, so not mid-update): whatever it
+        // had not written leaves the broker-wide total with it.
+        let unwritten = self.pending.swap(0, Ordering::Relaxed);
+        self.shared
+            .metrics
+            .outbound_pending_bytes
+            .sub(unwritten as i64);
         self.end_session();
         tracing::info!(session = self.id, peer = %self.peer, "connection closed");
         self.listener.do_send(ConnectionClosed { id: self.id });
@@ -519,14 +550,14 @@ impl Handler<ReadEnded> for Connection {
                 self.end_session();
                 ctx.stop();
             }
-            ReadEnded::Malformed(e) => {
+            ReadEnded::Malformed(e, receipt_id) => {
                 let reason = e.reason();
                 self.fail(
                     ctx,
                     Fail {
                         message: e.to_string(),
                         detail: "the frame could not be read; see the STOMP specification".into(),
-                        receipt_id: None,
+                        receipt_id,
                         reason,
                     },
                 );
@@ -613,6 +644,17 @@ impl Handler<Reply> for Connection {
     fn handle(&mut self, msg: Reply, ctx: &mut Self::Context) {
         if self.state != State::Closing {
             self.write_frame(msg.0, ctx);
+        }
+    }
+}
+
+impl Handler<Receipted> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Receipted, ctx: &mut Self::Context) {
+        if self.state != State::Closing {
+            let f = Frame::new(Command::Receipt).with_header("receipt-id", msg.receipt_id);
+            self.write_frame(f, ctx);
         }
     }
 }

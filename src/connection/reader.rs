@@ -99,7 +99,7 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
                     Ok(ReadControl::Stop) | Err(_) => return,
                 }
             }
-            Some(Err(e)) => ReadEnded::Malformed(e),
+            Some(Err(e)) => ReadEnded::Malformed(e, framed.decoder_mut().take_failed_receipt()),
             None => ReadEnded::PeerClosed,
         };
         conn.do_send(ended);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use actix::{Addr, Recipient};
 use bytes::Bytes;
+use prometheus::IntGauge;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -34,11 +35,13 @@ pub enum WriteCmd {
 /// The channel is unbounded, but what can enter it is bounded: deliveries by
 /// their subscriptions' prefetch windows (settled only after writing) and
 /// replies by the connection's in-flight frame permits. `pending` counts the
-/// bytes queued here, for the outbound-buffer bound and metrics.
+/// bytes queued here, for the outbound-buffer bound; `total_pending` is the
+/// same count summed over all connections (`stompede_outbound_pending_bytes`).
 pub async fn write_loop<W: AsyncWrite + Unpin>(
     mut io: W,
     mut rx: UnboundedReceiver<WriteCmd>,
     pending: Arc<AtomicUsize>,
+    total_pending: IntGauge,
     conn: Addr<Connection>,
 ) {
     let mut failed = None;
@@ -50,6 +53,7 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
                     break;
                 }
                 pending.fetch_sub(bytes.len(), Ordering::Relaxed);
+                total_pending.sub(bytes.len() as i64);
                 for s in settlements {
                     s.to.do_send(Settle {
                         key: s.key,

@@ -20,7 +20,7 @@ pub use policy::DestinationPolicy;
 pub use queue::Queue;
 pub use topic::Topic;
 
-use crate::connection::Deliver;
+use crate::connection::{Deliver, Receipted};
 
 /// Identifies one subscription broker-wide: the session and its subscription number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,6 +77,9 @@ pub struct Subscribe {
     pub ack: AckMode,
     pub prefetch: u32,
     pub deliver: Recipient<Deliver>,
+    /// Sent the SUBSCRIBE's RECEIPT once the consumer is added and before any
+    /// delivery, through the same mailbox as the deliveries (so it arrives first).
+    pub receipt: Option<(Recipient<Receipted>, String)>,
 }
 
 /// A subscription that could not be added.
@@ -146,6 +149,15 @@ pub enum DestinationRef {
 }
 
 impl DestinationRef {
+    /// Whether both handles name the same actor.
+    pub fn same(&self, other: &DestinationRef) -> bool {
+        match (self, other) {
+            (DestinationRef::Queue(a), DestinationRef::Queue(b)) => a == b,
+            (DestinationRef::Topic(a), DestinationRef::Topic(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// See [`Publish`].
     pub fn publish(&self, msg: Publish) {
         match self {

@@ -19,6 +19,10 @@ pub struct DestinationPolicy {
     pub idle_timeout: Duration,
     /// Messages parked per topic subscriber whose window is full.
     pub subscriber_backlog: usize,
+    /// Restarts allowed per window before a destination is quarantined.
+    pub max_restarts: usize,
+    /// The window for `max_restarts`.
+    pub restart_window: Duration,
 }
 
 impl DestinationPolicy {
@@ -31,6 +35,8 @@ impl DestinationPolicy {
             topic_prefix: s.destinations.topic_prefix.clone(),
             idle_timeout: Duration::from_millis(s.destinations.idle_timeout_ms),
             subscriber_backlog: s.destinations.subscriber_backlog,
+            max_restarts: s.supervision.max_restarts,
+            restart_window: Duration::from_millis(s.supervision.restart_window_ms),
         }
     }
 

@@ -8,13 +8,15 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::consumer::Consumer;
-use super::DestinationPolicy;
+use super::{DestinationPolicy, DestinationRef};
 use super::{
     Ack, AckError, AckMode, ConsumerKey, Envelope, MessageData, Nack, Publish, Retire, Settle,
     Subscribe, SubscribeError, Sync, Unsubscribe,
 };
+use crate::connection::Receipted;
 use crate::metrics::{DestinationMetrics, Metrics};
-use crate::router::{DeadLetter, Reroute, Router};
+use crate::supervision::{guarded, Failing, RestartBudget};
+use crate::router::{DeadLetter, DestinationFailed, Reroute, Router};
 
 /// One queue's state. Lives on one arbiter; everything it holds is in this
 /// struct, so a supervisor restart keeps ready and unacknowledged messages.
@@ -30,6 +32,8 @@ pub struct Queue {
     last_activity: Instant,
     retired: bool,
     timer: Option<SpawnHandle>,
+    failure: Option<String>,
+    budget: RestartBudget,
 }
 
 impl Queue {
@@ -41,6 +45,7 @@ impl Queue {
         metrics: Arc<Metrics>,
     ) -> Self {
         let m = metrics.destination(&name, "queue");
+        let budget = RestartBudget::new(policy.max_restarts, policy.restart_window);
         Queue {
             name,
             policy,
@@ -53,6 +58,8 @@ impl Queue {
             last_activity: Instant::now(),
             retired: false,
             timer: None,
+            failure: None,
+            budget,
         }
     }
 
@@ -151,6 +158,25 @@ impl Queue {
         }
     }
 
+    /// Gives up on this actor after a restart storm: waiting messages go to
+    /// the dead-letter queue, and the router hands the name to a fresh actor.
+    fn quarantine(&mut self, ctx: &mut Context<Self>) {
+        if self.policy.dead_letter_queue(&self.name).is_none() {
+            // A dead-letter queue has nowhere to send its messages: keep
+            // restarting rather than lose them.
+            return;
+        }
+        while let Some(env) = self.ready.pop_front() {
+            self.m.ready.dec();
+            self.dead_letter(env, "destination-failed");
+        }
+        self.retired = true;
+        self.router.do_send(DestinationFailed {
+            name: self.name.clone(),
+            dest: DestinationRef::Queue(ctx.address()),
+        });
+    }
+
     fn accept(&mut self, messages: Vec<Arc<MessageData>>) {
         for data in messages {
             self.m.published.inc();
@@ -165,6 +191,9 @@ impl Actor for Queue {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let every = (self.policy.idle_timeout / 2).max(std::time::Duration::from_millis(10));
         self.timer = Some(ctx.run_interval(every, |q, _| {
             q.reap_dead_consumers();
@@ -179,106 +208,150 @@ impl Actor for Queue {
             }
         }));
     }
+}
 
-    fn stopped(&mut self, _: &mut Self::Context) {
+/// What survives a restart: everything in the struct (waiting messages,
+/// consumers and what they hold unacknowledged), because actix restarts reuse
+/// the actor value; only timers are rebuilt in `started`.
+impl actix::Supervised for Queue {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        let cause = self.failure.take().unwrap_or_else(|| "stopped".into());
         self.metrics
-            .destination_stopped(&self.name, "queue", self.m.own);
+            .actor_restarts
+            .with_label_values(&["destination"])
+            .inc();
+        tracing::warn!(destination = %self.name, cause = %cause, "destination actor failed; restarting");
+        if !self.budget.allow() {
+            tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
+            self.quarantine(ctx);
+        }
     }
 }
 
-impl actix::Supervised for Queue {}
+impl Failing for Queue {
+    fn record_failure(&mut self, cause: String) {
+        self.failure = Some(cause);
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::fault::Crash> for Queue {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::fault::Crash, ctx: &mut Self::Context) {
+        guarded(self, ctx, |_, _| panic!("injected destination fault"));
+    }
+}
 
 impl Handler<Publish> for Queue {
     type Result = ();
 
-    fn handle(&mut self, msg: Publish, _: &mut Self::Context) {
-        if self.retired {
-            self.router.do_send(Reroute::Publish {
-                destination: self.name.clone(),
-                msg,
-            });
-            return;
-        }
-        self.last_activity = Instant::now();
-        self.accept(msg.messages);
-        self.dispatch();
+    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, _| {
+            if this.retired {
+                this.router.do_send(Reroute::Publish {
+                    destination: this.name.clone(),
+                    msg,
+                });
+                return;
+            }
+            this.last_activity = Instant::now();
+            this.accept(msg.messages);
+            this.dispatch();
+        });
     }
 }
 
 impl Handler<Subscribe> for Queue {
     type Result = Result<(), SubscribeError>;
 
-    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
-        if self.retired {
-            return Err(SubscribeError::Retired);
-        }
-        if self.consumer(msg.key).is_some() {
-            return Err(SubscribeError::Duplicate);
-        }
-        self.last_activity = Instant::now();
-        self.consumers
-            .push(Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver));
-        self.m.consumers.inc();
-        self.dispatch();
-        Ok(())
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
+        guarded(self, ctx, |this, _| {
+            if this.retired {
+                return Err(SubscribeError::Retired);
+            }
+            if this.consumer(msg.key).is_some() {
+                return Err(SubscribeError::Duplicate);
+            }
+            this.last_activity = Instant::now();
+            this.consumers
+                .push(Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver));
+            this.m.consumers.inc();
+            if let Some((to, receipt_id)) = msg.receipt {
+                to.do_send(Receipted { receipt_id });
+            }
+            this.dispatch();
+            Ok(())
+        })
+        .unwrap_or(Err(SubscribeError::Retired))
     }
 }
 
 impl Handler<Unsubscribe> for Queue {
     type Result = ();
 
-    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
-        self.last_activity = Instant::now();
-        self.remove_consumer(msg.key);
-        self.dispatch();
+    fn handle(&mut self, msg: Unsubscribe, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, _| {
+            this.last_activity = Instant::now();
+            this.remove_consumer(msg.key);
+            this.dispatch();
+        });
     }
 }
 
 impl Handler<Settle> for Queue {
     type Result = ();
 
-    fn handle(&mut self, msg: Settle, _: &mut Self::Context) {
-        let Some(c) = self.consumer(msg.key) else {
-            return;
-        };
-        let n = c.settle(msg.count).len() as u64;
-        self.m.unacked.sub(n as i64);
-        self.m.acked.inc_by(n);
-        self.dispatch();
+    fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, _| {
+            let Some(c) = this.consumer(msg.key) else {
+                return;
+            };
+            let n = c.settle(msg.count).len() as u64;
+            this.m.unacked.sub(n as i64);
+            this.m.acked.inc_by(n);
+            this.dispatch();
+        });
     }
 }
 
 impl Handler<Ack> for Queue {
     type Result = Result<(), AckError>;
 
-    fn handle(&mut self, msg: Ack, _: &mut Self::Context) -> Self::Result {
-        self.last_activity = Instant::now();
-        let c = self.consumer(msg.key).ok_or(AckError::NoSubscription)?;
-        if c.ack == AckMode::Auto {
-            return Err(AckError::Unknown(msg.message_id));
-        }
-        let n = c.take_acked(msg.message_id, msg.cumulative)?.len();
-        self.m.unacked.sub(n as i64);
-        self.m.acked.inc_by(n as u64);
-        self.dispatch();
-        Ok(())
+    fn handle(&mut self, msg: Ack, ctx: &mut Self::Context) -> Self::Result {
+        guarded(self, ctx, |this, _| {
+            this.last_activity = Instant::now();
+            let c = this.consumer(msg.key).ok_or(AckError::NoSubscription)?;
+            if c.ack == AckMode::Auto {
+                return Err(AckError::Unknown(msg.message_id));
+            }
+            let n = c.take_acked(msg.message_id, msg.cumulative)?.len();
+            this.m.unacked.sub(n as i64);
+            this.m.acked.inc_by(n as u64);
+            this.dispatch();
+            Ok(())
+        })
+        .unwrap_or(Err(AckError::NoSubscription))
     }
 }
 
 impl Handler<Nack> for Queue {
     type Result = Result<(), AckError>;
 
-    fn handle(&mut self, msg: Nack, _: &mut Self::Context) -> Self::Result {
-        self.last_activity = Instant::now();
-        let c = self.consumer(msg.key).ok_or(AckError::NoSubscription)?;
-        if c.ack == AckMode::Auto {
-            return Err(AckError::Unknown(msg.message_id));
-        }
-        let envs = c.take_acked(msg.message_id, msg.cumulative)?;
-        self.m.nacked.inc_by(envs.len() as u64);
-        self.requeue(envs.into_iter(), "delivery-limit");
-        self.dispatch();
-        Ok(())
+    fn handle(&mut self, msg: Nack, ctx: &mut Self::Context) -> Self::Result {
+        guarded(self, ctx, |this, _| {
+            this.last_activity = Instant::now();
+            let c = this.consumer(msg.key).ok_or(AckError::NoSubscription)?;
+            if c.ack == AckMode::Auto {
+                return Err(AckError::Unknown(msg.message_id));
+            }
+            let envs = c.take_acked(msg.message_id, msg.cumulative)?;
+            this.m.nacked.inc_by(envs.len() as u64);
+            this.requeue(envs.into_iter(), "delivery-limit");
+            this.dispatch();
+            Ok(())
+        })
+        .unwrap_or(Err(AckError::NoSubscription))
     }
 }
 

@@ -13,11 +13,13 @@ use actix::prelude::*;
 
 use super::consumer::Consumer;
 use super::{
-    Ack, AckError, AckMode, ConsumerKey, DestinationPolicy, Envelope, Nack, Publish, Retire,
+    Ack, AckError, AckMode, ConsumerKey, DestinationPolicy, DestinationRef, Envelope, Nack, Publish, Retire,
     Settle, Subscribe, SubscribeError, Sync, Unsubscribe,
 };
+use crate::connection::Receipted;
 use crate::metrics::{DestinationMetrics, Metrics};
-use crate::router::{DeadLetter, DestinationIdle, Reroute, Router};
+use crate::supervision::{guarded, Failing, RestartBudget};
+use crate::router::{DeadLetter, DestinationFailed, DestinationIdle, Reroute, Router};
 
 struct Subscriber {
     consumer: Consumer,
@@ -35,6 +37,8 @@ pub struct Topic {
     last_activity: Instant,
     retired: bool,
     timer: Option<SpawnHandle>,
+    failure: Option<String>,
+    budget: RestartBudget,
 }
 
 impl Topic {
@@ -46,6 +50,7 @@ impl Topic {
         metrics: Arc<Metrics>,
     ) -> Self {
         let m = metrics.destination(&name, "topic");
+        let budget = RestartBudget::new(policy.max_restarts, policy.restart_window);
         Topic {
             name,
             policy,
@@ -56,6 +61,8 @@ impl Topic {
             last_activity: Instant::now(),
             retired: false,
             timer: None,
+            failure: None,
+            budget,
         }
     }
 
@@ -96,6 +103,22 @@ impl Topic {
         }
     }
 
+    /// Gives up on this actor after a restart storm: parked messages are
+    /// dropped (a topic keeps nothing for later), and the router hands the
+    /// name to a fresh actor.
+    fn quarantine(&mut self, ctx: &mut Context<Self>) {
+        for s in &mut self.subscribers {
+            self.m.ready.sub(s.backlog.len() as i64);
+            self.m.dropped.inc_by(s.backlog.len() as u64);
+            s.backlog.clear();
+        }
+        self.retired = true;
+        self.router.do_send(DestinationFailed {
+            name: self.name.clone(),
+            dest: DestinationRef::Topic(ctx.address()),
+        });
+    }
+
     fn dead_letter(&self, env: Envelope) {
         let Some(dlq) = self.policy.dead_letter_queue(&self.name) else {
             self.m.dropped.inc();
@@ -122,6 +145,9 @@ impl Actor for Topic {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
         let every = (self.policy.idle_timeout / 2).max(std::time::Duration::from_millis(10));
         self.timer = Some(ctx.run_interval(every, |t, _| {
             let dead: Vec<ConsumerKey> = t
@@ -140,103 +166,144 @@ impl Actor for Topic {
             }
         }));
     }
+}
 
-    fn stopped(&mut self, _: &mut Self::Context) {
+/// What survives a restart: everything in the struct (waiting messages,
+/// consumers and what they hold unacknowledged), because actix restarts reuse
+/// the actor value; only timers are rebuilt in `started`.
+impl actix::Supervised for Topic {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        let cause = self.failure.take().unwrap_or_else(|| "stopped".into());
         self.metrics
-            .destination_stopped(&self.name, "topic", self.m.own);
+            .actor_restarts
+            .with_label_values(&["destination"])
+            .inc();
+        tracing::warn!(destination = %self.name, cause = %cause, "destination actor failed; restarting");
+        if !self.budget.allow() {
+            tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
+            self.quarantine(ctx);
+        }
     }
 }
 
-impl actix::Supervised for Topic {}
+impl Failing for Topic {
+    fn record_failure(&mut self, cause: String) {
+        self.failure = Some(cause);
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::fault::Crash> for Topic {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::fault::Crash, ctx: &mut Self::Context) {
+        guarded(self, ctx, |_, _| panic!("injected destination fault"));
+    }
+}
 
 impl Handler<Publish> for Topic {
     type Result = ();
 
-    fn handle(&mut self, msg: Publish, _: &mut Self::Context) {
-        if self.retired {
-            self.router.do_send(Reroute::Publish {
-                destination: self.name.clone(),
-                msg,
-            });
-            return;
-        }
-        self.last_activity = Instant::now();
-        let cap = self.policy.subscriber_backlog;
-        for data in msg.messages {
-            self.m.published.inc();
-            self.m.published_bytes.inc_by(data.size() as u64);
-            for s in &mut self.subscribers {
-                let env = Envelope::new(data.clone());
-                if s.backlog.is_empty() && s.consumer.has_room() {
-                    Self::deliver(s, env, &self.m);
-                } else if s.backlog.len() < cap {
-                    self.m.ready.inc();
-                    s.backlog.push_back(env);
-                } else {
-                    self.m.dropped.inc();
+    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, _| {
+            if this.retired {
+                this.router.do_send(Reroute::Publish {
+                    destination: this.name.clone(),
+                    msg,
+                });
+                return;
+            }
+            this.last_activity = Instant::now();
+            let cap = this.policy.subscriber_backlog;
+            for data in msg.messages {
+                this.m.published.inc();
+                this.m.published_bytes.inc_by(data.size() as u64);
+                for s in &mut this.subscribers {
+                    let env = Envelope::new(data.clone());
+                    if s.backlog.is_empty() && s.consumer.has_room() {
+                        Self::deliver(s, env, &this.m);
+                    } else if s.backlog.len() < cap {
+                        this.m.ready.inc();
+                        s.backlog.push_back(env);
+                    } else {
+                        this.m.dropped.inc();
+                    }
                 }
             }
-        }
+        });
     }
 }
 
 impl Handler<Subscribe> for Topic {
     type Result = Result<(), SubscribeError>;
 
-    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
-        if self.retired {
-            return Err(SubscribeError::Retired);
-        }
-        if self.sub(msg.key).is_some() {
-            return Err(SubscribeError::Duplicate);
-        }
-        self.last_activity = Instant::now();
-        self.subscribers.push(Subscriber {
-            consumer: Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver),
-            backlog: VecDeque::new(),
-        });
-        self.m.consumers.inc();
-        Ok(())
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
+        guarded(self, ctx, |this, _| {
+            if this.retired {
+                return Err(SubscribeError::Retired);
+            }
+            if this.sub(msg.key).is_some() {
+                return Err(SubscribeError::Duplicate);
+            }
+            this.last_activity = Instant::now();
+            this.subscribers.push(Subscriber {
+                consumer: Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver),
+                backlog: VecDeque::new(),
+            });
+            this.m.consumers.inc();
+            if let Some((to, receipt_id)) = msg.receipt {
+                to.do_send(Receipted { receipt_id });
+            }
+            Ok(())
+        })
+        .unwrap_or(Err(SubscribeError::Retired))
     }
 }
 
 impl Handler<Unsubscribe> for Topic {
     type Result = ();
 
-    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
-        self.last_activity = Instant::now();
-        self.remove(msg.key);
+    fn handle(&mut self, msg: Unsubscribe, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, _| {
+            this.last_activity = Instant::now();
+            this.remove(msg.key);
+        });
     }
 }
 
 impl Handler<Settle> for Topic {
     type Result = ();
 
-    fn handle(&mut self, msg: Settle, _: &mut Self::Context) {
-        let m = self.m.clone();
-        if let Some(s) = self.sub(msg.key) {
-            let n = s.consumer.settle(msg.count).len() as u64;
-            m.unacked.sub(n as i64);
-            m.acked.inc_by(n);
-            Self::pump(s, &m);
-        }
+    fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, _| {
+            let m = this.m.clone();
+            if let Some(s) = this.sub(msg.key) {
+                let n = s.consumer.settle(msg.count).len() as u64;
+                m.unacked.sub(n as i64);
+                m.acked.inc_by(n);
+                Self::pump(s, &m);
+            }
+        });
     }
 }
 
 impl Handler<Ack> for Topic {
     type Result = Result<(), AckError>;
 
-    fn handle(&mut self, msg: Ack, _: &mut Self::Context) -> Self::Result {
-        let m = self.m.clone();
-        let s = self.sub(msg.key).ok_or(AckError::NoSubscription)?;
-        if s.consumer.ack == AckMode::Auto {
-            return Err(AckError::Unknown(msg.message_id));
-        }
-        let n = s.consumer.take_acked(msg.message_id, msg.cumulative)?.len();
-        m.unacked.sub(n as i64);
-        m.acked.inc_by(n as u64);
-        Self::pump(s, &m);
-        Ok(())
+    fn handle(&mut self, msg: Ack, ctx: &mut Self::Context) -> Self::Result {
+        guarded(self, ctx, |this, _| {
+            let m = this.m.clone();
+            let s = this.sub(msg.key).ok_or(AckError::NoSubscription)?;
+            if s.consumer.ack == AckMode::Auto {
+                return Err(AckError::Unknown(msg.message_id));
+            }
+            let n = s.consumer.take_acked(msg.message_id, msg.cumulative)?.len();
+            m.unacked.sub(n as i64);
+            m.acked.inc_by(n as u64);
+            Self::pump(s, &m);
+            Ok(())
+        })
+        .unwrap_or(Err(AckError::NoSubscription))
     }
 }
 
@@ -245,30 +312,33 @@ impl Handler<Nack> for Topic {
 
     /// A topic subscriber's NACKed message is redelivered to that same
     /// subscriber (nobody else was meant to get it), up to the delivery limit.
-    fn handle(&mut self, msg: Nack, _: &mut Self::Context) -> Self::Result {
-        let m = self.m.clone();
-        let max = self.policy.max_deliveries;
-        let s = self.sub(msg.key).ok_or(AckError::NoSubscription)?;
-        if s.consumer.ack == AckMode::Auto {
-            return Err(AckError::Unknown(msg.message_id));
-        }
-        let envs = s.consumer.take_acked(msg.message_id, msg.cumulative)?;
-        m.nacked.inc_by(envs.len() as u64);
-        m.unacked.sub(envs.len() as i64);
-        let mut dead = Vec::new();
-        for env in envs.into_iter().rev() {
-            if env.deliveries >= max {
-                dead.push(env);
-            } else {
-                m.ready.inc();
-                s.backlog.push_front(env);
+    fn handle(&mut self, msg: Nack, ctx: &mut Self::Context) -> Self::Result {
+        guarded(self, ctx, |this, _| {
+            let m = this.m.clone();
+            let max = this.policy.max_deliveries;
+            let s = this.sub(msg.key).ok_or(AckError::NoSubscription)?;
+            if s.consumer.ack == AckMode::Auto {
+                return Err(AckError::Unknown(msg.message_id));
             }
-        }
-        Self::pump(s, &m);
-        for env in dead {
-            self.dead_letter(env);
-        }
-        Ok(())
+            let envs = s.consumer.take_acked(msg.message_id, msg.cumulative)?;
+            m.nacked.inc_by(envs.len() as u64);
+            m.unacked.sub(envs.len() as i64);
+            let mut dead = Vec::new();
+            for env in envs.into_iter().rev() {
+                if env.deliveries >= max {
+                    dead.push(env);
+                } else {
+                    m.ready.inc();
+                    s.backlog.push_front(env);
+                }
+            }
+            Self::pump(s, &m);
+            for env in dead {
+                this.dead_letter(env);
+            }
+            Ok(())
+        })
+        .unwrap_or(Err(AckError::NoSubscription))
     }
 }
 

@@ -88,6 +88,9 @@ pub struct StompCodec {
     limits: Limits,
     version: Option<Version>,
     state: DecodeState,
+    /// The `receipt` header of the frame the last decode error was in, if it
+    /// had been read by then: the ERROR frame should name it.
+    failed_receipt: Option<String>,
 }
 
 /// Where the decoder is inside the current frame.
@@ -124,7 +127,14 @@ impl StompCodec {
             limits,
             version: None,
             state: DecodeState::default(),
+            failed_receipt: None,
         }
+    }
+
+    /// After a decode error: the `receipt` header of the offending frame, if
+    /// it came before the error.
+    pub fn take_failed_receipt(&mut self) -> Option<String> {
+        self.failed_receipt.take()
     }
 
     /// Sets the negotiated version, which decides header escaping.
@@ -407,6 +417,12 @@ impl Decoder for StompCodec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, ProtocolError> {
         let result = self.decode_step(src);
         if result.is_err() {
+            self.failed_receipt = self
+                .state
+                .headers
+                .iter()
+                .find(|(n, _)| n == "receipt")
+                .map(|(_, v)| v.clone());
             self.state = DecodeState::default();
         }
         result

@@ -61,6 +61,7 @@ pub struct Session {
     routes: HashMap<String, DestinationRef>,
     txs: HashMap<String, Addr<Transaction>>,
     failed: bool,
+    failure: Option<String>,
 }
 
 type Ctx = Context<Session>;
@@ -78,6 +79,7 @@ impl Session {
             routes: HashMap::new(),
             txs: HashMap::new(),
             failed: false,
+            failure: None,
         }
     }
 
@@ -93,9 +95,11 @@ impl Session {
             return;
         }
         self.failed = true;
+        // The spec wants the ERROR body to explain; the message is that explanation.
+        let detail = format!("{message}; the broker closes the connection after this ERROR");
         self.conn.do_send(Fail {
             message,
-            detail: String::new(),
+            detail,
             receipt_id: receipt,
             reason,
         });
@@ -247,6 +251,8 @@ impl Session {
         let router = self.shared.router.clone();
         let conn = self.conn.clone();
         let deliver = self.conn.clone().recipient();
+        let receipted = self.conn.clone().recipient();
+        let receipt_for_dest = receipt.clone();
         let sub_id = id.clone();
         async move {
             // A destination can retire between lookup and subscribe; look again.
@@ -272,6 +278,7 @@ impl Session {
                     ack,
                     prefetch,
                     deliver: deliver.clone(),
+                    receipt: receipt_for_dest.clone().map(|r| (receipted.clone(), r)),
                 };
                 match dest.request(req).await {
                     Ok(Ok(())) => return Ok(dest),
@@ -293,7 +300,7 @@ impl Session {
                         ack,
                     },
                 );
-                s.receipt(receipt);
+                // The destination already sent the RECEIPT, ahead of deliveries.
             }
             Err(e) => {
                 s.conn.do_send(Unsubscribed {
@@ -467,7 +474,9 @@ impl Session {
             );
         }
         let max_frames = limits.max_frames;
-        self.txs.insert(tx, Transaction::new(max_frames).start());
+        let metrics = self.shared.metrics.clone();
+        let addr = Supervisor::start(move |_| Transaction::new(max_frames).with_metrics(metrics));
+        self.txs.insert(tx, addr);
         self.shared
             .metrics
             .transactions
@@ -652,11 +661,70 @@ impl Session {
     }
 }
 
+#[cfg(feature = "fault-injection")]
+impl Session {
+    /// Test hook (see `crate::fault`): panics here for a session fault, or
+    /// sends `Crash` to the named destination or transaction first. Returns
+    /// whether the frame was consumed.
+    fn inject_fault(&mut self, frame: &Frame, ctx: &mut Ctx) -> bool {
+        use crate::fault::{requested, Crash, Target};
+        match requested(frame) {
+            None => false,
+            Some(Target::Session) => panic!("injected session fault"),
+            Some(Target::Destination) => {
+                let name = frame.header("destination").unwrap_or("").to_string();
+                self.with_route(name, None, ctx, |_, d, _| d.tell(Crash));
+                false
+            }
+            Some(Target::Transaction) => {
+                if let Some(tx) = frame.header("transaction").and_then(|t| self.txs.get(t)) {
+                    tx.do_send(Crash);
+                }
+                false
+            }
+        }
+    }
+}
+
 impl Actor for Session {
     type Context = Context<Self>;
 }
 
-impl actix::Supervised for Session {}
+/// A failed session is restarted by its supervisor with its struct intact;
+/// `restarting` then releases everything the session held (unacknowledged
+/// queue messages go back to their queues, flagged redelivered; open
+/// transactions are aborted; subscriptions leave their destinations) and tells
+/// the client with an ERROR "session failed, please reconnect" before its
+/// connection closes. Resuming silently would leave the client believing in
+/// subscriptions that no longer exist.
+impl actix::Supervised for Session {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        let cause = self.failure.take().unwrap_or_else(|| "stopped".into());
+        self.shared
+            .metrics
+            .actor_restarts
+            .with_label_values(&["session"])
+            .inc();
+        tracing::warn!(session = self.id, cause = %cause, "session failed; restarted to release its state");
+        self.release();
+        self.routes.clear();
+        if !self.failed {
+            self.failed = true;
+            self.conn.do_send(Fail {
+                message: "session failed, please reconnect".into(),
+                detail: "an internal error ended this session; nothing it had acknowledged is lost, and unacknowledged messages will be redelivered".into(),
+                receipt_id: None,
+                reason: "session_failed",
+            });
+        }
+    }
+}
+
+impl crate::supervision::Failing for Session {
+    fn record_failure(&mut self, cause: String) {
+        self.failure = Some(cause);
+    }
+}
 
 impl Handler<ClientFrame> for Session {
     type Result = ();
@@ -665,11 +733,17 @@ impl Handler<ClientFrame> for Session {
         if self.failed {
             return;
         }
-        let receipt = msg.frame.header("receipt").map(str::to_string);
-        match ClientCommand::parse(msg.frame, self.version) {
-            Ok(cmd) => self.handle_command(cmd, msg.permit, receipt, ctx),
-            Err(e) => self.fail(e.to_string(), receipt, "malformed"),
-        }
+        crate::supervision::guarded(self, ctx, move |s, ctx| {
+            #[cfg(feature = "fault-injection")]
+            if s.inject_fault(&msg.frame, ctx) {
+                return;
+            }
+            let receipt = msg.frame.header("receipt").map(str::to_string);
+            match ClientCommand::parse(msg.frame, s.version) {
+                Ok(cmd) => s.handle_command(cmd, msg.permit, receipt, ctx),
+                Err(e) => s.fail(e.to_string(), receipt, "malformed"),
+            }
+        });
     }
 }
 

@@ -395,3 +395,637 @@ pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the core-protocol tests: config files, byte-exact raw frames,
+// and the real `stompede` binary as a child process.
+// ---------------------------------------------------------------------------
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir {
+    pub path: std::path::PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "stompede-{tag}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+
+    /// Writes `contents` to `name` inside the directory; returns the file's path.
+    pub fn write(&self, name: &str, contents: &str) -> std::path::PathBuf {
+        let p = self.path.join(name);
+        std::fs::write(&p, contents).expect("write temp file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+impl TestBroker {
+    /// A broker configured by a TOML file (loaded with `--config` semantics)
+    /// plus `STOMPEDE__…` overrides; for settings env vars cannot express,
+    /// such as `auth.users`.
+    pub fn with_config(toml: &str, overrides: &[(&str, &str)]) -> TestBroker {
+        let dir = TempDir::new("config");
+        let path = dir.write("stompede.toml", toml);
+        let mut env: Vec<(String, String)> = vec![
+            ("STOMPEDE__LISTENERS__STOMP".into(), "127.0.0.1:0".into()),
+            ("STOMPEDE__LISTENERS__HTTP".into(), "127.0.0.1:0".into()),
+            ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS".into(), "2000".into()),
+        ];
+        env.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let settings = Settings::load(Some(&path), env).expect("test settings from file");
+        let handle = BrokerHandle::spawn(settings).expect("broker starts");
+        TestBroker { handle }
+    }
+}
+
+impl RawClient {
+    /// Sends a CONNECT frame built from `headers` (raw, unescaped) and
+    /// returns the reply frame.
+    pub async fn stomp_connect(&mut self, headers: &[(&str, &str)]) -> Frame {
+        let mut bytes = b"CONNECT\n".to_vec();
+        for (k, v) in headers {
+            bytes.extend_from_slice(format!("{k}:{v}\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"\n\0");
+        self.send(&bytes).await;
+        self.read_frame().await
+    }
+
+    /// The exact bytes of the next frame, from its command line through its
+    /// NUL, skipping heart-beat EOLs before it. Honours `content-length`, so
+    /// bodies containing NUL octets come back whole.
+    pub async fn read_raw_frame(&mut self) -> Vec<u8> {
+        loop {
+            while matches!(self.buf.first(), Some(b'\n')) || self.buf.starts_with(b"\r\n") {
+                let n = if self.buf[0] == b'\n' { 1 } else { 2 };
+                let _ = self.buf.split_to(n);
+            }
+            if let Some(end) = find(&self.buf, b"\n\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+                let body_start = end + 2;
+                let length = head
+                    .lines()
+                    .skip(1)
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                let total = match length {
+                    Some(n) => Some(body_start + n + 1),
+                    None => find(&self.buf[body_start..], b"\0").map(|i| body_start + i + 1),
+                };
+                if let Some(total) = total {
+                    if self.buf.len() >= total {
+                        return self.buf.split_to(total).to_vec();
+                    }
+                }
+            }
+            let n = tokio::time::timeout(TIMEOUT, self.stream.read_buf(&mut self.buf))
+                .await
+                .expect("no complete frame in time")
+                .expect("read");
+            assert!(
+                n > 0,
+                "connection closed while waiting for a frame; buffered: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+        }
+    }
+
+    /// Whatever bytes arrive within `within`: buffered bytes first, else one
+    /// read. `None` if nothing arrived; `Some(empty)` if the peer closed.
+    pub async fn read_chunk(&mut self, within: Duration) -> Option<Vec<u8>> {
+        if !self.buf.is_empty() {
+            return Some(self.buf.split().to_vec());
+        }
+        match tokio::time::timeout(within, self.stream.read_buf(&mut self.buf)).await {
+            Err(_) => None,
+            Ok(Ok(_)) => Some(self.buf.split().to_vec()),
+            Ok(Err(_)) => Some(Vec::new()),
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The real `stompede` binary running as a child process.
+pub struct BrokerProcess {
+    pub child: tokio::process::Child,
+    pub stomp: SocketAddr,
+    pub http: SocketAddr,
+    /// Everything the process printed so far (stdout and stderr, by line).
+    pub output: std::sync::Arc<std::sync::Mutex<String>>,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    _cwd: TempDir,
+}
+
+/// Builds a command for the binary: run from an empty directory (the
+/// defaults are embedded), with no inherited `STOMPEDE__*` or `RUST_LOG`.
+fn binary_command(args: &[&str], env: &[(&str, &str)], cwd: &TempDir) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stompede"));
+    cmd.args(args)
+        .current_dir(&cwd.path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STOMPEDE__") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Removes ANSI colour sequences so log lines can be parsed either way.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// From a "listening" log line (text or JSON format): (listener, address).
+pub fn parse_listening(line: &str) -> Option<(String, SocketAddr)> {
+    let line = strip_ansi(line);
+    if !line.contains("listening") {
+        return None;
+    }
+    let field = |name: &str| -> Option<String> {
+        for pat in [format!("{name}=\""), format!("\"{name}\":\""), format!("{name}=")] {
+            if let Some(i) = line.find(&pat) {
+                let rest = &line[i + pat.len()..];
+                let end = rest
+                    .find(|c: char| c == '"' || c == ' ' || c == ',' || c == '}')
+                    .unwrap_or(rest.len());
+                return Some(rest[..end].to_string());
+            }
+        }
+        None
+    };
+    let listener = field("listener")?;
+    let addr = field("addr")?.parse().ok()?;
+    Some((listener, addr))
+}
+
+impl BrokerProcess {
+    /// Starts the binary (listeners on 127.0.0.1:0 unless `env` says
+    /// otherwise) and waits for its "listening" log lines.
+    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> BrokerProcess {
+        let mut full: Vec<(&str, &str)> = vec![
+            ("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0"),
+            ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
+        ];
+        full.extend_from_slice(env);
+        let cwd = TempDir::new("cwd");
+        let mut child = binary_command(args, &full, &cwd)
+            .spawn()
+            .expect("spawn stompede binary");
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let stdout = child.stdout.take().expect("stdout piped");
+        let stderr = child.stderr.take().expect("stderr piped");
+        spawn_line_reader(stdout, output.clone(), tx.clone());
+        spawn_line_reader(stderr, output.clone(), tx);
+        let mut p = BrokerProcess {
+            child,
+            stomp: "0.0.0.0:0".parse().expect("addr"),
+            http: "0.0.0.0:0".parse().expect("addr"),
+            output,
+            lines,
+            _cwd: cwd,
+        };
+        let (mut stomp, mut http) = (None, None);
+        while stomp.is_none() || http.is_none() {
+            let line = p.next_line().await;
+            match parse_listening(&line) {
+                Some((l, a)) if l == "stomp" => stomp = Some(a),
+                Some((l, a)) if l == "http" => http = Some(a),
+                _ => {}
+            }
+        }
+        p.stomp = stomp.expect("stomp address");
+        p.http = http.expect("http address");
+        p
+    }
+
+    /// The next line the process prints.
+    pub async fn next_line(&mut self) -> String {
+        match tokio::time::timeout(TIMEOUT, self.lines.recv()).await {
+            Ok(Some(l)) => l,
+            Ok(None) => panic!(
+                "stompede exited; output:\n{}",
+                self.output.lock().expect("output lock")
+            ),
+            Err(_) => panic!(
+                "no output from stompede within {TIMEOUT:?}; so far:\n{}",
+                self.output.lock().expect("output lock")
+            ),
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("process still running")
+    }
+
+    /// Sends SIGTERM with the `kill` command.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits (with the timeout) for the process to exit.
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        match tokio::time::timeout(TIMEOUT, self.child.wait()).await {
+            Ok(s) => s.expect("wait for stompede"),
+            Err(_) => panic!(
+                "stompede did not exit within {TIMEOUT:?}; output:\n{}",
+                self.output.lock().expect("output lock")
+            ),
+        }
+    }
+
+    /// A connected 1.2 frame client.
+    pub async fn client(&self) -> Client {
+        Client::connect(self.stomp, &[("accept-version", "1.2"), ("host", "/")]).await
+    }
+}
+
+fn spawn_line_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    r: R,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(r).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(mut o) = output.lock() {
+                o.push_str(&line);
+                o.push('\n');
+            }
+            let _ = tx.send(line);
+        }
+    });
+}
+
+/// Runs the binary expecting it to exit on its own (e.g. a bad
+/// configuration): (exit status, stdout + stderr).
+pub async fn run_binary_to_exit(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    let cwd = TempDir::new("cwd");
+    let out = tokio::time::timeout(TIMEOUT, binary_command(args, env, &cwd).output())
+        .await
+        .expect("stompede did not exit in time")
+        .expect("run stompede");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status, text)
+}
+
+/// Source of unique receipt and transaction names for the helpers below.
+static UNIQUE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn unique(prefix: &str) -> String {
+    let n = UNIQUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{n}")
+}
+
+/// A frame's body as text.
+pub fn body(f: &Frame) -> String {
+    String::from_utf8_lossy(&f.body).into_owned()
+}
+
+impl TestBroker {
+    /// A client connected with `accept-version:<version>` ("1.0", "1.1" or "1.2").
+    pub async fn client_version(&self, version: &str) -> Client {
+        let c = self
+            .client_with(&[("accept-version", version), ("host", "/")])
+            .await;
+        assert_eq!(c.connected.header("version").unwrap_or("1.0"), version);
+        c
+    }
+}
+
+impl Client {
+    /// Round-trips a frame with no effect (BEGIN and ABORT of a fresh
+    /// transaction, each with a receipt) and returns every frame that arrived
+    /// before the receipts. On return the broker has handled every frame this
+    /// client sent before, and every MESSAGE a destination handed to this
+    /// connection before the call started has been read.
+    pub async fn ping_collect(&mut self) -> Vec<Frame> {
+        let tx = unique("ping");
+        let mut before = Vec::new();
+        for cmd in [Command::Begin, Command::Abort] {
+            let receipt = unique("ping-receipt");
+            self.send(
+                Frame::new(cmd)
+                    .with_header("transaction", tx.as_str())
+                    .with_header("receipt", receipt.as_str()),
+            )
+            .await;
+            loop {
+                let f = self.recv().await;
+                if f.command == Command::Receipt && f.header("receipt-id") == Some(&receipt) {
+                    break;
+                }
+                before.push(f);
+            }
+        }
+        before
+    }
+
+    /// Like [`Client::ping_collect`], asserting nothing arrived before the receipts.
+    pub async fn ping(&mut self) {
+        let before = self.ping_collect().await;
+        assert!(before.is_empty(), "unexpected frames before ping receipt: {before:?}");
+    }
+
+    /// The next `n` frames, each of which must be a MESSAGE.
+    pub async fn recv_messages(&mut self, n: usize) -> Vec<Frame> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.expect(Command::Message).await);
+        }
+        out
+    }
+
+    /// The next frame if one arrives within `d` (heart-beats skipped); panics
+    /// on a closed connection or a decode error.
+    pub async fn try_recv(&mut self, d: Duration) -> Option<Frame> {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(deadline, self.framed.next()).await {
+                Err(_) => return None,
+                Ok(None) => panic!("connection closed while waiting for a frame"),
+                Ok(Some(Err(e))) => panic!("decode error: {e}"),
+                Ok(Some(Ok(Inbound::Heartbeat))) => continue,
+                Ok(Some(Ok(Inbound::Frame(f)))) => return Some(f),
+            }
+        }
+    }
+
+    /// SEND with a receipt: on return the destination has taken the message.
+    pub async fn publish_sync(&mut self, destination: &str, body: &str, headers: &[(&str, &str)]) {
+        let mut f = Frame::new(Command::Send)
+            .with_header("destination", destination)
+            .with_body(body.to_string());
+        for (k, v) in headers {
+            f = f.with_header(*k, *v);
+        }
+        let receipt = unique("send");
+        self.send_with_receipt(f, &receipt).await;
+    }
+
+    /// ACK or NACK `msg` (version-appropriate) with a receipt, waiting for it.
+    pub async fn settle_sync(&mut self, command: Command, msg: &Frame) {
+        let f = self.ack_frame(command, msg);
+        let receipt = unique("settle");
+        self.send_with_receipt(f, &receipt).await;
+    }
+
+    /// Sends `frame` and expects an ERROR (then the close) whose `message`
+    /// contains `needle`; returns the ERROR.
+    pub async fn expect_error_after(&mut self, frame: Frame, needle: &str) -> Frame {
+        self.send(frame).await;
+        let e = self.expect_error().await;
+        let msg = e.header("message").unwrap_or("");
+        assert!(
+            msg.contains(needle),
+            "ERROR message {msg:?} does not mention {needle:?}"
+        );
+        e
+    }
+}
+
+impl Client {
+    /// SUBSCRIBE (with a receipt) where messages may already be waiting, so
+    /// deliveries can come before the RECEIPT: returns the MESSAGEs read until
+    /// both the receipt and at least `n` MESSAGEs have arrived.
+    pub async fn subscribe_take(
+        &mut self,
+        destination: &str,
+        id: &str,
+        headers: &[(&str, &str)],
+        n: usize,
+    ) -> Vec<Frame> {
+        let receipt = unique("sub");
+        let mut f = Frame::new(Command::Subscribe)
+            .with_header("destination", destination)
+            .with_header("id", id)
+            .with_header("receipt", receipt.as_str());
+        for (k, v) in headers {
+            f = f.with_header(*k, *v);
+        }
+        self.send(f).await;
+        let mut msgs = Vec::new();
+        let mut receipted = false;
+        while !receipted || msgs.len() < n {
+            let f = self.recv().await;
+            match f.command {
+                Command::Receipt if f.header("receipt-id") == Some(&receipt) => receipted = true,
+                Command::Message => msgs.push(f),
+                _ => panic!("unexpected frame while subscribing: {f:?}"),
+            }
+        }
+        msgs
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for the metrics tests: structured scrapes, waiting on a metric, and
+// the outside programs (promtool, prometheus) they require.
+// ---------------------------------------------------------------------------
+
+/// One Prometheus text exposition, parsed.
+pub struct Scrape {
+    pub text: String,
+    /// Every sample: (name, labels sorted by name, value).
+    pub samples: Vec<(String, Vec<(String, String)>, f64)>,
+    /// `# TYPE` of each family.
+    pub types: HashMap<String, String>,
+}
+
+impl Scrape {
+    /// Parses the text format (label values may contain escaped quotes).
+    pub fn parse(text: &str) -> Scrape {
+        let mut samples = Vec::new();
+        let mut types = HashMap::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                if let Some((n, t)) = rest.split_once(' ') {
+                    types.insert(n.to_string(), t.to_string());
+                }
+                continue;
+            }
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect("sample line has a value");
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            };
+            let (name, labels) = match series.split_once('{') {
+                None => (series.to_string(), Vec::new()),
+                Some((n, rest)) => (n.to_string(), parse_labels(rest)),
+            };
+            samples.push((name, labels, value));
+        }
+        Scrape {
+            text: text.to_string(),
+            samples,
+            types,
+        }
+    }
+
+    /// The value of `name` with exactly these labels, if present.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut want: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        want.sort();
+        self.samples
+            .iter()
+            .find(|(n, l, _)| n == name && *l == want)
+            .map(|(_, _, v)| *v)
+    }
+
+    /// Like [`Scrape::get`], panicking with the family's lines when absent.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.get(name, labels).unwrap_or_else(|| {
+            let lines: Vec<&str> = self
+                .text
+                .lines()
+                .filter(|l| l.starts_with(name))
+                .collect();
+            panic!("no sample {name}{labels:?}; have:\n{}", lines.join("\n"))
+        })
+    }
+
+    /// Whether some sample of `name` has label `key` = `value`.
+    pub fn has_label(&self, name: &str, key: &str, value: &str) -> bool {
+        self.samples
+            .iter()
+            .any(|(n, l, _)| n == name && l.iter().any(|(k, v)| k == key && v == value))
+    }
+
+    /// Every sample name.
+    pub fn names(&self) -> std::collections::HashSet<String> {
+        self.samples.iter().map(|(n, _, _)| n.clone()).collect()
+    }
+}
+
+/// Parses `a="x",b="y\"z"}` (the part after `{`).
+fn parse_labels(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        let key = key.trim_start_matches(',').to_string();
+        if key.is_empty() || key == "}" {
+            break;
+        }
+        assert_eq!(chars.next(), Some('"'), "label {key} value must be quoted");
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some(other) => value.push(other),
+                    None => break,
+                },
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        out.push((key, value));
+        if chars.peek() == Some(&'}') {
+            break;
+        }
+    }
+    out.sort();
+    out
+}
+
+impl TestBroker {
+    /// GET /metrics (must answer 200), parsed.
+    pub async fn scrape(&self) -> Scrape {
+        let (status, body) = self.http_get("/metrics").await;
+        assert_eq!(status, 200, "/metrics answered {status}: {body}");
+        Scrape::parse(&body)
+    }
+
+    /// Scrapes until `ok` holds; panics naming `what` with the last scrape after [`TIMEOUT`].
+    pub async fn scrape_until(&self, what: &str, ok: impl Fn(&Scrape) -> bool) -> Scrape {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let s = self.scrape().await;
+            if ok(&s) {
+                return s;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("timed out waiting for {what}; last scrape:\n{}", s.text);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The path of an outside program a test needs. Panics — never skips — when
+/// it is not on PATH, naming the Debian package that provides it.
+pub fn require_program(name: &str, package: &str) -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is required by this test and is not on PATH: install it (apt-get install {package})")
+        })
+}
