@@ -46,7 +46,13 @@ fn main() -> ExitCode {
     };
     telemetry::init(&settings.log);
     let system = actix_rt::System::new();
-    match system.block_on(broker::serve(settings, shutdown_signal(), |_| {})) {
+    let run = async {
+        // Handlers go in before any listener is bound, so a SIGTERM that
+        // arrives as soon as the "listening" line is logged is still graceful.
+        let shutdown = shutdown_signal();
+        broker::serve(settings, shutdown, |_| {}).await
+    };
+    match system.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "failed to start");
@@ -56,25 +62,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+/// Installs the SIGINT (Ctrl-C) and SIGTERM handlers now; the future
+/// resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (term, interrupt) {
+            (Ok(mut t), Ok(mut i)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+                    _ = t.recv() => {}
+                    _ = i.recv() => {}
                 }
             }
-            Err(_) => {
+            _ => {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -258,10 +258,7 @@ fn destination_families(r: &Registry) -> destination::Families {
             "destination_messages_dropped_total",
             "Messages dropped for a slow topic subscriber or without a dead-letter queue.",
         ),
-        published_bytes: c(
-            "destination_published_bytes_total",
-            "Body bytes published.",
-        ),
+        published_bytes: c("destination_published_bytes_total", "Body bytes published."),
         delivered_bytes: c(
             "destination_delivered_bytes_total",
             "Body bytes delivered, redeliveries included.",

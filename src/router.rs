@@ -165,6 +165,7 @@ impl Handler<DeadLetter> for Router {
             Ok(d) => d.publish(Publish {
                 messages: vec![msg.data],
                 permit: None,
+                origin: None,
             }),
             Err(e) => tracing::error!(error = %e, "dead-letter destination is invalid"),
         }

@@ -54,6 +54,7 @@ pub struct Supervision {
 pub struct Broker {
     pub workers: usize,
     pub shutdown_grace_ms: u64,
+    pub max_buffered_bytes: usize,
 }
 
 /// Metrics export: which destinations get Prometheus series of their own.
@@ -129,6 +130,7 @@ pub struct LimitSettings {
     pub max_subscriptions: usize,
     pub connect_timeout_ms: u64,
     pub max_inflight_frames: usize,
+    pub max_outbound_bytes: usize,
 }
 
 /// Heart-beat negotiation.
@@ -152,6 +154,11 @@ pub struct Destinations {
     pub max_prefetch: u32,
     pub idle_timeout_ms: u64,
     pub subscriber_backlog: usize,
+    pub max_queue_messages: usize,
+    pub max_queue_bytes: usize,
+    pub overflow: crate::destination::Overflow,
+    pub slow_consumer: crate::destination::SlowConsumer,
+    pub policies: Vec<crate::destination::PolicyOverride>,
 }
 
 /// Transaction bounds.

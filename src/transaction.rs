@@ -15,19 +15,22 @@ pub enum TxOp {
         destination: String,
         data: Arc<MessageData>,
     },
+    /// Applied to the first candidate subscription holding the message.
     Ack {
-        dest: DestinationRef,
-        key: ConsumerKey,
+        candidates: Vec<AckCandidate>,
         message_id: u64,
-        cumulative: bool,
     },
+    /// Applied like `Ack`.
     Nack {
-        dest: DestinationRef,
-        key: ConsumerKey,
+        candidates: Vec<AckCandidate>,
         message_id: u64,
-        cumulative: bool,
     },
 }
+
+/// A subscription an ACK/NACK may name: its destination, its consumer key, and
+/// whether it acknowledges cumulatively (`client` mode). A 1.0 ACK names only
+/// the message, so it has one candidate per client-ack subscription.
+pub type AckCandidate = (DestinationRef, ConsumerKey, bool);
 
 /// The transaction is full.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

@@ -46,10 +46,16 @@ async fn auto_messages_are_consumed_once_written() {
     let broker = TestBroker::start();
     fill(&broker, "/queue/auto", &["1", "2", "3"]).await;
     let mut c = broker.client().await;
-    let msgs = c.subscribe_take("/queue/auto", "s", &[("ack", "auto")], 3).await;
+    let msgs = c
+        .subscribe_take("/queue/auto", "s", &[("ack", "auto")], 3)
+        .await;
     assert_eq!(msgs.len(), 3);
     for m in &msgs {
-        assert_eq!(m.header("ack"), None, "auto-mode MESSAGE carries no ack header");
+        assert_eq!(
+            m.header("ack"),
+            None,
+            "auto-mode MESSAGE carries no ack header"
+        );
     }
     c.disconnect().await;
     assert!(redelivered(&broker, "/queue/auto").await.is_empty());
@@ -60,7 +66,9 @@ async fn ack_of_an_auto_mode_message_is_an_error() {
     let broker = TestBroker::start();
     fill(&broker, "/queue/auto-ack", &["1"]).await;
     let mut c = broker.client_version("1.1").await;
-    let msgs = c.subscribe_take("/queue/auto-ack", "s", &[("ack", "auto")], 1).await;
+    let msgs = c
+        .subscribe_take("/queue/auto-ack", "s", &[("ack", "auto")], 1)
+        .await;
     let m = &msgs[0];
     let ack = c.ack_frame(Command::Ack, m);
     c.expect_error_after(ack, "ACK").await;
@@ -71,7 +79,9 @@ async fn client_ack_is_cumulative() {
     let broker = TestBroker::start();
     fill(&broker, "/queue/cumul", &["1", "2", "3", "4", "5"]).await;
     let mut c = broker.client().await;
-    let msgs = c.subscribe_take("/queue/cumul", "s", &[("ack", "client")], 5).await;
+    let msgs = c
+        .subscribe_take("/queue/cumul", "s", &[("ack", "client")], 5)
+        .await;
     assert_eq!(msgs.len(), 5);
     c.settle_sync(Command::Ack, &msgs[2]).await;
     c.disconnect().await;
@@ -91,10 +101,7 @@ async fn cumulative_ack_stays_within_its_subscription() {
         p.publish_sync("/queue/cb", &format!("b{n}"), &[]).await;
     }
     let msgs = c.recv_messages(6).await;
-    let a3 = msgs
-        .iter()
-        .find(|m| body(m) == "a3")
-        .expect("a3 delivered");
+    let a3 = msgs.iter().find(|m| body(m) == "a3").expect("a3 delivered");
     c.settle_sync(Command::Ack, a3).await;
     c.disconnect().await;
     assert!(redelivered(&broker, "/queue/ca").await.is_empty());
@@ -131,7 +138,9 @@ async fn client_individual_acks_only_that_message() {
     let broker = TestBroker::start();
     fill(&broker, "/queue/indiv", &["1", "2", "3"]).await;
     let mut c = broker.client().await;
-    let msgs = c.subscribe_take("/queue/indiv", "s", &[("ack", "client-individual")], 3).await;
+    let msgs = c
+        .subscribe_take("/queue/indiv", "s", &[("ack", "client-individual")], 3)
+        .await;
     assert_eq!(msgs.len(), 3);
     c.settle_sync(Command::Ack, &msgs[1]).await;
     c.disconnect().await;
@@ -143,7 +152,9 @@ async fn v12_acks_by_the_messages_ack_header() {
     let broker = TestBroker::start();
     fill(&broker, "/queue/v12", &["1", "2"]).await;
     let mut c = broker.client().await;
-    let msgs = c.subscribe_take("/queue/v12", "s", &[("ack", "client-individual")], 2).await;
+    let msgs = c
+        .subscribe_take("/queue/v12", "s", &[("ack", "client-individual")], 2)
+        .await;
     assert_eq!(msgs.len(), 2);
     for m in &msgs {
         let ack = m.header("ack").expect("client-mode MESSAGE has ack");
@@ -155,8 +166,8 @@ async fn v12_acks_by_the_messages_ack_header() {
     )
     .await;
     // The message-id is not an ack id in 1.2.
-    let wrong = Frame::new(Command::Ack)
-        .with_header("id", msgs[1].header("message-id").unwrap_or(""));
+    let wrong =
+        Frame::new(Command::Ack).with_header("id", msgs[1].header("message-id").unwrap_or(""));
     c.expect_error_after(wrong, "ACK").await;
     assert_eq!(redelivered(&broker, "/queue/v12").await, ["2"]);
 }
@@ -166,7 +177,9 @@ async fn v11_acks_by_message_id_and_subscription() {
     let broker = TestBroker::start();
     fill(&broker, "/queue/v11", &["1", "2"]).await;
     let mut c = broker.client_version("1.1").await;
-    let msgs = c.subscribe_take("/queue/v11", "s", &[("ack", "client-individual")], 2).await;
+    let msgs = c
+        .subscribe_take("/queue/v11", "s", &[("ack", "client-individual")], 2)
+        .await;
     assert_eq!(msgs.len(), 2);
     assert_eq!(msgs[0].header("ack"), None, "1.1 MESSAGE has no ack header");
     c.settle_sync(Command::Ack, &msgs[0]).await;
@@ -185,7 +198,9 @@ async fn v10_acks_by_message_id() {
     let broker = TestBroker::start();
     fill(&broker, "/queue/v10", &["1", "2"]).await;
     let mut c = broker.client_version("1.0").await;
-    let msgs = c.subscribe_take("/queue/v10", "s", &[("ack", "client-individual")], 2).await;
+    let msgs = c
+        .subscribe_take("/queue/v10", "s", &[("ack", "client-individual")], 2)
+        .await;
     assert_eq!(msgs.len(), 2);
     c.settle_sync(Command::Ack, &msgs[1]).await;
     c.disconnect().await;
@@ -196,7 +211,8 @@ async fn v10_acks_by_message_id() {
 async fn ack_of_an_unknown_id_is_an_error() {
     let broker = TestBroker::start();
     let mut c = broker.client().await;
-    c.subscribe("/queue/unknown", "s", "client-individual").await;
+    c.subscribe("/queue/unknown", "s", "client-individual")
+        .await;
     let f = Frame::new(Command::Ack).with_header("id", "1:999999999");
     c.expect_error_after(f, "ACK").await;
 
@@ -210,7 +226,9 @@ async fn ack_of_an_already_settled_message_is_an_error() {
     let broker = TestBroker::start();
     fill(&broker, "/queue/twice", &["1", "2"]).await;
     let mut c = broker.client().await;
-    let msgs = c.subscribe_take("/queue/twice", "s", &[("ack", "client-individual")], 2).await;
+    let msgs = c
+        .subscribe_take("/queue/twice", "s", &[("ack", "client-individual")], 2)
+        .await;
     assert_eq!(msgs.len(), 2);
     c.settle_sync(Command::Ack, &msgs[0]).await;
     let again = c.ack_frame(Command::Ack, &msgs[0]);
@@ -219,37 +237,39 @@ async fn ack_of_an_already_settled_message_is_an_error() {
     // NACK after a cumulative ACK covered it.
     fill(&broker, "/queue/twice-c", &["1", "2"]).await;
     let mut c = broker.client().await;
-    let msgs = c.subscribe_take("/queue/twice-c", "s", &[("ack", "client")], 2).await;
+    let msgs = c
+        .subscribe_take("/queue/twice-c", "s", &[("ack", "client")], 2)
+        .await;
     assert_eq!(msgs.len(), 2);
     c.settle_sync(Command::Ack, &msgs[1]).await;
     let late = c.ack_frame(Command::Nack, &msgs[0]);
     c.expect_error_after(late, "NACK").await;
 }
 
-#[tokio::test]
-async fn auto_mode_counts_only_what_was_written() {
+/// An auto-mode consumer that does not read while 200 large messages are
+/// published, then leaves with `leave` (a receipted frame) and reads
+/// everything up to that receipt: what it read is consumed, the rest must go
+/// to the next consumer, and nothing may be consumed twice.
+async fn auto_mode_counts_only_what_was_written(leave: Frame) {
     let broker = TestBroker::start();
     let mut c = broker.client().await;
     c.subscribe("/queue/auto-bp", "s", "auto").await;
-    // Large messages the consumer does not read yet: its socket fills up and
-    // the broker holds the rest in its write path or its queue.
+    // The consumer's socket fills up; the broker holds the rest in its write
+    // path or in the queue.
     let big = "x".repeat(64 * 1024);
     let mut p = broker.client().await;
     for n in 0..200 {
-        p.publish("/queue/auto-bp", &format!("{n}:{big}"), &[]).await;
+        p.publish("/queue/auto-bp", &format!("{n}:{big}"), &[])
+            .await;
     }
     p.publish_sync("/queue/auto-bp", "end", &[]).await;
 
-    c.send(
-        Frame::new(Command::Unsubscribe)
-            .with_header("id", "s")
-            .with_header("receipt", "unsub"),
-    )
-    .await;
+    c.send(leave.with_header("receipt", "leaving")).await;
     let mut seen = Vec::new();
     loop {
         let f = c.recv().await;
         if f.command == Command::Receipt {
+            assert_eq!(f.header("receipt-id"), Some("leaving"));
             break;
         }
         seen.push(body(&f).split(':').next().unwrap_or("").to_string());
@@ -263,4 +283,15 @@ async fn auto_mode_counts_only_what_was_written() {
     let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "a message was consumed twice");
     assert_eq!(seen.len(), 201, "a message was lost");
+}
+
+#[tokio::test]
+async fn auto_mode_unsubscribe_counts_only_what_was_written() {
+    auto_mode_counts_only_what_was_written(Frame::new(Command::Unsubscribe).with_header("id", "s"))
+        .await;
+}
+
+#[tokio::test]
+async fn auto_mode_disconnect_counts_only_what_was_written() {
+    auto_mode_counts_only_what_was_written(Frame::new(Command::Disconnect)).await;
 }

@@ -20,8 +20,14 @@ async fn error_for(broker: &TestBroker, version: &str, bytes: &[u8]) -> Frame {
     let shown = String::from_utf8_lossy(bytes).into_owned();
     assert_eq!(err.command, Command::Error, "for {shown:?}: {err:?}");
     let message = err.header("message").unwrap_or("");
-    assert!(!message.is_empty(), "no message header for {shown:?}: {err:?}");
-    assert!(!err.body.is_empty(), "ERROR body should explain {shown:?}: {err:?}");
+    assert!(
+        !message.is_empty(),
+        "no message header for {shown:?}: {err:?}"
+    );
+    assert!(
+        !err.body.is_empty(),
+        "ERROR body should explain {shown:?}: {err:?}"
+    );
     assert_eq!(err.header("content-type"), Some("text/plain"), "{err:?}");
     raw.expect_closed().await;
     err
@@ -47,7 +53,10 @@ async fn receipted_error(broker: &TestBroker, version: &str, bytes: &[u8], menti
 async fn unknown_command() {
     let broker = TestBroker::start();
     let err = error_for(&broker, "1.2", b"FROB\nreceipt:bad-1\n\n\0").await;
-    assert!(err.header("message").unwrap_or("").contains("FROB"), "{err:?}");
+    assert!(
+        err.header("message").unwrap_or("").contains("FROB"),
+        "{err:?}"
+    );
     // Commands are case-sensitive.
     error_for(&broker, "1.2", b"send\ndestination:/queue/a\n\n\0").await;
 }
@@ -57,8 +66,13 @@ async fn missing_destination_on_send_and_subscribe() {
     let broker = TestBroker::start();
     for v in ["1.0", "1.1", "1.2"] {
         receipted_error(&broker, v, b"SEND\nreceipt:bad-1\n\nx\0", "destination").await;
-        receipted_error(&broker, v, b"SUBSCRIBE\nid:1\nreceipt:bad-1\n\n\0", "destination")
-            .await;
+        receipted_error(
+            &broker,
+            v,
+            b"SUBSCRIBE\nid:1\nreceipt:bad-1\n\n\0",
+            "destination",
+        )
+        .await;
     }
 }
 
@@ -132,9 +146,8 @@ async fn content_length_not_followed_by_nul() {
 async fn invalid_content_length() {
     let broker = TestBroker::start();
     for value in ["abc", "-1", "1.5", ""] {
-        let frame = format!(
-            "SEND\ndestination:/queue/a\nreceipt:bad-1\ncontent-length:{value}\n\nx\0"
-        );
+        let frame =
+            format!("SEND\ndestination:/queue/a\nreceipt:bad-1\ncontent-length:{value}\n\nx\0");
         receipted_error(&broker, "1.2", frame.as_bytes(), "content-length").await;
     }
 }
@@ -173,7 +186,14 @@ async fn header_line_without_colon() {
 #[tokio::test]
 async fn server_frames_and_a_second_connect_are_refused() {
     let broker = TestBroker::start();
-    for cmd in ["MESSAGE", "RECEIPT", "ERROR", "CONNECTED", "CONNECT", "STOMP"] {
+    for cmd in [
+        "MESSAGE",
+        "RECEIPT",
+        "ERROR",
+        "CONNECTED",
+        "CONNECT",
+        "STOMP",
+    ] {
         let frame = format!("{cmd}\nreceipt:bad-1\n\n\0");
         error_for(&broker, "1.2", frame.as_bytes()).await;
     }

@@ -35,14 +35,20 @@ async fn session(broker: &TestBroker, version: Option<&str>) -> RawClient {
     connect.extend_from_slice(b"\n\0");
     raw.send(&connect).await;
     let connected = raw.read_raw_frame().await;
-    assert!(connected.starts_with(b"CONNECTED\n"), "{}", text(&connected));
+    assert!(
+        connected.starts_with(b"CONNECTED\n"),
+        "{}",
+        text(&connected)
+    );
     raw
 }
 
 /// SUBSCRIBE with a receipt; returns once the exact RECEIPT bytes arrived.
 async fn subscribe(raw: &mut RawClient, destination: &str, id: &str) {
-    raw.send(format!("SUBSCRIBE\ndestination:{destination}\nid:{id}\nreceipt:sub-{id}\n\n\0").as_bytes())
-        .await;
+    raw.send(
+        format!("SUBSCRIBE\ndestination:{destination}\nid:{id}\nreceipt:sub-{id}\n\n\0").as_bytes(),
+    )
+    .await;
     let receipt = raw.read_raw_frame().await;
     assert_eq!(
         text(&receipt),
@@ -94,7 +100,8 @@ async fn message_and_receipt_bytes_are_exact() {
 async fn error_frame_bytes_are_exact_and_the_connection_closes() {
     let broker = TestBroker::start();
     let mut raw = broker.raw().await;
-    raw.send(b"SEND\ndestination:/queue/x\nreceipt:r9\n\nhi\0").await;
+    raw.send(b"SEND\ndestination:/queue/x\nreceipt:r9\n\nhi\0")
+        .await;
     let body = "the first frame on a connection must be CONNECT or STOMP";
     assert_eq!(
         text(&raw.read_until_closed().await),
@@ -141,10 +148,14 @@ async fn heart_beat_eols_between_frames_are_ignored() {
     // EOLs right after a NUL, between frames, and a frame split around them.
     raw.send(b"SUBSCRIBE\ndestination:/queue/eol\nid:s\nreceipt:r1\n\n\0\n\n\r\n")
         .await;
-    raw.send(b"\nSEND\ndestination:/queue/eol\n\none\0\r\n").await;
+    raw.send(b"\nSEND\ndestination:/queue/eol\n\none\0\r\n")
+        .await;
     raw.send(b"\n").await;
     raw.send(b"SEND\ndestination:/queue/eol\n\ntwo\0").await;
-    assert_eq!(text(&raw.read_raw_frame().await), "RECEIPT\nreceipt-id:r1\n\n\0");
+    assert_eq!(
+        text(&raw.read_raw_frame().await),
+        "RECEIPT\nreceipt-id:r1\n\n\0"
+    );
     for body in ["one", "two"] {
         let m = raw.read_frame().await;
         assert_eq!(m.command, Command::Message);
@@ -193,7 +204,8 @@ async fn v1_1_escapes_lf_colon_backslash_and_rejects_cr_escape() {
     let got = text(&c11.read_raw_frame().await);
     assert!(got.contains("\nx-esc:a\\cb\\\\c\\nd\n"), "{got:?}");
     // \r is a 1.2 escape only.
-    p.send(b"SEND\ndestination:/queue/esc11\nx-esc:a\\rb\n\n\0").await;
+    p.send(b"SEND\ndestination:/queue/esc11\nx-esc:a\\rb\n\n\0")
+        .await;
     let err = p.read_frame().await;
     assert_eq!(err.command, Command::Error, "{err:?}");
     p.expect_closed().await;
@@ -256,7 +268,10 @@ async fn repeated_headers_first_wins_on_send_and_in_the_delivered_message() {
           receipt:r1\n\nabc\0",
     )
     .await;
-    assert_eq!(text(&p.read_raw_frame().await), "RECEIPT\nreceipt-id:r1\n\n\0");
+    assert_eq!(
+        text(&p.read_raw_frame().await),
+        "RECEIPT\nreceipt-id:r1\n\n\0"
+    );
     let m = first.expect(Command::Message).await;
     assert_eq!(m.header("destination"), Some("/queue/first"));
     assert_eq!(m.header("x"), Some("1"));

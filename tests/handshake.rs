@@ -31,7 +31,11 @@ fn connect_headers<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> 
 /// The client's CONNECT is refused: ERROR with a `message`, then close.
 async fn assert_refused(broker: &TestBroker, headers: &[(&str, &str)]) -> Frame {
     let (mut c, reply) = Client::try_connect(broker.stomp(), headers).await;
-    assert_eq!(reply.command, Command::Error, "expected ERROR, got {reply:?}");
+    assert_eq!(
+        reply.command,
+        Command::Error,
+        "expected ERROR, got {reply:?}"
+    );
     assert!(reply.header("message").is_some(), "no message: {reply:?}");
     c.expect_closed().await;
     reply
@@ -131,12 +135,18 @@ async fn no_common_version_gets_error_listing_supported_versions_then_close() {
 async fn configured_user_logs_in_and_others_are_refused_when_anonymous_is_off() {
     let broker = TestBroker::with_config(USERS, &[]);
     let ok = broker
-        .client_with(&connect_headers(&[("login", "app"), ("passcode", "secret")]))
+        .client_with(&connect_headers(&[
+            ("login", "app"),
+            ("passcode", "secret"),
+        ]))
         .await;
     assert_eq!(ok.connected.header("version"), Some("1.2"));
     // CONNECT values are taken literally: a colon in a passcode needs no escape.
     broker
-        .client_with(&connect_headers(&[("login", "ops"), ("passcode", "s3cr:t")]))
+        .client_with(&connect_headers(&[
+            ("login", "ops"),
+            ("passcode", "s3cr:t"),
+        ]))
         .await;
 
     for bad in [
@@ -166,7 +176,10 @@ async fn anonymous_on_admits_unlisted_logins_but_still_checks_listed_ones() {
         .client_with(&connect_headers(&[("login", "guest"), ("passcode", "x")]))
         .await;
     broker
-        .client_with(&connect_headers(&[("login", "app"), ("passcode", "secret")]))
+        .client_with(&connect_headers(&[
+            ("login", "app"),
+            ("passcode", "secret"),
+        ]))
         .await;
     assert_refused(
         &broker,
@@ -180,7 +193,10 @@ async fn anonymous_is_on_by_default() {
     let broker = TestBroker::start();
     broker.client_with(&connect_headers(&[])).await;
     broker
-        .client_with(&connect_headers(&[("login", "anyone"), ("passcode", "any")]))
+        .client_with(&connect_headers(&[
+            ("login", "anyone"),
+            ("passcode", "any"),
+        ]))
         .await;
 }
 

@@ -26,7 +26,10 @@ async fn connect(broker: &TestBroker, heart_beat: Option<&str>) -> (RawClient, S
     }
     let f = raw.stomp_connect(&headers).await;
     assert_eq!(f.command, Command::Connected, "{f:?}");
-    let hb = f.header("heart-beat").expect("heart-beat header").to_string();
+    let hb = f
+        .header("heart-beat")
+        .expect("heart-beat header")
+        .to_string();
     (raw, hb)
 }
 
@@ -69,7 +72,11 @@ async fn malformed_heart_beat_header_is_an_error() {
     for bad in ["100", "a,b", "1,2,3", "-1,5"] {
         let mut raw = broker.raw().await;
         let f = raw
-            .stomp_connect(&[("accept-version", "1.2"), ("host", "/"), ("heart-beat", bad)])
+            .stomp_connect(&[
+                ("accept-version", "1.2"),
+                ("host", "/"),
+                ("heart-beat", bad),
+            ])
             .await;
         assert_eq!(f.command, Command::Error, "heart-beat:{bad} -> {f:?}");
         raw.expect_closed().await;

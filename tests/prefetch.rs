@@ -58,8 +58,12 @@ async fn prefetch_count_bounds_unacked_deliveries_and_ack_resumes() {
 async fn cumulative_ack_frees_the_whole_window() {
     let broker = TestBroker::start();
     let mut c = broker.client().await;
-    c.subscribe_with("/queue/pfc", "s", &[("ack", "client"), ("prefetch-count", "2")])
-        .await;
+    c.subscribe_with(
+        "/queue/pfc",
+        "s",
+        &[("ack", "client"), ("prefetch-count", "2")],
+    )
+    .await;
     publish_n(&broker, "/queue/pfc", 5).await;
     let first = c.recv_messages(2).await;
     c.ping().await;
@@ -105,7 +109,10 @@ async fn windows_are_per_subscription() {
     publish_n(&broker, "/queue/pf-a", 2).await;
     publish_n(&broker, "/queue/pf-b", 2).await;
     let msgs = c.recv_messages(2).await;
-    let mut subs: Vec<&str> = msgs.iter().filter_map(|m| m.header("subscription")).collect();
+    let mut subs: Vec<&str> = msgs
+        .iter()
+        .filter_map(|m| m.header("subscription"))
+        .collect();
     subs.sort();
     assert_eq!(subs, ["a", "b"]);
     c.ping().await;

@@ -82,7 +82,8 @@ async fn round_robin_skips_consumers_whose_window_is_full() {
     )
     .await;
     let mut fast = broker.client().await;
-    fast.subscribe("/queue/rr", "fast", "client-individual").await;
+    fast.subscribe("/queue/rr", "fast", "client-individual")
+        .await;
 
     let mut p = broker.client().await;
     for n in 0..9 {

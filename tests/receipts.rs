@@ -35,12 +35,19 @@ async fn every_receipted_frame_type_gets_its_receipt() {
     let steps = [
         frame(
             Command::Subscribe,
-            &[("destination", "/queue/r"), ("id", "s1"), ("ack", "client-individual")],
+            &[
+                ("destination", "/queue/r"),
+                ("id", "s1"),
+                ("ack", "client-individual"),
+            ],
         ),
         frame(Command::Send, &[("destination", "/queue/r")]).with_body("one"),
         frame(Command::Send, &[("destination", "/queue/r")]).with_body("two"),
         frame(Command::Begin, &[("transaction", "t1")]),
-        frame(Command::Send, &[("destination", "/queue/r"), ("transaction", "t1")]),
+        frame(
+            Command::Send,
+            &[("destination", "/queue/r"), ("transaction", "t1")],
+        ),
         frame(Command::Commit, &[("transaction", "t1")]),
         frame(Command::Begin, &[("transaction", "t2")]),
         frame(Command::Abort, &[("transaction", "t2")]),
@@ -131,7 +138,10 @@ async fn send_receipt_means_the_message_is_at_its_destination() {
     p.send_with_receipt(send, "stored").await;
     drop(p);
     let mut sub = broker.client().await;
-    let subscribe = frame(Command::Subscribe, &[("destination", "/queue/stored"), ("id", "s")]);
+    let subscribe = frame(
+        Command::Subscribe,
+        &[("destination", "/queue/stored"), ("id", "s")],
+    );
     sub.send(subscribe.with_header("receipt", "sub")).await;
     let mut got = expect_receipt(&mut sub, "sub").await;
     if got.is_empty() {
@@ -146,7 +156,9 @@ async fn disconnect_with_receipt_sends_receipt_then_closes() {
     let mut sub = broker.client().await;
     sub.subscribe("/queue/dc", "s", "auto").await;
     let mut raw = broker.raw().await;
-    let connected = raw.stomp_connect(&[("accept-version", "1.2"), ("host", "/")]).await;
+    let connected = raw
+        .stomp_connect(&[("accept-version", "1.2"), ("host", "/")])
+        .await;
     assert_eq!(connected.command, Command::Connected);
     // Frames before DISCONNECT take effect; nothing follows the RECEIPT.
     raw.send(b"SEND\ndestination:/queue/dc\n\nbefore\0DISCONNECT\nreceipt:bye\n\n\0")
@@ -171,14 +183,19 @@ async fn disconnect_without_receipt_closes() {
 async fn disconnect_flushes_pending_messages_before_closing() {
     let broker = TestBroker::start();
     let mut raw = broker.raw().await;
-    let connected = raw.stomp_connect(&[("accept-version", "1.2"), ("host", "/")]).await;
+    let connected = raw
+        .stomp_connect(&[("accept-version", "1.2"), ("host", "/")])
+        .await;
     assert_eq!(connected.command, Command::Connected);
     let mut p = broker.client().await;
     for i in 0..200 {
         p.publish("/queue/flush", &format!("m{i}"), &[]).await;
     }
-    p.send_with_receipt(Frame::new(Command::Begin).with_header("transaction", "x"), "sync")
-        .await;
+    p.send_with_receipt(
+        Frame::new(Command::Begin).with_header("transaction", "x"),
+        "sync",
+    )
+    .await;
     raw.send(b"SUBSCRIBE\ndestination:/queue/flush\nid:s\n\n\0DISCONNECT\nreceipt:bye\n\n\0")
         .await;
     let all = raw.read_until_closed().await;

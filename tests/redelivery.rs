@@ -16,7 +16,11 @@ const QUIET: Duration = Duration::from_millis(200);
 fn assert_redelivery(m: &Frame, body_text: &str, count: u32) {
     assert_eq!(body(m), body_text, "{m:?}");
     assert_eq!(m.header("redelivered"), Some("true"), "{m:?}");
-    assert_eq!(m.header("delivery-count"), Some(count.to_string().as_str()), "{m:?}");
+    assert_eq!(
+        m.header("delivery-count"),
+        Some(count.to_string().as_str()),
+        "{m:?}"
+    );
 }
 
 #[tokio::test]
@@ -35,7 +39,11 @@ async fn nack_puts_the_message_back_at_the_head() {
     }
     let first = c.expect(Command::Message).await;
     assert_eq!(body(&first), "m0");
-    assert_eq!(first.header("redelivered"), None, "first delivery is not flagged");
+    assert_eq!(
+        first.header("redelivered"),
+        None,
+        "first delivery is not flagged"
+    );
     assert_eq!(first.header("delivery-count"), None);
 
     c.nack(&first).await;
@@ -77,12 +85,17 @@ async fn nacked_message_goes_to_another_consumer_flagged() {
 async fn dead_letter_after_max_deliveries() {
     let broker = TestBroker::with(&[("STOMPEDE__DESTINATIONS__MAX_DELIVERIES", "3")]);
     let mut dlq = broker.client().await;
-    dlq.subscribe("/queue/DLQ.jobs", "d", "client-individual").await;
+    dlq.subscribe("/queue/DLQ.jobs", "d", "client-individual")
+        .await;
     let mut c = broker.client().await;
     c.subscribe("/queue/jobs", "s", "client-individual").await;
     let mut p = broker.client().await;
-    p.publish_sync("/queue/jobs", "poison", &[("x-app", "1"), ("content-type", "text/plain")])
-        .await;
+    p.publish_sync(
+        "/queue/jobs",
+        "poison",
+        &[("x-app", "1"), ("content-type", "text/plain")],
+    )
+    .await;
 
     for n in 1..=3 {
         let m = c.expect(Command::Message).await;
@@ -103,7 +116,11 @@ async fn dead_letter_after_max_deliveries() {
     );
     assert_eq!(dead.header("x-app"), Some("1"));
     assert_eq!(dead.header("content-type"), Some("text/plain"));
-    assert_eq!(dead.header("redelivered"), None, "first delivery from the DLQ");
+    assert_eq!(
+        dead.header("redelivered"),
+        None,
+        "first delivery from the DLQ"
+    );
     c.ping().await;
     c.expect_nothing(QUIET).await;
 }
@@ -125,11 +142,17 @@ async fn dead_letter_when_a_consumer_leaves_at_the_limit() {
         .subscribe_take("/queue/DLQ.once", "d", &[("ack", "auto")], 1)
         .await;
     assert_eq!(body(&dead[0]), "m");
-    assert_eq!(dead[0].header("x-original-destination"), Some("/queue/once"));
+    assert_eq!(
+        dead[0].header("x-original-destination"),
+        Some("/queue/once")
+    );
     assert_eq!(dead[0].header("x-delivery-count"), Some("1"));
     assert!(!dead[0].header("x-death-reason").unwrap_or("").is_empty());
     let mut again = broker.client().await;
-    assert!(again.subscribe_take("/queue/once", "s", &[], 0).await.is_empty());
+    assert!(again
+        .subscribe_take("/queue/once", "s", &[], 0)
+        .await
+        .is_empty());
     again.ping().await;
     again.expect_nothing(QUIET).await;
 }

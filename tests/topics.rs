@@ -16,7 +16,11 @@ async fn fan_out_to_every_subscriber_once() {
     let mut subs = Vec::new();
     for i in 0..4 {
         let mut c = broker.client().await;
-        let ack = if i % 2 == 0 { "auto" } else { "client-individual" };
+        let ack = if i % 2 == 0 {
+            "auto"
+        } else {
+            "client-individual"
+        };
         c.subscribe("/topic/news", &format!("s{i}"), ack).await;
         subs.push(c);
     }
@@ -49,7 +53,10 @@ async fn two_subscriptions_on_one_connection_each_get_a_copy() {
     let mut p = broker.client().await;
     p.publish_sync("/topic/dup", "x", &[]).await;
     let msgs = c.recv_messages(2).await;
-    let mut subs: Vec<&str> = msgs.iter().filter_map(|m| m.header("subscription")).collect();
+    let mut subs: Vec<&str> = msgs
+        .iter()
+        .filter_map(|m| m.header("subscription"))
+        .collect();
     subs.sort();
     assert_eq!(subs, ["a", "b"]);
     assert_eq!(msgs[0].header("message-id"), msgs[1].header("message-id"));

@@ -45,7 +45,8 @@ async fn commit_delivers_held_sends_in_order() {
     let mut p = broker.client().await;
     begin(&mut p, "t").await;
     for b in ["1", "2", "3"] {
-        p.send(tx_send("/queue/tx", b, "t").with_header("x-app", b)).await;
+        p.send(tx_send("/queue/tx", b, "t").with_header("x-app", b))
+            .await;
     }
     p.ping().await;
     c.ping().await;
@@ -75,7 +76,8 @@ async fn one_commits_messages_arrive_contiguously() {
     let mut p = broker.client().await;
     begin(&mut p, "t").await;
     for n in 0..50 {
-        p.send(tx_send("/queue/contig", &format!("a-{n}"), "t")).await;
+        p.send(tx_send("/queue/contig", &format!("a-{n}"), "t"))
+            .await;
     }
     // Commit while the other producer is (most likely) still sending.
     c.expect(Command::Message).await;
@@ -143,14 +145,16 @@ async fn ack_in_a_transaction_applies_at_commit() {
     let broker = TestBroker::start();
     let (mut c, m0) = holding_one(&broker, "/queue/txack").await;
     begin(&mut c, "t").await;
-    let ack = c.ack_frame(Command::Ack, &m0).with_header("transaction", "t");
+    let ack = c
+        .ack_frame(Command::Ack, &m0)
+        .with_header("transaction", "t");
     c.send_with_receipt(ack, "acked").await;
     // Not yet applied: the window is still full.
     c.ping().await;
     c.expect_nothing(QUIET).await;
     c.send(tx_frame(Command::Commit, "t").with_header("receipt", "c"))
         .await;
-    let mut frames = vec![c.recv().await, c.recv().await];
+    let mut frames = [c.recv().await, c.recv().await];
     frames.sort_by_key(|f| f.command == Command::Message);
     assert_eq!(frames[0].header("receipt-id"), Some("c"));
     assert_eq!(body(&frames[1]), "m1");
@@ -162,7 +166,9 @@ async fn nack_in_a_transaction_applies_at_commit() {
     let broker = TestBroker::start();
     let (mut c, m0) = holding_one(&broker, "/queue/txnack").await;
     begin(&mut c, "t").await;
-    let nack = c.ack_frame(Command::Nack, &m0).with_header("transaction", "t");
+    let nack = c
+        .ack_frame(Command::Nack, &m0)
+        .with_header("transaction", "t");
     c.send_with_receipt(nack, "nacked").await;
     c.ping().await;
     c.expect_nothing(QUIET).await;
@@ -177,7 +183,9 @@ async fn ack_in_an_aborted_transaction_leaves_the_message_unacked() {
     let broker = TestBroker::start();
     let (mut c, m0) = holding_one(&broker, "/queue/txabort").await;
     begin(&mut c, "t").await;
-    let ack = c.ack_frame(Command::Ack, &m0).with_header("transaction", "t");
+    let ack = c
+        .ack_frame(Command::Ack, &m0)
+        .with_header("transaction", "t");
     c.send_with_receipt(ack, "acked").await;
     abort(&mut c, "t").await;
     c.ping().await;
@@ -257,7 +265,9 @@ async fn misuse_is_an_error() {
     let mut p = broker.client().await;
     p.publish_sync("/queue/x", "m", &[]).await;
     let m = c.expect(Command::Message).await;
-    let ack = c.ack_frame(Command::Ack, &m).with_header("transaction", "ghost");
+    let ack = c
+        .ack_frame(Command::Ack, &m)
+        .with_header("transaction", "ghost");
     c.expect_error_after(ack, "ghost").await;
 
     let mut c = broker.client().await;
@@ -273,7 +283,8 @@ async fn transactions_per_connection_are_bounded() {
     begin(&mut c, "b").await;
     commit(&mut c, "a").await;
     begin(&mut c, "c").await;
-    c.expect_error_after(tx_frame(Command::Begin, "d"), "2").await;
+    c.expect_error_after(tx_frame(Command::Begin, "d"), "2")
+        .await;
 }
 
 #[tokio::test]
@@ -309,4 +320,35 @@ async fn default_bounds_are_at_least_rabbitmqs() {
     commit(&mut c, "t0").await;
     let msgs = consumer.recv_messages(1024).await;
     assert_eq!(body(&msgs[1023]), "1023");
+}
+
+#[tokio::test]
+async fn v10_ack_in_a_transaction_finds_its_subscription() {
+    let broker = TestBroker::start();
+    let mut p = broker.client().await;
+    p.publish_sync("/queue/tx10-a", "a", &[]).await;
+    p.publish_sync("/queue/tx10-b", "b", &[]).await;
+    let mut c = broker.client_version("1.0").await;
+    // 1.0 names a message by message-id alone, so the broker must find which
+    // of several subscriptions holds it.
+    let mut msgs = c
+        .subscribe_take("/queue/tx10-a", "a", &[("ack", "client-individual")], 1)
+        .await;
+    msgs.extend(
+        c.subscribe_take("/queue/tx10-b", "b", &[("ack", "client-individual")], 1)
+            .await,
+    );
+    begin(&mut c, "t").await;
+    for m in &msgs {
+        let ack = c.ack_frame(Command::Ack, m).with_header("transaction", "t");
+        c.send(ack).await;
+    }
+    commit(&mut c, "t").await;
+    c.disconnect().await;
+    for q in ["/queue/tx10-a", "/queue/tx10-b"] {
+        let mut next = broker.client().await;
+        assert!(next.subscribe_take(q, "s", &[], 0).await.is_empty());
+        next.ping().await;
+        next.expect_nothing(QUIET).await;
+    }
 }

@@ -110,6 +110,15 @@ pub struct Receipted {
     pub receipt_id: String,
 }
 
+/// Resolves once everything already handed to the writer is on the socket and
+/// its auto-ack settlements have been sent to their destinations. Sent by
+/// `Session` with `send` before it takes an auto-ack subscription off its
+/// destination, so that the destination counts as consumed exactly what was
+/// written (rare: once per UNSUBSCRIBE or disconnect).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
 /// Send an ERROR frame and close. `do_send`, rare.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -273,6 +282,20 @@ impl Connection {
             .add(chunk.len() as i64);
         self.last_write = Instant::now();
         let _ = self.tx.send(WriteCmd::Data(chunk, settlements));
+    }
+
+    /// A client that is not reading lets bytes pile up here; past the bound
+    /// it is disconnected rather than allowed to hold the broker's memory.
+    fn check_outbound(&mut self, ctx: &mut Context<Self>) {
+        let max = self.shared.settings.limits.max_outbound_bytes;
+        if self.state != State::Closing && self.pending.load(Ordering::Relaxed) > max {
+            self.fail(ctx, Fail {
+                message: "slow consumer".into(),
+                detail: format!("more than {max} bytes waited to be written to this connection"),
+                receipt_id: None,
+                reason: "slow_consumer",
+            });
+        }
     }
 
     /// ERROR frame, then close once it is written.
@@ -479,8 +502,9 @@ impl Actor for Connection {
 impl Handler<Flush> for Connection {
     type Result = ();
 
-    fn handle(&mut self, _: Flush, _: &mut Self::Context) {
+    fn handle(&mut self, _: Flush, ctx: &mut Self::Context) {
         self.flush();
+        self.check_outbound(ctx);
     }
 }
 
@@ -656,6 +680,20 @@ impl Handler<Receipted> for Connection {
             let f = Frame::new(Command::Receipt).with_header("receipt-id", msg.receipt_id);
             self.write_frame(f, ctx);
         }
+    }
+}
+
+impl Handler<Drain> for Connection {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Self::Context) -> Self::Result {
+        self.flush();
+        let (done, written) = tokio::sync::oneshot::channel();
+        // A writer that has ended drops `done`, which also resolves the wait.
+        let _ = self.tx.send(WriteCmd::Barrier(done));
+        Box::pin(async move {
+            let _ = written.await;
+        })
     }
 }
 

@@ -28,6 +28,9 @@ pub enum WriteCmd {
     Data(Bytes, Vec<Settlement>),
     /// Flush, shut the socket's write side, and end.
     Close,
+    /// Signalled once everything before it is written and settled (dropped
+    /// unsignalled if the writer ends first, which the waiter sees as done too).
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Writes chunks in order until told to close or the socket fails.
@@ -60,6 +63,9 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
                         count: s.count,
                     });
                 }
+            }
+            WriteCmd::Barrier(done) => {
+                let _ = done.send(());
             }
             WriteCmd::Close => {
                 let _ = io.flush().await;

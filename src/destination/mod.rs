@@ -3,6 +3,7 @@
 //! as `Recipient<Deliver>`: nothing here knows about sockets or sessions.
 
 mod consumer;
+mod limits;
 mod message;
 mod policy;
 mod queue;
@@ -15,12 +16,13 @@ use thiserror::Error;
 use tokio::sync::OwnedSemaphorePermit;
 
 pub use consumer::AckMode;
+pub use limits::{MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer};
 pub use message::{Envelope, MessageData};
 pub use policy::DestinationPolicy;
 pub use queue::Queue;
 pub use topic::Topic;
 
-use crate::connection::{Deliver, Receipted};
+use crate::connection::{Deliver, Fail, Receipted};
 
 /// Identifies one subscription broker-wide: the session and its subscription number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,13 +62,64 @@ pub enum AckError {
 /// Sent by: `Session` (and destinations, when dead-lettering). Send mode:
 /// `do_send`; the mailbox cannot grow without bound because every publish
 /// carries one of its connection's in-flight permits (`limits.max_inflight_frames`),
-/// released when the destination has taken the message. Several messages in one
-/// `Publish` (a COMMIT) enter the destination contiguously.
+/// released when the destination has taken the message — or, while the queue
+/// is full under the `block` policy or the memory alarm is raised, held until
+/// there is room, which stops the publisher's socket from being read. Several
+/// messages in one `Publish` (a COMMIT) enter the destination contiguously.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Publish {
     pub messages: Vec<Arc<MessageData>>,
     pub permit: Option<OwnedSemaphorePermit>,
+    /// Who to tell: the RECEIPT once the messages are taken, or an ERROR when
+    /// the `reject` policy refuses them. `None` for internal publishes.
+    pub origin: Option<Origin>,
+}
+
+/// The publishing connection, for a publish's outcome.
+#[derive(Clone)]
+pub struct Origin {
+    pub receipt: Option<String>,
+    pub replies: Arc<Replies>,
+}
+
+/// Where a connection takes receipts and errors; built once per session and
+/// shared by its publishes (cloning it is one atomic increment).
+pub struct Replies {
+    pub receipted: Recipient<Receipted>,
+    pub fail: Recipient<Fail>,
+}
+
+impl Origin {
+    /// The messages were taken: send the RECEIPT, if one was asked for.
+    pub fn accepted(self) {
+        if let Some(receipt_id) = self.receipt {
+            self.replies.receipted.do_send(Receipted { receipt_id });
+        }
+    }
+
+    /// Reports the outcome of an ACK or NACK: RECEIPT, or ERROR and close.
+    pub fn settled(self, what: &str, result: &Result<(), AckError>) {
+        match result {
+            Ok(()) => self.accepted(),
+            Err(e) => self.replies.fail.do_send(Fail {
+                message: format!("{what} failed: {e}"),
+                detail: String::new(),
+                receipt_id: self.receipt,
+                reason: "ack",
+            }),
+        }
+    }
+
+    /// The messages were refused: ERROR (with the receipt id) and close.
+    pub fn rejected(self, destination: &str, why: String) {
+        self.replies.fail.do_send(Fail {
+            message: format!("message rejected: {destination} is full"),
+            detail: why,
+            receipt_id: self.receipt,
+            reason: "queue_full",
+        });
+    }
 }
 
 /// Adds a consumer. Sent by `Session` with `send`; the reply says whether it was added.
@@ -77,6 +130,8 @@ pub struct Subscribe {
     pub ack: AckMode,
     pub prefetch: u32,
     pub deliver: Recipient<Deliver>,
+    /// Ends the subscriber's connection (topic slow-consumer policy `disconnect`).
+    pub fail: Recipient<Fail>,
     /// Sent the SUBSCRIBE's RECEIPT once the consumer is added and before any
     /// delivery, through the same mailbox as the deliveries (so it arrives first).
     pub receipt: Option<(Recipient<Receipted>, String)>,
@@ -110,13 +165,21 @@ pub struct Settle {
     pub count: u32,
 }
 
-/// ACK (`cumulative` for `client` mode). Sent by `Session` with `send`.
+/// ACK (`cumulative` for `client` mode).
+///
+/// Sent by `Session`: with `do_send` and an `origin` when the subscription is
+/// known (the destination then sends the RECEIPT, ahead of the deliveries the
+/// ACK makes room for, or the ERROR), bounded by the ACK frame's in-flight
+/// permit; with `send` and no origin when a 1.0 `message-id` must be looked
+/// for across subscriptions, and from a COMMIT.
 #[derive(Message)]
 #[rtype(result = "Result<(), AckError>")]
 pub struct Ack {
     pub key: ConsumerKey,
     pub message_id: u64,
     pub cumulative: bool,
+    pub origin: Option<Origin>,
+    pub permit: Option<OwnedSemaphorePermit>,
 }
 
 /// NACK: the message goes back to the head of the queue, or to the dead-letter
@@ -127,6 +190,9 @@ pub struct Nack {
     pub key: ConsumerKey,
     pub message_id: u64,
     pub cumulative: bool,
+    /// As for [`Ack`].
+    pub origin: Option<Origin>,
+    pub permit: Option<OwnedSemaphorePermit>,
 }
 
 /// Resolves once every message sent before it has been handled (for receipts

@@ -1,6 +1,9 @@
 //! Delivery policy shared by every destination, from configuration.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::{MemoryBudget, PolicyOverride, QueueLimits, SlowConsumer};
 
 use crate::settings::Settings;
 
@@ -23,6 +26,14 @@ pub struct DestinationPolicy {
     pub max_restarts: usize,
     /// The window for `max_restarts`.
     pub restart_window: Duration,
+    /// Queue bounds unless a policy overrides them.
+    pub queue_limits: QueueLimits,
+    /// Per-pattern overrides of `queue_limits`.
+    pub overrides: Vec<PolicyOverride>,
+    /// Topic policy for subscribers whose backlog is full.
+    pub slow_consumer: SlowConsumer,
+    /// Broker-wide buffered bytes and the memory alarm.
+    pub memory: Arc<MemoryBudget>,
 }
 
 impl DestinationPolicy {
@@ -37,7 +48,20 @@ impl DestinationPolicy {
             subscriber_backlog: s.destinations.subscriber_backlog,
             max_restarts: s.supervision.max_restarts,
             restart_window: Duration::from_millis(s.supervision.restart_window_ms),
+            queue_limits: QueueLimits {
+                max_messages: s.destinations.max_queue_messages,
+                max_bytes: s.destinations.max_queue_bytes,
+                overflow: s.destinations.overflow,
+            },
+            overrides: s.destinations.policies.clone(),
+            slow_consumer: s.destinations.slow_consumer,
+            memory: Arc::new(MemoryBudget::new(s.broker.max_buffered_bytes)),
         }
+    }
+
+    /// The queue bounds for `name`.
+    pub fn limits_for(&self, name: &str) -> QueueLimits {
+        QueueLimits::for_destination(self.queue_limits, &self.overrides, name)
     }
 
     /// The dead-letter queue for `destination`, or `None` if it is itself one.

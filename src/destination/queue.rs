@@ -8,7 +8,8 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::consumer::Consumer;
-use super::{DestinationPolicy, DestinationRef};
+use super::{DestinationPolicy, DestinationRef, Origin, Overflow, QueueLimits};
+use tokio::sync::OwnedSemaphorePermit;
 use super::{
     Ack, AckError, AckMode, ConsumerKey, Envelope, MessageData, Nack, Publish, Retire, Settle,
     Subscribe, SubscribeError, Sync, Unsubscribe,
@@ -34,6 +35,13 @@ pub struct Queue {
     timer: Option<SpawnHandle>,
     failure: Option<String>,
     budget: RestartBudget,
+    limits: QueueLimits,
+    /// Body bytes of `ready` plus everything consumers hold unacknowledged.
+    held_bytes: usize,
+    ready_bytes: usize,
+    /// Permits of publishers paused until there is room (`block` policy or memory alarm).
+    paused: Vec<OwnedSemaphorePermit>,
+    recheck: bool,
 }
 
 impl Queue {
@@ -46,6 +54,7 @@ impl Queue {
     ) -> Self {
         let m = metrics.destination(&name, "queue");
         let budget = RestartBudget::new(policy.max_restarts, policy.restart_window);
+        let limits = policy.limits_for(&name);
         Queue {
             name,
             policy,
@@ -60,6 +69,11 @@ impl Queue {
             timer: None,
             failure: None,
             budget,
+            limits,
+            held_bytes: 0,
+            ready_bytes: 0,
+            paused: Vec::new(),
+            recheck: false,
         }
     }
 
@@ -80,6 +94,7 @@ impl Queue {
             let Some(env) = self.ready.pop_front() else {
                 break;
             };
+            self.ready_bytes = self.ready_bytes.saturating_sub(env.data.size());
             self.m.ready.dec();
             self.m.unacked.inc();
             self.m.delivered.inc();
@@ -105,6 +120,7 @@ impl Queue {
                 self.dead_letter(env, reason);
             } else {
                 self.m.ready.inc();
+                self.ready_bytes += env.data.size();
                 self.ready.push_front(env);
             }
         }
@@ -114,9 +130,11 @@ impl Queue {
         let Some(dlq) = self.policy.dead_letter_queue(&self.name) else {
             // A dead-letter queue's own poison messages stay where they are, at the back.
             self.m.ready.inc();
+            self.ready_bytes += env.data.size();
             self.ready.push_back(env);
             return;
         };
+        self.forget(&env);
         self.m.dead_lettered.inc();
         let data = env.data.redirected(
             &dlq,
@@ -177,13 +195,67 @@ impl Queue {
         });
     }
 
-    fn accept(&mut self, messages: Vec<Arc<MessageData>>) {
+    /// Takes published messages, applying the overflow policy when full.
+    /// Returns false if the `reject` policy refused them.
+    fn accept(&mut self, messages: Vec<Arc<MessageData>>, origin: Option<&Origin>) -> bool {
+        let incoming: usize = messages.iter().map(|d| d.size()).sum();
+        if self.limits.overflow == Overflow::Reject
+            && self.limits.full(self.ready.len() + messages.len() - 1, self.ready_bytes + incoming.saturating_sub(1))
+            && origin.is_some()
+        {
+            self.m.dropped.inc_by(messages.len() as u64);
+            return false;
+        }
         for data in messages {
+            if self.limits.overflow == Overflow::DropHead {
+                while !self.ready.is_empty() && self.limits.full(self.ready.len(), self.ready_bytes + data.size()) {
+                    if let Some(old) = self.ready.pop_front() {
+                        self.m.ready.dec();
+                        self.m.dropped.inc();
+                        self.forget(&old);
+                    }
+                }
+            }
             self.m.published.inc();
             self.m.published_bytes.inc_by(data.size() as u64);
             self.m.ready.inc();
+            self.ready_bytes += data.size();
+            self.held_bytes += data.size();
+            self.policy.memory.add(data.size());
             self.ready.push_back(Envelope::new(data));
         }
+        true
+    }
+
+    /// A message leaves this queue for good (acknowledged, dropped, dead-lettered).
+    fn forget(&mut self, env: &Envelope) {
+        let n = env.data.size();
+        self.held_bytes = self.held_bytes.saturating_sub(n);
+        self.policy.memory.sub(n);
+        if self.ready.is_empty() {
+            self.ready_bytes = 0;
+        }
+    }
+
+    fn must_pause(&self) -> bool {
+        (self.limits.overflow == Overflow::Block && self.limits.full(self.ready.len(), self.ready_bytes))
+            || self.policy.memory.alarm()
+    }
+
+    /// Lets paused publishers go once there is room; while some stay paused,
+    /// looks again shortly (the memory alarm can clear without our doing).
+    fn resume_publishers(&mut self, ctx: &mut Context<Self>) {
+        if self.paused.is_empty() || self.must_pause() {
+            if !self.paused.is_empty() && !self.recheck {
+                self.recheck = true;
+                ctx.run_later(std::time::Duration::from_millis(10), |q, ctx| {
+                    q.recheck = false;
+                    q.resume_publishers(ctx);
+                });
+            }
+            return;
+        }
+        self.paused.clear();
     }
 }
 
@@ -247,7 +319,7 @@ impl Handler<Publish> for Queue {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
-        guarded(self, ctx, |this, _| {
+        guarded(self, ctx, |this, ctx| {
             if this.retired {
                 this.router.do_send(Reroute::Publish {
                     destination: this.name.clone(),
@@ -256,8 +328,27 @@ impl Handler<Publish> for Queue {
                 return;
             }
             this.last_activity = Instant::now();
-            this.accept(msg.messages);
+            let Publish {
+                messages,
+                permit,
+                origin,
+            } = msg;
+            let taken = this.accept(messages, origin.as_ref());
+            match origin {
+                Some(o) if taken => o.accepted(),
+                Some(o) => {
+                    let l = this.limits;
+                    o.rejected(&this.name, format!("the queue holds at most {} messages and {} bytes", l.max_messages, l.max_bytes));
+                }
+                None => {}
+            }
+            if let Some(p) = permit {
+                if this.must_pause() {
+                    this.paused.push(p);
+                }
+            }
             this.dispatch();
+            this.resume_publishers(ctx);
         });
     }
 }
@@ -303,33 +394,68 @@ impl Handler<Settle> for Queue {
     type Result = ();
 
     fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
-        guarded(self, ctx, |this, _| {
+        guarded(self, ctx, |this, ctx| {
             let Some(c) = this.consumer(msg.key) else {
                 return;
             };
-            let n = c.settle(msg.count).len() as u64;
+            let done = c.settle(msg.count);
+            let n = done.len() as u64;
+            for env in &done {
+                this.forget(env);
+            }
             this.m.unacked.sub(n as i64);
             this.m.acked.inc_by(n);
             this.dispatch();
+            this.resume_publishers(ctx);
         });
+    }
+}
+
+impl Queue {
+    /// Removes what an ACK names; the caller reports and dispatches.
+    fn take_ack(&mut self, msg: &Ack) -> Result<(), AckError> {
+        self.last_activity = Instant::now();
+        let c = self.consumer(msg.key).ok_or(AckError::NoSubscription)?;
+        if c.ack == AckMode::Auto {
+            return Err(AckError::Unknown(msg.message_id));
+        }
+        let done = c.take_acked(msg.message_id, msg.cumulative)?;
+        for env in &done {
+            self.forget(env);
+        }
+        self.m.unacked.sub(done.len() as i64);
+        self.m.acked.inc_by(done.len() as u64);
+        Ok(())
+    }
+
+    /// Puts back what a NACK names; the caller reports and dispatches.
+    fn take_nack(&mut self, msg: &Nack) -> Result<(), AckError> {
+        self.last_activity = Instant::now();
+        let c = self.consumer(msg.key).ok_or(AckError::NoSubscription)?;
+        if c.ack == AckMode::Auto {
+            return Err(AckError::Unknown(msg.message_id));
+        }
+        let envs = c.take_acked(msg.message_id, msg.cumulative)?;
+        self.m.nacked.inc_by(envs.len() as u64);
+        self.requeue(envs.into_iter(), "delivery-limit");
+        Ok(())
     }
 }
 
 impl Handler<Ack> for Queue {
     type Result = Result<(), AckError>;
 
-    fn handle(&mut self, msg: Ack, ctx: &mut Self::Context) -> Self::Result {
-        guarded(self, ctx, |this, _| {
-            this.last_activity = Instant::now();
-            let c = this.consumer(msg.key).ok_or(AckError::NoSubscription)?;
-            if c.ack == AckMode::Auto {
-                return Err(AckError::Unknown(msg.message_id));
+    fn handle(&mut self, mut msg: Ack, ctx: &mut Self::Context) -> Self::Result {
+        let origin = msg.origin.take();
+        guarded(self, ctx, move |this, ctx| {
+            let result = this.take_ack(&msg);
+            // The RECEIPT goes out before the deliveries this ACK makes room for.
+            if let Some(o) = origin {
+                o.settled("ACK", &result);
             }
-            let n = c.take_acked(msg.message_id, msg.cumulative)?.len();
-            this.m.unacked.sub(n as i64);
-            this.m.acked.inc_by(n as u64);
             this.dispatch();
-            Ok(())
+            this.resume_publishers(ctx);
+            result
         })
         .unwrap_or(Err(AckError::NoSubscription))
     }
@@ -338,18 +464,15 @@ impl Handler<Ack> for Queue {
 impl Handler<Nack> for Queue {
     type Result = Result<(), AckError>;
 
-    fn handle(&mut self, msg: Nack, ctx: &mut Self::Context) -> Self::Result {
-        guarded(self, ctx, |this, _| {
-            this.last_activity = Instant::now();
-            let c = this.consumer(msg.key).ok_or(AckError::NoSubscription)?;
-            if c.ack == AckMode::Auto {
-                return Err(AckError::Unknown(msg.message_id));
+    fn handle(&mut self, mut msg: Nack, ctx: &mut Self::Context) -> Self::Result {
+        let origin = msg.origin.take();
+        guarded(self, ctx, move |this, _| {
+            let result = this.take_nack(&msg);
+            if let Some(o) = origin {
+                o.settled("NACK", &result);
             }
-            let envs = c.take_acked(msg.message_id, msg.cumulative)?;
-            this.m.nacked.inc_by(envs.len() as u64);
-            this.requeue(envs.into_iter(), "delivery-limit");
             this.dispatch();
-            Ok(())
+            result
         })
         .unwrap_or(Err(AckError::NoSubscription))
     }

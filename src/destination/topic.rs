@@ -13,10 +13,12 @@ use actix::prelude::*;
 
 use super::consumer::Consumer;
 use super::{
-    Ack, AckError, AckMode, ConsumerKey, DestinationPolicy, DestinationRef, Envelope, Nack, Publish, Retire,
+    Ack, AckError, AckMode, ConsumerKey, DestinationPolicy, DestinationRef, Envelope, MemoryBudget,
+    SlowConsumer, Nack, Publish, Retire,
     Settle, Subscribe, SubscribeError, Sync, Unsubscribe,
 };
-use crate::connection::Receipted;
+use crate::connection::{Fail, Receipted};
+use tokio::sync::OwnedSemaphorePermit;
 use crate::metrics::{DestinationMetrics, Metrics};
 use crate::supervision::{guarded, Failing, RestartBudget};
 use crate::router::{DeadLetter, DestinationFailed, DestinationIdle, Reroute, Router};
@@ -24,6 +26,8 @@ use crate::router::{DeadLetter, DestinationFailed, DestinationIdle, Reroute, Rou
 struct Subscriber {
     consumer: Consumer,
     backlog: VecDeque<Envelope>,
+    /// Ends the subscriber's connection under the `disconnect` slow-consumer policy.
+    fail: Recipient<Fail>,
 }
 
 /// One topic's subscribers.
@@ -39,6 +43,9 @@ pub struct Topic {
     timer: Option<SpawnHandle>,
     failure: Option<String>,
     budget: RestartBudget,
+    /// Permits of publishers paused by the memory alarm.
+    paused: Vec<OwnedSemaphorePermit>,
+    recheck: bool,
 }
 
 impl Topic {
@@ -63,6 +70,8 @@ impl Topic {
             timer: None,
             failure: None,
             budget,
+            paused: Vec::new(),
+            recheck: false,
         }
     }
 
@@ -71,13 +80,30 @@ impl Topic {
     }
 
     /// Moves parked messages into the subscriber's window while it has room.
-    fn pump(s: &mut Subscriber, m: &DestinationMetrics) {
+    fn pump(s: &mut Subscriber, m: &DestinationMetrics, memory: &MemoryBudget) {
         while s.consumer.has_room() {
             let Some(env) = s.backlog.pop_front() else {
                 break;
             };
+            memory.sub(env.data.size());
             m.ready.dec();
             Self::deliver(s, env, m);
+        }
+    }
+
+    /// Lets publishers paused by the memory alarm go once it clears.
+    fn resume_publishers(&mut self, ctx: &mut Context<Self>) {
+        if self.paused.is_empty() {
+            return;
+        }
+        if !self.policy.memory.alarm() {
+            self.paused.clear();
+        } else if !self.recheck {
+            self.recheck = true;
+            ctx.run_later(std::time::Duration::from_millis(10), |t, ctx| {
+                t.recheck = false;
+                t.resume_publishers(ctx);
+            });
         }
     }
 
@@ -100,6 +126,8 @@ impl Topic {
             self.m.consumers.dec();
             self.m.unacked.sub(s.consumer.take_all().len() as i64);
             self.m.ready.sub(s.backlog.len() as i64);
+            let parked: usize = s.backlog.iter().map(|e| e.data.size()).sum();
+            self.policy.memory.sub(parked);
         }
     }
 
@@ -205,7 +233,7 @@ impl Handler<Publish> for Topic {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
-        guarded(self, ctx, |this, _| {
+        guarded(self, ctx, |this, ctx| {
             if this.retired {
                 this.router.do_send(Reroute::Publish {
                     destination: this.name.clone(),
@@ -215,6 +243,7 @@ impl Handler<Publish> for Topic {
             }
             this.last_activity = Instant::now();
             let cap = this.policy.subscriber_backlog;
+            let mut too_slow = Vec::new();
             for data in msg.messages {
                 this.m.published.inc();
                 this.m.published_bytes.inc_by(data.size() as u64);
@@ -224,12 +253,40 @@ impl Handler<Publish> for Topic {
                         Self::deliver(s, env, &this.m);
                     } else if s.backlog.len() < cap {
                         this.m.ready.inc();
+                        this.policy.memory.add(env.data.size());
                         s.backlog.push_back(env);
                     } else {
                         this.m.dropped.inc();
+                        if this.policy.slow_consumer == SlowConsumer::Disconnect
+                            && !too_slow.contains(&s.consumer.key)
+                        {
+                            too_slow.push(s.consumer.key);
+                        }
                     }
                 }
             }
+            for key in too_slow {
+                if let Some(s) = this.sub(key) {
+                    s.fail.do_send(Fail {
+                        message: "slow consumer".into(),
+                        detail: format!(
+                            "more than {cap} messages waited for this subscription; disconnected by the topic's slow-consumer policy"
+                        ),
+                        receipt_id: None,
+                        reason: "slow_consumer",
+                    });
+                }
+                this.remove(key);
+            }
+            if let Some(o) = msg.origin {
+                o.accepted();
+            }
+            if let Some(p) = msg.permit {
+                if this.policy.memory.alarm() {
+                    this.paused.push(p);
+                }
+            }
+            this.resume_publishers(ctx);
         });
     }
 }
@@ -249,6 +306,7 @@ impl Handler<Subscribe> for Topic {
             this.subscribers.push(Subscriber {
                 consumer: Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver),
                 backlog: VecDeque::new(),
+                fail: msg.fail,
             });
             this.m.consumers.inc();
             if let Some((to, receipt_id)) = msg.receipt {
@@ -277,31 +335,83 @@ impl Handler<Settle> for Topic {
     fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
         guarded(self, ctx, |this, _| {
             let m = this.m.clone();
+            let memory = this.policy.memory.clone();
             if let Some(s) = this.sub(msg.key) {
                 let n = s.consumer.settle(msg.count).len() as u64;
                 m.unacked.sub(n as i64);
                 m.acked.inc_by(n);
-                Self::pump(s, &m);
+                Self::pump(s, &m, &memory);
             }
         });
+    }
+}
+
+impl Topic {
+    /// Removes what an ACK names from the subscriber's window.
+    fn take_ack(&mut self, msg: &Ack) -> Result<(), AckError> {
+        let m = self.m.clone();
+        let s = self.sub(msg.key).ok_or(AckError::NoSubscription)?;
+        if s.consumer.ack == AckMode::Auto {
+            return Err(AckError::Unknown(msg.message_id));
+        }
+        let done = s.consumer.take_acked(msg.message_id, msg.cumulative)?;
+        m.unacked.sub(done.len() as i64);
+        m.acked.inc_by(done.len() as u64);
+        Ok(())
+    }
+
+    /// A topic subscriber's NACKed message is redelivered to that same
+    /// subscriber (nobody else was meant to get it), up to the delivery limit.
+    fn take_nack(&mut self, msg: &Nack) -> Result<(), AckError> {
+        let m = self.m.clone();
+        let max = self.policy.max_deliveries;
+        let memory = self.policy.memory.clone();
+        let s = self.sub(msg.key).ok_or(AckError::NoSubscription)?;
+        if s.consumer.ack == AckMode::Auto {
+            return Err(AckError::Unknown(msg.message_id));
+        }
+        let envs = s.consumer.take_acked(msg.message_id, msg.cumulative)?;
+        m.nacked.inc_by(envs.len() as u64);
+        m.unacked.sub(envs.len() as i64);
+        let mut dead = Vec::new();
+        for env in envs.into_iter().rev() {
+            if env.deliveries >= max {
+                dead.push(env);
+            } else {
+                m.ready.inc();
+                memory.add(env.data.size());
+                s.backlog.push_front(env);
+            }
+        }
+        for env in dead {
+            self.dead_letter(env);
+        }
+        Ok(())
+    }
+
+    /// Refills one subscriber's window from its backlog.
+    fn pump_key(&mut self, key: ConsumerKey) {
+        let m = self.m.clone();
+        let memory = self.policy.memory.clone();
+        if let Some(s) = self.sub(key) {
+            Self::pump(s, &m, &memory);
+        }
     }
 }
 
 impl Handler<Ack> for Topic {
     type Result = Result<(), AckError>;
 
-    fn handle(&mut self, msg: Ack, ctx: &mut Self::Context) -> Self::Result {
-        guarded(self, ctx, |this, _| {
-            let m = this.m.clone();
-            let s = this.sub(msg.key).ok_or(AckError::NoSubscription)?;
-            if s.consumer.ack == AckMode::Auto {
-                return Err(AckError::Unknown(msg.message_id));
+    fn handle(&mut self, mut msg: Ack, ctx: &mut Self::Context) -> Self::Result {
+        let origin = msg.origin.take();
+        guarded(self, ctx, move |this, _| {
+            let result = this.take_ack(&msg);
+            // The RECEIPT goes out before the deliveries this ACK makes room for.
+            if let Some(o) = origin {
+                o.settled("ACK", &result);
             }
-            let n = s.consumer.take_acked(msg.message_id, msg.cumulative)?.len();
-            m.unacked.sub(n as i64);
-            m.acked.inc_by(n as u64);
-            Self::pump(s, &m);
-            Ok(())
+            this.pump_key(msg.key);
+            result
         })
         .unwrap_or(Err(AckError::NoSubscription))
     }
@@ -310,33 +420,15 @@ impl Handler<Ack> for Topic {
 impl Handler<Nack> for Topic {
     type Result = Result<(), AckError>;
 
-    /// A topic subscriber's NACKed message is redelivered to that same
-    /// subscriber (nobody else was meant to get it), up to the delivery limit.
-    fn handle(&mut self, msg: Nack, ctx: &mut Self::Context) -> Self::Result {
-        guarded(self, ctx, |this, _| {
-            let m = this.m.clone();
-            let max = this.policy.max_deliveries;
-            let s = this.sub(msg.key).ok_or(AckError::NoSubscription)?;
-            if s.consumer.ack == AckMode::Auto {
-                return Err(AckError::Unknown(msg.message_id));
+    fn handle(&mut self, mut msg: Nack, ctx: &mut Self::Context) -> Self::Result {
+        let origin = msg.origin.take();
+        guarded(self, ctx, move |this, _| {
+            let result = this.take_nack(&msg);
+            if let Some(o) = origin {
+                o.settled("NACK", &result);
             }
-            let envs = s.consumer.take_acked(msg.message_id, msg.cumulative)?;
-            m.nacked.inc_by(envs.len() as u64);
-            m.unacked.sub(envs.len() as i64);
-            let mut dead = Vec::new();
-            for env in envs.into_iter().rev() {
-                if env.deliveries >= max {
-                    dead.push(env);
-                } else {
-                    m.ready.inc();
-                    s.backlog.push_front(env);
-                }
-            }
-            Self::pump(s, &m);
-            for env in dead {
-                this.dead_letter(env);
-            }
-            Ok(())
+            this.pump_key(msg.key);
+            result
         })
         .unwrap_or(Err(AckError::NoSubscription))
     }

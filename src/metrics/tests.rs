@@ -10,18 +10,20 @@ fn value(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let text = String::from_utf8(out).expect("utf-8");
     let mut want: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     want.sort();
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let (series, v) = line.rsplit_once(' ')?;
-        let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
-        let mut got: Vec<String> = rest
-            .trim_end_matches('}')
-            .split(',')
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect();
-        got.sort();
-        (n == name && got == want).then(|| v.parse().ok())?
-    })
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, v) = line.rsplit_once(' ')?;
+            let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
+            let mut got: Vec<String> = rest
+                .trim_end_matches('}')
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect();
+            got.sort();
+            (n == name && got == want).then(|| v.parse().ok())?
+        })
 }
 
 fn published(m: &Metrics, dest: &str, kind: &str) -> Option<f64> {
@@ -109,7 +111,10 @@ fn cap_and_patterns_choose_own_series_and_fold_the_rest() {
     )
     .is_none());
     let d = m.destination("/queue/d", "queue");
-    assert!(d.own, "the freed slot goes to the next admitted destination");
+    assert!(
+        d.own,
+        "the freed slot goes to the next admitted destination"
+    );
     assert_eq!(
         gauge(&m, "stompede_destinations", &[("kind", "queue")]),
         3.0

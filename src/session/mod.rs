@@ -16,15 +16,15 @@ use tokio::sync::OwnedSemaphorePermit;
 
 pub use command::{AckTarget, ClientCommand, CommandError};
 
-use crate::connection::{Close, Connection, Fail, Reply, Subscribed, Unsubscribed};
+use crate::connection::{Close, Connection, Drain, Fail, Reply, Subscribed, Unsubscribed};
 use crate::destination::{
-    Ack, AckError, AckMode, ConsumerKey, DestinationRef, MessageData, Nack, Publish, Subscribe,
-    SubscribeError, Sync, Unsubscribe,
+    Ack, AckError, AckMode, ConsumerKey, DestinationRef, MessageData, Nack, Origin, Publish,
+    Replies, Subscribe, SubscribeError, Sync, Unsubscribe,
 };
 use crate::protocol::{Command, Frame, Version};
 use crate::router::{Resolve, RouteError};
 use crate::shared::Shared;
-use crate::transaction::{Abort, Commit, Stage, Transaction, TxOp};
+use crate::transaction::{Abort, AckCandidate, Commit, Stage, Transaction, TxOp};
 
 /// A frame from the client, with the in-flight permit that bounds how many
 /// frames a connection may have outstanding. Sent by `Connection` with
@@ -41,8 +41,6 @@ pub struct ClientFrame {
 #[rtype(result = "()")]
 pub struct ConnectionLost;
 
-/// A subscription an ACK may belong to: destination, consumer, cumulative?
-type AckCandidate = (DestinationRef, ConsumerKey, bool);
 
 struct Sub {
     key: u64,
@@ -62,6 +60,7 @@ pub struct Session {
     txs: HashMap<String, Addr<Transaction>>,
     failed: bool,
     failure: Option<String>,
+    replies: Arc<Replies>,
 }
 
 type Ctx = Context<Session>;
@@ -72,7 +71,6 @@ impl Session {
         Session {
             id,
             version,
-            conn,
             shared,
             subs: HashMap::new(),
             next_key: 1,
@@ -80,6 +78,11 @@ impl Session {
             txs: HashMap::new(),
             failed: false,
             failure: None,
+            replies: Arc::new(Replies {
+                receipted: conn.clone().recipient(),
+                fail: conn.clone().recipient(),
+            }),
+            conn,
         }
     }
 
@@ -171,11 +174,11 @@ impl Session {
             ClientCommand::Ack {
                 target,
                 transaction,
-            } => self.settle(target, transaction, true, receipt, ctx),
+            } => self.settle(target, transaction, true, (receipt, permit), ctx),
             ClientCommand::Nack {
                 target,
                 transaction,
-            } => self.settle(target, transaction, false, receipt, ctx),
+            } => self.settle(target, transaction, false, (receipt, permit), ctx),
             ClientCommand::Begin(tx) => self.begin(tx, receipt),
             ClientCommand::Commit(tx) => self.commit(tx, receipt, ctx),
             ClientCommand::Abort(tx) => self.abort(tx, receipt),
@@ -192,13 +195,17 @@ impl Session {
         ctx: &mut Ctx,
     ) {
         self.with_route(destination, receipt.clone(), ctx, move |s, dest, ctx| {
+            // The destination sends the RECEIPT (or, if it refuses the
+            // message, the ERROR) itself, once the message is taken.
             dest.publish(Publish {
                 messages: vec![data],
                 permit: Some(permit),
+                origin: Some(Origin {
+                    receipt,
+                    replies: s.replies.clone(),
+                }),
             });
-            if receipt.is_some() {
-                s.sync_then(vec![dest], ctx, move |s, _| s.receipt(receipt));
-            }
+            let _ = ctx;
         });
     }
 
@@ -252,6 +259,7 @@ impl Session {
         let conn = self.conn.clone();
         let deliver = self.conn.clone().recipient();
         let receipted = self.conn.clone().recipient();
+        let fail = self.replies.fail.clone();
         let receipt_for_dest = receipt.clone();
         let sub_id = id.clone();
         async move {
@@ -278,6 +286,7 @@ impl Session {
                     ack,
                     prefetch,
                     deliver: deliver.clone(),
+                    fail: fail.clone(),
                     receipt: receipt_for_dest.clone().map(|r| (receipted.clone(), r)),
                 };
                 match dest.request(req).await {
@@ -324,10 +333,18 @@ impl Session {
             subscription: sub.key,
         });
         let key = self.key(sub.key);
-        async move { sub.dest.request(Unsubscribe { key }).await }
-            .into_actor(self)
-            .map(move |_, s, _| s.receipt(receipt))
-            .wait(ctx);
+        let conn = self.conn.clone();
+        async move {
+            if sub.ack == AckMode::Auto {
+                // Auto-ack deliveries count as consumed once written: let the
+                // writer report what it wrote before the queue takes back the rest.
+                let _ = conn.send(Drain).await;
+            }
+            sub.dest.request(Unsubscribe { key }).await
+        }
+        .into_actor(self)
+        .map(move |_, s, _| s.receipt(receipt))
+        .wait(ctx);
     }
 
     /// Finds the subscription and message an ACK/NACK names.
@@ -388,7 +405,7 @@ impl Session {
         target: AckTarget,
         transaction: Option<String>,
         ack: bool,
-        receipt: Option<String>,
+        (receipt, permit): (Option<String>, OwnedSemaphorePermit),
         ctx: &mut Ctx,
     ) {
         let what = if ack { "ACK" } else { "NACK" };
@@ -397,51 +414,53 @@ impl Session {
             Err(e) => return self.fail(format!("{what} failed: {e}"), receipt, "ack"),
         };
         if let Some(tx) = transaction {
-            let Some((dest, key, cumulative)) = candidates.into_iter().next() else {
+            if candidates.is_empty() {
                 return self.fail(
                     format!("{what} failed: unknown message id '{message_id}'"),
                     receipt,
                     "ack",
                 );
-            };
+            }
             let op = if ack {
                 TxOp::Ack {
-                    dest,
-                    key,
+                    candidates,
                     message_id,
-                    cumulative,
                 }
             } else {
                 TxOp::Nack {
-                    dest,
-                    key,
+                    candidates,
                     message_id,
-                    cumulative,
                 }
             };
             return self.stage(tx, op, receipt, ctx);
         }
+        if candidates.len() == 1 {
+            // The common case: fire and forget; the destination answers the
+            // client itself, in order with the deliveries this makes room for.
+            if let Some((dest, key, cumulative)) = candidates.into_iter().next() {
+                let origin = Some(Origin {
+                    receipt,
+                    replies: self.replies.clone(),
+                });
+                let permit = Some(permit);
+                if ack {
+                    dest.tell(Ack { key, message_id, cumulative, origin, permit });
+                } else {
+                    dest.tell(Nack { key, message_id, cumulative, origin, permit });
+                }
+            }
+            return;
+        }
+        // 1.0 names only the message: try each client-ack subscription in turn.
         async move {
             let mut last = Err(AckError::Unknown(message_id));
             for (dest, key, cumulative) in candidates {
-                last = match if ack {
-                    dest.request(Ack {
-                        key,
-                        message_id,
-                        cumulative,
-                    })
-                    .await
+                let reply = if ack {
+                    dest.request(Ack { key, message_id, cumulative, origin: None, permit: None }).await
                 } else {
-                    dest.request(Nack {
-                        key,
-                        message_id,
-                        cumulative,
-                    })
-                    .await
-                } {
-                    Ok(r) => r,
-                    Err(_) => Err(AckError::NoSubscription),
+                    dest.request(Nack { key, message_id, cumulative, origin: None, permit: None }).await
                 };
+                last = reply.unwrap_or(Err(AckError::NoSubscription));
                 if last.is_ok() {
                     break;
                 }
@@ -517,6 +536,7 @@ impl Session {
             .with_label_values(&["committed"])
             .inc();
         let router = self.shared.router.clone();
+        let replies = self.replies.clone();
         let mut known = self.routes.clone();
         async move {
             let ops = addr
@@ -555,41 +575,53 @@ impl Session {
                 dest.publish(Publish {
                     messages,
                     permit: None,
+                    origin: Some(Origin {
+                        receipt: None,
+                        replies: replies.clone(),
+                    }),
                 });
                 touched.push(dest);
             }
             let mut first_error = None;
             for op in settles {
-                let res = match op {
+                let (candidates, message_id, ack) = match op {
                     TxOp::Ack {
-                        dest,
-                        key,
+                        candidates,
                         message_id,
-                        cumulative,
-                    } => {
+                    } => (candidates, message_id, true),
+                    TxOp::Nack {
+                        candidates,
+                        message_id,
+                    } => (candidates, message_id, false),
+                    TxOp::Publish { .. } => continue,
+                };
+                let mut res = Err(AckError::Unknown(message_id));
+                for (dest, key, cumulative) in candidates {
+                    let reply = if ack {
                         dest.request(Ack {
                             key,
                             message_id,
                             cumulative,
+                            origin: None,
+                            permit: None,
                         })
                         .await
-                    }
-                    TxOp::Nack {
-                        dest,
-                        key,
-                        message_id,
-                        cumulative,
-                    } => {
+                    } else {
                         dest.request(Nack {
                             key,
                             message_id,
                             cumulative,
+                            origin: None,
+                            permit: None,
                         })
                         .await
+                    };
+                    res = reply.unwrap_or(Err(AckError::NoSubscription));
+                    if res.is_ok() {
+                        break;
                     }
-                    TxOp::Publish { .. } => continue,
-                };
-                if let Ok(Err(e)) = res {
+                }
+                if let Err(e) = res {
                     first_error.get_or_insert(e.to_string());
                 }
             }
@@ -751,7 +783,22 @@ impl Handler<ConnectionLost> for Session {
     type Result = ();
 
     fn handle(&mut self, _: ConnectionLost, ctx: &mut Self::Context) {
-        self.release();
-        ctx.stop();
+        if !self.subs.values().any(|s| s.ack == AckMode::Auto) {
+            self.release();
+            ctx.stop();
+            return;
+        }
+        // As for UNSUBSCRIBE: what the writer still puts on the socket is
+        // consumed, so its settlements must reach the queues before we leave.
+        let conn = self.conn.clone();
+        async move {
+            let _ = conn.send(Drain).await;
+        }
+        .into_actor(self)
+        .map(|_, s, ctx| {
+            s.release();
+            ctx.stop();
+        })
+        .wait(ctx);
     }
 }

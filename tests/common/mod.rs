@@ -413,10 +413,8 @@ impl TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "stompede-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("stompede-{tag}-{}-{n}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir { path }
     }
@@ -586,12 +584,14 @@ pub fn parse_listening(line: &str) -> Option<(String, SocketAddr)> {
         return None;
     }
     let field = |name: &str| -> Option<String> {
-        for pat in [format!("{name}=\""), format!("\"{name}\":\""), format!("{name}=")] {
+        for pat in [
+            format!("{name}=\""),
+            format!("\"{name}\":\""),
+            format!("{name}="),
+        ] {
             if let Some(i) = line.find(&pat) {
                 let rest = &line[i + pat.len()..];
-                let end = rest
-                    .find(|c: char| c == '"' || c == ' ' || c == ',' || c == '}')
-                    .unwrap_or(rest.len());
+                let end = rest.find(['"', ' ', ',', '}']).unwrap_or(rest.len());
                 return Some(rest[..end].to_string());
             }
         }
@@ -611,8 +611,13 @@ impl BrokerProcess {
             ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
         ];
         full.extend_from_slice(env);
+        Self::start_exact(args, &full).await
+    }
+
+    /// Like `start`, with exactly `env` (no listener variables added).
+    pub async fn start_exact(args: &[&str], env: &[(&str, &str)]) -> BrokerProcess {
         let cwd = TempDir::new("cwd");
-        let mut child = binary_command(args, &full, &cwd)
+        let mut child = binary_command(args, env, &cwd)
             .spawn()
             .expect("spawn stompede binary");
         let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -781,7 +786,10 @@ impl Client {
     /// Like [`Client::ping_collect`], asserting nothing arrived before the receipts.
     pub async fn ping(&mut self) {
         let before = self.ping_collect().await;
-        assert!(before.is_empty(), "unexpected frames before ping receipt: {before:?}");
+        assert!(
+            before.is_empty(),
+            "unexpected frames before ping receipt: {before:?}"
+        );
     }
 
     /// The next `n` frames, each of which must be a MESSAGE.
@@ -908,7 +916,9 @@ impl Scrape {
             let value: f64 = match value {
                 "+Inf" => f64::INFINITY,
                 "-Inf" => f64::NEG_INFINITY,
-                v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
             };
             let (name, labels) = match series.split_once('{') {
                 None => (series.to_string(), Vec::new()),
@@ -939,11 +949,7 @@ impl Scrape {
     /// Like [`Scrape::get`], panicking with the family's lines when absent.
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.get(name, labels).unwrap_or_else(|| {
-            let lines: Vec<&str> = self
-                .text
-                .lines()
-                .filter(|l| l.starts_with(name))
-                .collect();
+            let lines: Vec<&str> = self.text.lines().filter(|l| l.starts_with(name)).collect();
             panic!("no sample {name}{labels:?}; have:\n{}", lines.join("\n"))
         })
     }
@@ -1028,4 +1034,42 @@ pub fn require_program(name: &str, package: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| {
             panic!("`{name}` is required by this test and is not on PATH: install it (apt-get install {package})")
         })
+}
+
+impl Client {
+    /// Like `connect`, but `None` instead of a panic when the broker refuses
+    /// (ERROR, close or reset): for polling until a connection is accepted.
+    pub async fn connect_if_accepted(addr: SocketAddr, headers: &[(&str, &str)]) -> Option<Client> {
+        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(addr))
+            .await
+            .ok()?
+            .ok()?;
+        let mut framed = Framed::new(stream, ClientCodec(StompCodec::new(Limits::default())));
+        let mut f = Frame::new(Command::Connect);
+        for (k, v) in headers {
+            f = f.with_header(*k, *v);
+        }
+        framed.send(f).await.ok()?;
+        let reply = loop {
+            match tokio::time::timeout(TIMEOUT, framed.next()).await.ok()?? {
+                Ok(Inbound::Heartbeat) => continue,
+                Ok(Inbound::Frame(f)) => break f,
+                Err(_) => return None,
+            }
+        };
+        if reply.command != Command::Connected {
+            return None;
+        }
+        let v = match reply.header("version") {
+            Some("1.1") => Version::V1_1,
+            Some("1.2") => Version::V1_2,
+            _ => Version::V1_0,
+        };
+        framed.codec_mut().0.set_version(v);
+        Some(Client {
+            framed,
+            version: v,
+            connected: reply,
+        })
+    }
 }

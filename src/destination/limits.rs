@@ -1,0 +1,118 @@
+//! How full a queue may get, what happens then, and the broker-wide budget
+//! of buffered message bytes (RabbitMQ's memory alarm, in spirit).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use serde::Deserialize;
+
+/// What a queue does with a publish that finds it full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overflow {
+    /// Stop reading the publishers' sockets until there is room (no loss, no ERROR).
+    Block,
+    /// Refuse the message: ERROR to the publisher (with its receipt id, if any).
+    Reject,
+    /// Drop the oldest waiting message to make room (counted as dropped).
+    DropHead,
+}
+
+/// What a topic does with a subscriber whose backlog is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlowConsumer {
+    /// Drop the message for that subscriber only (counted).
+    Drop,
+    /// Disconnect that subscriber with an ERROR frame.
+    Disconnect,
+}
+
+/// One queue's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most waiting (ready) messages.
+    pub max_messages: usize,
+    /// Most waiting body bytes.
+    pub max_bytes: usize,
+    /// What happens beyond either bound.
+    pub overflow: Overflow,
+}
+
+/// A per-pattern override of the queue limits (`destinations.policies`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverride {
+    /// Glob over destination names (`*` matches any run of characters).
+    pub pattern: String,
+    pub max_messages: Option<usize>,
+    pub max_bytes: Option<usize>,
+    pub overflow: Option<Overflow>,
+}
+
+impl QueueLimits {
+    /// The limits for `name`: the defaults, overridden by the first matching policy.
+    pub fn for_destination(defaults: QueueLimits, policies: &[PolicyOverride], name: &str) -> Self {
+        let Some(p) = policies
+            .iter()
+            .find(|p| crate::metrics::glob_match(&p.pattern, name))
+        else {
+            return defaults;
+        };
+        QueueLimits {
+            max_messages: p.max_messages.unwrap_or(defaults.max_messages),
+            max_bytes: p.max_bytes.unwrap_or(defaults.max_bytes),
+            overflow: p.overflow.unwrap_or(defaults.overflow),
+        }
+    }
+
+    /// Whether a queue holding `messages` and `bytes` is at or over its bounds.
+    pub fn full(&self, messages: usize, bytes: usize) -> bool {
+        messages >= self.max_messages || bytes >= self.max_bytes
+    }
+}
+
+/// Broker-wide count of message bytes held by destinations, with a limit.
+/// While over the limit every publisher is paused.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: usize,
+    used: AtomicUsize,
+    alarm: AtomicBool,
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        MemoryBudget {
+            limit,
+            used: AtomicUsize::new(0),
+            alarm: AtomicBool::new(false),
+        }
+    }
+
+    /// Bytes now held.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Whether the alarm is raised.
+    pub fn alarm(&self) -> bool {
+        self.alarm.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` more bytes held.
+    pub fn add(&self, n: usize) {
+        let used = self.used.fetch_add(n, Ordering::Relaxed) + n;
+        if used > self.limit && !self.alarm.swap(true, Ordering::Relaxed) {
+            tracing::warn!(used, limit = self.limit, "memory alarm: buffered message bytes over the limit; pausing publishers");
+        }
+    }
+
+    /// Counts `n` fewer bytes held.
+    pub fn sub(&self, n: usize) {
+        let used = self.used.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
+        if used <= self.limit && self.alarm.swap(false, Ordering::Relaxed) {
+            tracing::info!(used, limit = self.limit, "memory alarm cleared; publishers resume");
+        }
+    }
+}
