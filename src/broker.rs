@@ -12,7 +12,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::destination::DestinationPolicy;
+use crate::destination::{DestinationPolicy, MemoryBudget};
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::Metrics;
 use crate::router::Router;
@@ -77,7 +77,9 @@ pub async fn serve(
     let handles: Vec<ArbiterHandle> = arbiters.iter().map(|a| a.handle()).collect();
 
     let metrics = Arc::new(Metrics::from_settings(&settings.metrics));
-    let policy = Arc::new(DestinationPolicy::from_settings(&settings));
+    let memory = MemoryBudget::new(settings.broker.max_buffered_bytes)
+        .with_gauges(metrics.buffered_bytes.clone(), metrics.memory_alarm.clone());
+    let policy = Arc::new(DestinationPolicy::with_memory(&settings, memory));
     let router = Router::new(policy, metrics.clone(), handles.clone()).start();
     let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);
     let shared = Shared::new(settings, metrics.clone(), router);

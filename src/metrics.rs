@@ -53,6 +53,10 @@ pub struct Metrics {
     pub transactions: IntCounterVec,
     /// Bytes handed to connection writers and not yet written to their sockets.
     pub outbound_pending_bytes: IntGauge,
+    /// Message bytes held by destinations (the memory alarm's measure).
+    pub buffered_bytes: IntGauge,
+    /// 1 while the memory alarm pauses publishers.
+    pub memory_alarm: IntGauge,
     received_by_command: Vec<IntCounter>,
     sent_by_command: Vec<IntCounter>,
     destinations: Arc<destination::Registry>,
@@ -191,6 +195,22 @@ impl Metrics {
                 IntGauge::new(
                     "outbound_pending_bytes",
                     "Bytes queued for writing to client sockets, across all connections.",
+                )
+                .unwrap_or_else(|e| panic!("metric: {e}")),
+            ),
+            buffered_bytes: register(
+                &r,
+                IntGauge::new(
+                    "buffered_message_bytes",
+                    "Message body bytes held by destinations (ready, unacknowledged and parked).",
+                )
+                .unwrap_or_else(|e| panic!("metric: {e}")),
+            ),
+            memory_alarm: register(
+                &r,
+                IntGauge::new(
+                    "memory_alarm",
+                    "1 while buffered message bytes exceed broker.max_buffered_bytes and publishers are paused.",
                 )
                 .unwrap_or_else(|e| panic!("metric: {e}")),
             ),

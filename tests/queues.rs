@@ -250,3 +250,18 @@ async fn queue_prefix_is_configurable() {
         .await;
     assert!(e.header("message").unwrap_or("").contains("/topic/"));
 }
+
+#[tokio::test]
+async fn subscription_misuse_is_an_error() {
+    let broker = TestBroker::start();
+    let mut c = broker.client().await;
+    c.subscribe("/queue/dup", "s", "auto").await;
+    let again = Frame::new(Command::Subscribe)
+        .with_header("destination", "/queue/other")
+        .with_header("id", "s");
+    c.expect_error_after(again, "'s'").await;
+
+    let mut c = broker.client().await;
+    let unknown = Frame::new(Command::Unsubscribe).with_header("id", "never");
+    c.expect_error_after(unknown, "never").await;
+}

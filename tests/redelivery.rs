@@ -217,3 +217,23 @@ async fn topic_nack_redelivers_to_the_same_subscriber() {
     other.ping().await;
     other.expect_nothing(QUIET).await;
 }
+
+#[tokio::test]
+async fn dead_letter_prefix_is_configurable() {
+    let broker = TestBroker::with(&[
+        ("STOMPEDE__DESTINATIONS__MAX_DELIVERIES", "1"),
+        ("STOMPEDE__DESTINATIONS__DEAD_LETTER_PREFIX", "/queue/dead."),
+    ]);
+    let mut dlq = broker.client().await;
+    dlq.subscribe("/queue/dead.jobs", "d", "auto").await;
+    let mut c = broker.client().await;
+    c.subscribe("/queue/jobs", "s", "client-individual").await;
+    let mut p = broker.client().await;
+    p.publish_sync("/queue/jobs", "bad", &[]).await;
+    let m = c.expect(Command::Message).await;
+    c.nack(&m).await;
+    let dead = dlq.expect(Command::Message).await;
+    assert_eq!(body(&dead), "bad");
+    assert_eq!(dead.header("destination"), Some("/queue/dead.jobs"));
+    assert_eq!(dead.header("x-original-destination"), Some("/queue/jobs"));
+}

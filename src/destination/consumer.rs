@@ -36,25 +36,44 @@ pub(crate) struct Consumer {
     pub key: ConsumerKey,
     pub ack: AckMode,
     pub prefetch: u32,
+    /// Body bytes it may hold outstanding: a window in bytes beside the count,
+    /// so large messages cannot pile up in a slow reader's output buffer.
+    window_bytes: usize,
+    outstanding_bytes: usize,
     deliver: Recipient<Deliver>,
     /// Delivered, not yet settled/acknowledged, in delivery order.
     outstanding: VecDeque<Envelope>,
 }
 
 impl Consumer {
-    pub fn new(key: ConsumerKey, ack: AckMode, prefetch: u32, deliver: Recipient<Deliver>) -> Self {
+    pub fn new(
+        key: ConsumerKey,
+        ack: AckMode,
+        (prefetch, window_bytes): (u32, usize),
+        deliver: Recipient<Deliver>,
+    ) -> Self {
         Consumer {
             key,
             ack,
             prefetch,
+            window_bytes,
+            outstanding_bytes: 0,
             deliver,
             outstanding: VecDeque::new(),
         }
     }
 
-    /// Whether its prefetch window has room and its connection is alive.
+    /// Whether its window (count and bytes) has room and its connection is
+    /// alive. One message always fits, however large.
     pub fn has_room(&self) -> bool {
-        (self.outstanding.len() as u32) < self.prefetch && self.deliver.connected()
+        (self.outstanding.len() as u32) < self.prefetch
+            && self.outstanding_bytes < self.window_bytes
+            && self.deliver.connected()
+    }
+
+    fn released(&mut self, envs: &[Envelope]) {
+        let n: usize = envs.iter().map(|e| e.data.size()).sum();
+        self.outstanding_bytes = self.outstanding_bytes.saturating_sub(n);
     }
 
     /// Whether the subscriber's connection still exists.
@@ -71,13 +90,16 @@ impl Consumer {
             data: env.data.clone(),
             delivery_count: env.deliveries,
         });
+        self.outstanding_bytes += env.data.size();
         self.outstanding.push_back(env);
     }
 
     /// Auto mode: the oldest `count` deliveries were written.
     pub fn settle(&mut self, count: u32) -> Vec<Envelope> {
         let n = (count as usize).min(self.outstanding.len());
-        self.outstanding.drain(..n).collect()
+        let done: Vec<Envelope> = self.outstanding.drain(..n).collect();
+        self.released(&done);
+        done
     }
 
     /// Removes the acknowledged message (and, if `cumulative`, every earlier one).
@@ -87,15 +109,18 @@ impl Consumer {
             .iter()
             .position(|e| e.data.id == id)
             .ok_or(AckError::Unknown(id))?;
-        if cumulative {
-            Ok(self.outstanding.drain(..=pos).collect())
+        let done: Vec<Envelope> = if cumulative {
+            self.outstanding.drain(..=pos).collect()
         } else {
-            Ok(self.outstanding.remove(pos).into_iter().collect())
-        }
+            self.outstanding.remove(pos).into_iter().collect()
+        };
+        self.released(&done);
+        Ok(done)
     }
 
     /// Everything it still holds, oldest first (when it goes away).
     pub fn take_all(&mut self) -> VecDeque<Envelope> {
+        self.outstanding_bytes = 0;
         std::mem::take(&mut self.outstanding)
     }
 }

@@ -73,11 +73,21 @@ impl QueueLimits {
 
 /// Broker-wide count of message bytes held by destinations, with a limit.
 /// While over the limit every publisher is paused.
-#[derive(Debug)]
 pub struct MemoryBudget {
     limit: usize,
     used: AtomicUsize,
     alarm: AtomicBool,
+    gauges: Option<(prometheus::IntGauge, prometheus::IntGauge)>,
+}
+
+impl std::fmt::Debug for MemoryBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBudget")
+            .field("limit", &self.limit)
+            .field("used", &self.used())
+            .field("alarm", &self.alarm())
+            .finish()
+    }
 }
 
 impl MemoryBudget {
@@ -87,7 +97,14 @@ impl MemoryBudget {
             limit,
             used: AtomicUsize::new(0),
             alarm: AtomicBool::new(false),
+            gauges: None,
         }
+    }
+
+    /// Mirrors the budget in `buffered` (bytes) and `alarm` (0/1) gauges.
+    pub fn with_gauges(mut self, buffered: prometheus::IntGauge, alarm: prometheus::IntGauge) -> Self {
+        self.gauges = Some((buffered, alarm));
+        self
     }
 
     /// Bytes now held.
@@ -103,7 +120,13 @@ impl MemoryBudget {
     /// Counts `n` more bytes held.
     pub fn add(&self, n: usize) {
         let used = self.used.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some((g, _)) = &self.gauges {
+            g.add(n as i64);
+        }
         if used > self.limit && !self.alarm.swap(true, Ordering::Relaxed) {
+            if let Some((_, a)) = &self.gauges {
+                a.set(1);
+            }
             tracing::warn!(used, limit = self.limit, "memory alarm: buffered message bytes over the limit; pausing publishers");
         }
     }
@@ -111,7 +134,13 @@ impl MemoryBudget {
     /// Counts `n` fewer bytes held.
     pub fn sub(&self, n: usize) {
         let used = self.used.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
+        if let Some((g, _)) = &self.gauges {
+            g.sub(n as i64);
+        }
         if used <= self.limit && self.alarm.swap(false, Ordering::Relaxed) {
+            if let Some((_, a)) = &self.gauges {
+                a.set(0);
+            }
             tracing::info!(used, limit = self.limit, "memory alarm cleared; publishers resume");
         }
     }

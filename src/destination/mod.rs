@@ -129,6 +129,8 @@ pub struct Subscribe {
     pub key: ConsumerKey,
     pub ack: AckMode,
     pub prefetch: u32,
+    /// Most body bytes outstanding at once (the byte side of the window).
+    pub window_bytes: usize,
     pub deliver: Recipient<Deliver>,
     /// Ends the subscriber's connection (topic slow-consumer policy `disconnect`).
     pub fail: Recipient<Fail>,

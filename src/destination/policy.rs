@@ -39,6 +39,11 @@ pub struct DestinationPolicy {
 impl DestinationPolicy {
     /// The policy configured in `settings`.
     pub fn from_settings(s: &Settings) -> Self {
+        Self::with_memory(s, MemoryBudget::new(s.broker.max_buffered_bytes))
+    }
+
+    /// The policy configured in `settings`, with `memory` as the broker-wide budget.
+    pub fn with_memory(s: &Settings, memory: MemoryBudget) -> Self {
         DestinationPolicy {
             max_deliveries: s.destinations.max_deliveries,
             dead_letter_prefix: s.destinations.dead_letter_prefix.clone(),
@@ -55,7 +60,7 @@ impl DestinationPolicy {
             },
             overrides: s.destinations.policies.clone(),
             slow_consumer: s.destinations.slow_consumer,
-            memory: Arc::new(MemoryBudget::new(s.broker.max_buffered_bytes)),
+            memory: Arc::new(memory),
         }
     }
 

@@ -366,7 +366,7 @@ impl Handler<Subscribe> for Queue {
             }
             this.last_activity = Instant::now();
             this.consumers
-                .push(Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver));
+                .push(Consumer::new(msg.key, msg.ack, (msg.prefetch, msg.window_bytes), msg.deliver));
             this.m.consumers.inc();
             if let Some((to, receipt_id)) = msg.receipt {
                 to.do_send(Receipted { receipt_id });

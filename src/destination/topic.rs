@@ -304,7 +304,7 @@ impl Handler<Subscribe> for Topic {
             }
             this.last_activity = Instant::now();
             this.subscribers.push(Subscriber {
-                consumer: Consumer::new(msg.key, msg.ack, msg.prefetch, msg.deliver),
+                consumer: Consumer::new(msg.key, msg.ack, (msg.prefetch, msg.window_bytes), msg.deliver),
                 backlog: VecDeque::new(),
                 fail: msg.fail,
             });

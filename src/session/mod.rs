@@ -41,7 +41,6 @@ pub struct ClientFrame {
 #[rtype(result = "()")]
 pub struct ConnectionLost;
 
-
 struct Sub {
     key: u64,
     dest: DestinationRef,
@@ -252,6 +251,9 @@ impl Session {
         }
         let d = &self.shared.settings.destinations;
         let prefetch = prefetch.unwrap_or(d.default_prefetch).min(d.max_prefetch);
+        // A quarter of the connection's outbound bound per subscription: a
+        // slow reader gets fewer messages instead of being disconnected.
+        let window_bytes = (self.shared.settings.limits.max_outbound_bytes / 4).max(1);
         let sub_key = self.next_key;
         self.next_key += 1;
         let key = self.key(sub_key);
@@ -285,6 +287,7 @@ impl Session {
                     key,
                     ack,
                     prefetch,
+                    window_bytes,
                     deliver: deliver.clone(),
                     fail: fail.clone(),
                     receipt: receipt_for_dest.clone().map(|r| (receipted.clone(), r)),
