@@ -263,11 +263,11 @@ async fn connection_that_stops_reading_is_cut_off_at_its_outbound_bound() {
         ("STOMPEDE__DESTINATIONS__SUBSCRIBER_BACKLOG", "100000"),
     ]);
     // Each subscription's window is a quarter of the outbound bound in bytes,
-    // so one stalled subscription only parks messages; five subscriptions
+    // so one stalled subscription only parks messages; eight subscriptions
     // that never read overflow the connection's bound and cut it off.
     let mut stalled = broker.raw().await;
     stalled.stomp_connect(&[("accept-version", "1.2")]).await;
-    for i in 0..5 {
+    for i in 0..8 {
         let sub = format!("SUBSCRIBE\nid:s{i}\ndestination:/topic/big\nprefetch-count:65535\nreceipt:r{i}\n\n\0");
         stalled.send(sub.as_bytes()).await;
         assert_eq!(stalled.read_frame().await.command, Command::Receipt);

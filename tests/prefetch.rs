@@ -138,3 +138,26 @@ async fn invalid_prefetch_count_is_an_error() {
         .with_header("prefetch-count", "lots");
     c.expect_error_after(f, "prefetch-count").await;
 }
+
+#[tokio::test]
+async fn topic_subscriber_window_is_respected_too() {
+    let broker = TestBroker::start();
+    let mut c = broker.client().await;
+    c.subscribe_with(
+        "/topic/pf",
+        "s",
+        &[("ack", "client-individual"), ("prefetch-count", "2")],
+    )
+    .await;
+    let mut p = broker.client().await;
+    for n in 0..5 {
+        p.publish_sync("/topic/pf", &n.to_string(), &[]).await;
+    }
+    let first = c.recv_messages(2).await;
+    c.ping().await;
+    c.expect_nothing(QUIET).await;
+    c.ack(&first[0]).await;
+    assert_eq!(body(&c.expect(Command::Message).await), "2");
+    c.ping().await;
+    c.expect_nothing(QUIET).await;
+}

@@ -65,6 +65,8 @@ struct Ledger {
     /// Bodies delivered at least once (read by a consumer).
     seen: HashSet<String>,
     acked: HashMap<String, u32>,
+    /// Deliveries flagged `redelivered:true` (so the run exercised redelivery).
+    redeliveries: usize,
     violations: Vec<String>,
 }
 
@@ -79,6 +81,9 @@ impl Ledger {
         if self.acked.contains_key(&b) {
             self.violations
                 .push(format!("{b} delivered to consumer {who} after its ACK"));
+        }
+        if m.header("redelivered") == Some("true") {
+            self.redeliveries += 1;
         }
         if !self.seen.insert(b.clone()) && m.header("redelivered") != Some("true") {
             self.violations.push(format!(
@@ -283,7 +288,14 @@ async fn random_ack_nack_disconnect_consumes_every_message_exactly_once() {
         "acknowledged set differs from the committed set"
     );
     assert!(
-        g.expected.len() > PER_PRODUCER,
-        "too few messages committed to mean anything"
+        g.expected.len() > PER_PRODUCER && g.redeliveries > g.expected.len() / 10,
+        "too little traffic to mean anything: {} committed, {} redeliveries",
+        g.expected.len(),
+        g.redeliveries
+    );
+    eprintln!(
+        "seed {seed:#x}: {} messages, {} redeliveries",
+        g.expected.len(),
+        g.redeliveries
     );
 }

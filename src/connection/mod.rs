@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -31,8 +31,9 @@ use crate::protocol::{Command, Frame, Outbound, ProtocolError, StompCodec, Versi
 use crate::session::{ClientFrame, ConnectionLost, Session};
 use crate::shared::Shared;
 
-/// A frame read from the socket. Sent by the reader task with `send` (one at a
-/// time; the reply tells the reader how to go on).
+/// A frame read from the socket. Sent by the reader task: CONNECT/STOMP with
+/// `send` (the reply tells the reader which version to decode with), every
+/// other frame with `do_send`, bounded by the frame's in-flight permit.
 #[derive(Message)]
 #[rtype(result = "ReadControl")]
 pub struct FrameReceived {
@@ -165,6 +166,9 @@ pub struct Connection {
     session: Option<Addr<Session>>,
     codec: StompCodec,
     out: BytesMut,
+    /// Encoded output not yet handed to the writer that precedes `out`
+    /// (headers and shared large bodies, in order).
+    segments: Vec<Bytes>,
     settlements: HashMap<u64, u32>,
     flush_scheduled: bool,
     tx: UnboundedSender<WriteCmd>,
@@ -223,6 +227,7 @@ impl Connection {
                 session: None,
                 codec: StompCodec::new(limits),
                 out: BytesMut::new(),
+                segments: Vec::new(),
                 settlements: HashMap::new(),
                 flush_scheduled: false,
                 tx,
@@ -242,6 +247,10 @@ impl Connection {
             tracing::error!(session = self.id, error = %e, "cannot encode outbound frame");
             return;
         }
+        self.schedule_flush(ctx);
+    }
+
+    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
         if !self.flush_scheduled {
             self.flush_scheduled = true;
             ctx.notify(Flush);
@@ -256,10 +265,14 @@ impl Connection {
     /// Hands everything encoded since the last flush to the writer as one chunk.
     fn flush(&mut self) {
         self.flush_scheduled = false;
-        if self.out.is_empty() {
+        if self.out.is_empty() && self.segments.is_empty() {
             return;
         }
-        let chunk = self.out.split().freeze();
+        let mut chunk = std::mem::take(&mut self.segments);
+        if !self.out.is_empty() {
+            chunk.push(self.out.split().freeze());
+        }
+        let len: usize = chunk.iter().map(Bytes::len).sum();
         let settlements = self
             .settlements
             .drain()
@@ -275,11 +288,11 @@ impl Connection {
                 })
             })
             .collect();
-        self.pending.fetch_add(chunk.len(), Ordering::Relaxed);
+        self.pending.fetch_add(len, Ordering::Relaxed);
         self.shared
             .metrics
             .outbound_pending_bytes
-            .add(chunk.len() as i64);
+            .add(len as i64);
         self.last_write = Instant::now();
         let _ = self.tx.send(WriteCmd::Data(chunk, settlements));
     }
@@ -355,7 +368,7 @@ impl Connection {
         if let Some(every) = hb.send {
             let tick = (every / 2).max(Duration::from_millis(1));
             ctx.run_interval(tick, move |c, ctx| {
-                if c.state != State::Closing && c.last_write.elapsed() >= tick && c.out.is_empty() {
+                if c.state != State::Closing && c.last_write.elapsed() >= tick && c.out.is_empty() && c.segments.is_empty() {
                     c.write(Outbound::Heartbeat, ctx);
                 }
             });
@@ -442,6 +455,10 @@ impl Connection {
         self.close(ctx);
     }
 }
+
+/// Bodies at least this large are written from their own buffer rather than
+/// copied into the connection's output buffer.
+const ZERO_COPY_BODY: usize = 8 * 1024;
 
 /// Flush the output buffer (self-notification, coalescing one wake-up's frames).
 #[derive(Message)]
@@ -627,14 +644,26 @@ impl Handler<Deliver> for Connection {
             *self.settlements.entry(msg.subscription).or_insert(0) += 1;
         }
         self.shared.metrics.frame_sent(Command::Message).inc();
-        self.write(
-            Outbound::Message {
-                delivery,
-                shared: msg.data.headers.clone(),
-                body: msg.data.body.clone(),
-            },
-            ctx,
-        );
+        if msg.data.body.len() >= ZERO_COPY_BODY {
+            // Large bodies go to the socket from the producer's buffer as they
+            // are: only the headers are encoded here.
+            self.codec
+                .encode_message_head(&delivery, &msg.data.headers, msg.data.body.len(), &mut self.out);
+            let head = self.out.split().freeze();
+            self.segments.push(head);
+            self.segments.push(msg.data.body.clone());
+            self.out.extend_from_slice(b"\0");
+            self.schedule_flush(ctx);
+        } else {
+            self.write(
+                Outbound::Message {
+                    delivery,
+                    shared: msg.data.headers.clone(),
+                    body: msg.data.body.clone(),
+                },
+                ctx,
+            );
+        }
     }
 }
 

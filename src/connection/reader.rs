@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::codec::FramedRead;
 
 use super::{Connection, FrameReceived, ReadControl, ReadEnded};
-use crate::protocol::{Inbound, StompCodec};
+use crate::protocol::{Command, Inbound, StompCodec};
 
 /// Milliseconds since `epoch` of the last byte read: any byte counts as liveness.
 #[derive(Clone)]
@@ -89,6 +89,15 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
         };
         let ended = match framed.next().await {
             Some(Ok(Inbound::Heartbeat)) => continue,
+            // Only the handshake needs an answer (the version decides how the
+            // next frames are unescaped); every other frame is handed over
+            // without waiting, bounded by its permit.
+            Some(Ok(Inbound::Frame(frame)))
+                if !matches!(frame.command, Command::Connect | Command::Stomp) =>
+            {
+                conn.do_send(FrameReceived { frame, permit });
+                continue;
+            }
             Some(Ok(Inbound::Frame(frame))) => {
                 match conn.send(FrameReceived { frame, permit }).await {
                     Ok(ReadControl::Continue) => continue,

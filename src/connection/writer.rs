@@ -24,8 +24,9 @@ pub struct Settlement {
 
 /// What the actor sends the writer.
 pub enum WriteCmd {
-    /// Bytes to write, and what they settle once written.
-    Data(Bytes, Vec<Settlement>),
+    /// Bytes to write (in order, with one vectored write where possible),
+    /// and what they settle once written.
+    Data(Vec<Bytes>, Vec<Settlement>),
     /// Flush, shut the socket's write side, and end.
     Close,
     /// Signalled once everything before it is written and settled (dropped
@@ -50,13 +51,14 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
     let mut failed = None;
     while let Some(cmd) = rx.recv().await {
         match cmd {
-            WriteCmd::Data(bytes, settlements) => {
-                if let Err(e) = io.write_all(&bytes).await {
+            WriteCmd::Data(segments, settlements) => {
+                if let Err(e) = write_segments(&mut io, &segments).await {
                     failed = Some(e.to_string());
                     break;
                 }
-                pending.fetch_sub(bytes.len(), Ordering::Relaxed);
-                total_pending.sub(bytes.len() as i64);
+                let len: usize = segments.iter().map(Bytes::len).sum();
+                pending.fetch_sub(len, Ordering::Relaxed);
+                total_pending.sub(len as i64);
                 for s in settlements {
                     s.to.do_send(Settle {
                         key: s.key,
@@ -75,4 +77,36 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
         }
     }
     conn.do_send(WriterEnded { error: failed });
+}
+
+/// Writes every segment, in order, with vectored writes.
+async fn write_segments<W: AsyncWrite + Unpin>(io: &mut W, segments: &[Bytes]) -> std::io::Result<()> {
+    if let [one] = segments {
+        return io.write_all(one).await;
+    }
+    let (mut idx, mut off) = (0, 0);
+    while idx < segments.len() {
+        let first = segments[idx].get(off..).unwrap_or_default();
+        let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(first)
+            .chain(segments[idx + 1..].iter().map(|b| &b[..]))
+            .take(64)
+            .map(std::io::IoSlice::new)
+            .collect();
+        let mut n = io.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && idx < segments.len() {
+            let rest = segments[idx].len() - off;
+            if n >= rest {
+                n -= rest;
+                idx += 1;
+                off = 0;
+            } else {
+                off += n;
+                n = 0;
+            }
+        }
+    }
+    Ok(())
 }

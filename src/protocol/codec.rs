@@ -379,6 +379,21 @@ impl StompCodec {
         body: &[u8],
         dst: &mut BytesMut,
     ) {
+        self.encode_message_head(delivery, shared, body.len(), dst);
+        dst.extend_from_slice(body);
+        dst.put_u8(0);
+    }
+
+    /// Writes a MESSAGE's command and headers and the blank line, but neither
+    /// the body nor the closing NUL: for callers that write a large body
+    /// straight from its `Bytes` instead of copying it.
+    pub fn encode_message_head(
+        &self,
+        delivery: &[(&'static str, String)],
+        shared: &[(String, String)],
+        body_len: usize,
+        dst: &mut BytesMut,
+    ) {
         let version = self.escaping(Command::Message);
         let header_bytes: usize = delivery
             .iter()
@@ -388,7 +403,7 @@ impl StompCodec {
                 .iter()
                 .map(|(n, v)| n.len() + v.len() + 2)
                 .sum::<usize>();
-        dst.reserve(header_bytes + body.len() + 48);
+        dst.reserve(header_bytes + 48);
         dst.put_slice(b"MESSAGE\n");
         // The length is always written from the real body, so any other
         // content-length would be a wrong duplicate.
@@ -401,10 +416,8 @@ impl StompCodec {
             }
             put_header(dst, name, value, version);
         }
-        put_content_length(dst, body.len());
+        put_content_length(dst, body_len);
         dst.put_u8(b'\n');
-        dst.extend_from_slice(body);
-        dst.put_u8(0);
     }
 }
 

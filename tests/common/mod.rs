@@ -888,11 +888,14 @@ impl Client {
 // the outside programs (promtool, prometheus) they require.
 // ---------------------------------------------------------------------------
 
+/// One sample of a scrape: (name, labels sorted by name, value).
+pub type Sample = (String, Vec<(String, String)>, f64);
+
 /// One Prometheus text exposition, parsed.
 pub struct Scrape {
     pub text: String,
-    /// Every sample: (name, labels sorted by name, value).
-    pub samples: Vec<(String, Vec<(String, String)>, f64)>,
+    /// Every sample.
+    pub samples: Vec<Sample>,
     /// `# TYPE` of each family.
     pub types: HashMap<String, String>,
 }

@@ -100,14 +100,26 @@ impl Conn {
             return Ok(());
         }
         let secs = self.timeout.as_secs_f64();
-        timeout_at(deadline, self.half.write_all_buf(&mut self.out))
+        let written = timeout_at(deadline, self.half.write_all_buf(&mut self.out))
             .await
             .map_err(|_| BenchError::Timeout {
                 what: "the broker to read what we sent".into(),
                 secs,
-            })??;
+            })?;
+        if let Err(e) = written {
+            return Err(self.explain(e));
+        }
         self.out.clear();
         Ok(())
+    }
+
+    /// A broker that refuses a frame sends ERROR and closes, so our write
+    /// fails; the ERROR, if it already arrived, says why.
+    fn explain(&mut self, e: std::io::Error) -> BenchError {
+        match self.try_recv("ERROR") {
+            Err(broker @ BenchError::Broker(_)) => broker,
+            _ => e.into(),
+        }
     }
 
     /// The next frame (heart-beats skipped), waiting at most the timeout.
@@ -238,7 +250,9 @@ impl Conn {
                         .with_header("message-id", id),
                 )
             }
-            Version::V1_0 => msg.header("message-id").map(|id| f.with_header("message-id", id)),
+            Version::V1_0 => msg
+                .header("message-id")
+                .map(|id| f.with_header("message-id", id)),
         }
     }
 }

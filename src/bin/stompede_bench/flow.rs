@@ -180,4 +180,3 @@ fn secs_between(from: Instant, to: Instant) -> f64 {
         .max(Duration::from_micros(1))
         .as_secs_f64()
 }
-

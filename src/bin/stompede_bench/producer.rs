@@ -67,7 +67,8 @@ pub async fn produce(
             break;
         }
         // Reading the clock costs little next to encoding a frame, but not nothing.
-        if (seq % 16 == 0 || period.is_some()) && spec.until.is_some_and(|u| Instant::now() >= u)
+        if (seq.is_multiple_of(16) || period.is_some())
+            && spec.until.is_some_and(|u| Instant::now() >= u)
         {
             break;
         }
@@ -75,7 +76,7 @@ pub async fn produce(
             next_at += p;
             tokio::time::sleep_until(next_at).await;
         }
-        let window_end = (seq + 1) % spec.window == 0;
+        let window_end = (seq + 1).is_multiple_of(spec.window);
         let body = if spec.stamp {
             stamped(&spec.body, clock)
         } else {
@@ -118,10 +119,7 @@ pub async fn produce(
         confirm_oldest(&mut conn, &mut pending, &spec).await?;
     }
     conn.disconnect().await?;
-    Ok(ProducerOutcome {
-        sent: seq,
-        stopped,
-    })
+    Ok(ProducerOutcome { sent: seq, stopped })
 }
 
 async fn confirm_oldest(

@@ -59,6 +59,9 @@ pub struct ScenarioResult {
     pub ok: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// The load settings the run used.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub params: serde_json::Value,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub destination: String,
     pub sent: u64,
@@ -80,6 +83,9 @@ pub struct ScenarioResult {
     pub memory: Option<Memory>,
     /// One per stream: the queue, or each topic subscriber.
     pub checks: Vec<Check>,
+    /// Observations worth a reader's attention, e.g. backpressure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl ScenarioResult {
@@ -128,6 +134,7 @@ impl ScenarioResult {
                 None => parts.push(format!("RSS max {:.1} MB", m.rss_max_kb as f64 / 1000.0)),
             }
         }
+        parts.extend(self.notes.iter().cloned());
         parts.join(", ")
     }
 }
@@ -220,7 +227,10 @@ mod tests {
     #[test]
     fn percentiles_use_nearest_rank() {
         let l = Latency::of((1..=1000).map(|ms| ms * 1_000_000).collect()).unwrap();
-        assert_eq!((l.p50, l.p99, l.p99_9, l.max), (500.0, 990.0, 999.0, 1000.0));
+        assert_eq!(
+            (l.p50, l.p99, l.p99_9, l.max),
+            (500.0, 990.0, 999.0, 1000.0)
+        );
         assert!(Latency::of(Vec::new()).is_none());
     }
 }

@@ -5,7 +5,8 @@ use crate::error::{BenchError, Result};
 /// VmRSS of process `pid`, in kB.
 pub fn rss_kb(pid: u32) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
-    let text = std::fs::read_to_string(&path).map_err(|e| BenchError::Rss(format!("{path}: {e}")))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| BenchError::Rss(format!("{path}: {e}")))?;
     parse_vmrss(&text).ok_or_else(|| BenchError::Rss(format!("{path} has no VmRSS line")))
 }
 

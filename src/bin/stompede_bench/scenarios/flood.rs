@@ -99,6 +99,12 @@ async fn measure(ctx: &Ctx, load: &Load, label: String) -> Result<ScenarioResult
         .map(|t| t.saturating_duration_since(drain_start).as_secs_f64())
         .unwrap_or(0.0)
         .max(1e-6);
+    let mut notes = Vec::new();
+    // A producer that was not back in its loop soon after the end was held
+    // by the broker until the drain made room.
+    if stopped.saturating_duration_since(until) > Duration::from_millis(500) {
+        notes.push("producer paused by the broker".to_string());
+    }
     let memory = ctx.cli.pid.map(|pid| Memory {
         pid,
         rss_before_kb: series.first().copied().unwrap_or(0),
@@ -114,10 +120,12 @@ async fn measure(ctx: &Ctx, load: &Load, label: String) -> Result<ScenarioResult
         destination,
         sent,
         delivered: c.deliveries,
-        send_rate: Some(sent as f64 / stopped.duration_since(clock).as_secs_f64().max(1e-6)),
+        // Over the flood itself: time spent paused counts, time spent draining does not.
+        send_rate: Some(sent as f64 / load.duration.as_secs_f64()),
         deliver_rate: Some(c.deliveries as f64 / drain_secs),
         memory,
         checks: vec![c.tracker.check(&[sent])],
+        notes,
         ..ScenarioResult::default()
     })
 }

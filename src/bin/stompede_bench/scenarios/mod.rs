@@ -68,13 +68,53 @@ impl Ctx {
 pub async fn run(ctx: &Ctx) -> Vec<ScenarioResult> {
     let load = &ctx.cli.load;
     match ctx.cli.scenario {
-        Scenario::Queue => vec![queue::run(ctx, load).await],
-        Scenario::Topic => vec![topic::run(ctx, load).await],
-        Scenario::Latency => vec![latency::run(ctx, load).await],
-        Scenario::Idle => vec![idle::run(ctx, load).await],
-        Scenario::Flood => vec![flood::run(ctx, load).await],
         Scenario::Suite => suite::run(ctx).await,
+        one => vec![run_one(ctx, one, load).await],
     }
+}
+
+/// Runs one scenario with `load` and records the settings in its result.
+async fn run_one(ctx: &Ctx, scenario: Scenario, load: &Load) -> ScenarioResult {
+    let mut r = match scenario {
+        Scenario::Topic => topic::run(ctx, load).await,
+        Scenario::Latency => latency::run(ctx, load).await,
+        Scenario::Idle => idle::run(ctx, load).await,
+        Scenario::Flood => flood::run(ctx, load).await,
+        Scenario::Queue | Scenario::Suite => queue::run(ctx, load).await,
+    };
+    r.params = params(scenario, load);
+    r
+}
+
+/// The settings that shape a scenario's numbers, for the JSON record.
+fn params(scenario: Scenario, load: &Load) -> serde_json::Value {
+    let mut p = serde_json::json!({
+        "size": load.size,
+        "count": load.count,
+        "duration_s": load.count.is_none().then_some(load.duration.as_secs_f64()),
+        "window": load.window,
+        "max_lag": load.max_lag,
+        "prefetch": load.prefetch,
+    });
+    let extra = match scenario {
+        Scenario::Queue => serde_json::json!({
+            "producers": load.producers, "consumers": load.consumers,
+            "ack": load.ack.as_str(), "ack_every": load.ack_every,
+        }),
+        Scenario::Topic => serde_json::json!({
+            "producers": load.producers, "subscribers": load.subscribers,
+            "ack": load.ack.as_str(),
+        }),
+        Scenario::Latency => serde_json::json!({ "rate": load.rate, "ack": load.ack.as_str() }),
+        Scenario::Idle => serde_json::json!({
+            "connections": load.connections, "parallel": load.parallel,
+        }),
+        Scenario::Flood | Scenario::Suite => serde_json::json!({}),
+    };
+    if let (Some(p), Some(extra)) = (p.as_object_mut(), extra.as_object()) {
+        p.extend(extra.clone());
+    }
+    p
 }
 
 /// Bounds a timed scenario as a whole, in case some wait was left without a

@@ -1,9 +1,9 @@
 //! `suite`: the standard sequence of issue 6's comparison table, against one
-//! broker, in one run. `--duration` (or `--count`) applies to every step;
+//! broker (freshly started, for the memory figure), in one run. `--duration` (or `--count`) applies to every step;
 //! `--subscribers`, `--rate` and `--connections` keep their defaults of 10,
 //! 2000/s and 2000 unless given.
 
-use super::{idle, latency, queue, topic, Ctx};
+use super::{run_one, Ctx};
 use crate::cli::{AckMode, Load, Scenario};
 use crate::report::ScenarioResult;
 
@@ -17,24 +17,27 @@ pub async fn run(ctx: &Ctx) -> Vec<ScenarioResult> {
         f(&mut l);
         l
     };
+    // Idle first: its memory per connection is only meaningful on a broker
+    // whose allocator has not already grown for the message-heavy steps.
     let steps: Vec<(Scenario, Load)> = vec![
+        (Scenario::Idle, step(&|_| {})),
         (Scenario::Queue, step(&|_| {})),
-        (Scenario::Queue, step(&|l| l.ack = AckMode::ClientIndividual)),
-        (Scenario::Queue, step(&|l| (l.producers, l.consumers) = (4, 4))),
+        (
+            Scenario::Queue,
+            step(&|l| l.ack = AckMode::ClientIndividual),
+        ),
+        (
+            Scenario::Queue,
+            step(&|l| (l.producers, l.consumers) = (4, 4)),
+        ),
         (Scenario::Queue, step(&|l| l.size = LARGE)),
         (Scenario::Topic, step(&|_| {})),
         (Scenario::Latency, step(&|_| {})),
-        (Scenario::Idle, step(&|_| {})),
     ];
     let total = steps.len();
     let mut results = Vec::new();
     for (i, (kind, load)) in steps.into_iter().enumerate() {
-        let r = match kind {
-            Scenario::Topic => topic::run(ctx, &load).await,
-            Scenario::Latency => latency::run(ctx, &load).await,
-            Scenario::Idle => idle::run(ctx, &load).await,
-            _ => queue::run(ctx, &load).await,
-        };
+        let r = run_one(ctx, kind, &load).await;
         eprintln!(
             "[{}/{total}] {}: {}",
             i + 1,
