@@ -73,6 +73,38 @@ impl RestartBudget {
     }
 }
 
+/// What a supervised actor keeps about its failures: the last cause (logged
+/// and counted on restart) and its restart budget.
+#[derive(Debug, Clone)]
+pub struct Failures {
+    cause: Option<String>,
+    budget: RestartBudget,
+}
+
+impl Failures {
+    /// No failure yet; `budget` bounds restarts.
+    pub fn new(budget: RestartBudget) -> Self {
+        Failures {
+            cause: None,
+            budget,
+        }
+    }
+
+    /// Records why the actor is about to stop.
+    pub fn record(&mut self, cause: String) {
+        self.cause = Some(cause);
+    }
+
+    /// Called from `restarting`: logs at warn with `who`, counts the restart
+    /// for `kind`, and says whether the budget still allows it.
+    pub fn restarted(&mut self, metrics: &crate::metrics::Metrics, kind: &str, who: &str) -> bool {
+        let cause = self.cause.take().unwrap_or_else(|| "stopped".into());
+        metrics.actor_restarts.with_label_values(&[kind]).inc();
+        tracing::warn!(actor = kind, who, cause = %cause, "actor failed; restarted by its supervisor");
+        self.budget.allow()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

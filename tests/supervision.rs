@@ -226,12 +226,13 @@ async fn repeated_faults_under_load_lose_nothing_and_harm_no_one() {
         c.abort();
     }
 
-    let s = seen.lock().unwrap();
-    for e in &expected {
-        assert!(s.unflagged.get(e).copied().unwrap_or(0) <= 1, "{e} delivered twice unflagged");
+    {
+        let s = seen.lock().unwrap();
+        for e in &expected {
+            assert!(s.unflagged.get(e).copied().unwrap_or(0) <= 1, "{e} delivered twice unflagged");
+        }
+        assert!(s.max_gap < Duration::from_secs(1), "steady consumers paused for {:?}", s.max_gap);
     }
-    assert!(s.max_gap < Duration::from_secs(1), "steady consumers paused for {:?}", s.max_gap);
-    drop(s);
     assert_eq!(restarts(&broker, "session").await, SESSION_FAULTS as f64);
     assert_eq!(restarts(&broker, "destination").await, DESTINATION_FAULTS as f64);
     assert_eq!(restarts(&broker, "transaction").await, TX_FAULTS as f64);
@@ -253,4 +254,43 @@ async fn repeated_faults_under_load_lose_nothing_and_harm_no_one() {
         assert!(Instant::now() < deadline, "state left behind (consumers, unacked, connections): {left:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn destination_failing_past_its_budget_is_quarantined_to_its_dead_letter_queue() {
+    let broker = TestBroker::with(&[("STOMPEDE__SUPERVISION__MAX_RESTARTS", "2")]);
+    let mut p = broker.client().await;
+    for i in 0..5 {
+        p.publish("/queue/storm", &format!("m{i}"), &[]).await;
+    }
+    // Three failures in the window: two restarts are allowed, the third quarantines.
+    for f in 0..3 {
+        p.send(fault("/queue/storm", "destination").with_body(format!("f{f}"))).await;
+    }
+    p.send_with_receipt(
+        Frame::new(Command::Send).with_header("destination", "/queue/storm").with_body("after"),
+        "after",
+    )
+    .await;
+    assert_eq!(restarts(&broker, "destination").await, 3.0);
+
+    // Everything that waited in the quarantined queue is in its dead-letter queue, in order.
+    let mut dlq = broker.client().await;
+    dlq.subscribe("/queue/DLQ.storm", "d", "auto").await;
+    for body in ["m0", "m1", "m2", "m3", "m4", "f0", "f1"] {
+        let m = dlq.expect(Command::Message).await;
+        assert_eq!(String::from_utf8_lossy(&m.body), body);
+        assert_eq!(m.header("x-death-reason"), Some("destination-failed"));
+        assert_eq!(m.header("x-original-destination"), Some("/queue/storm"));
+    }
+    // The name lives on in a fresh actor: later messages are served normally.
+    let mut c = broker.client().await;
+    c.subscribe("/queue/storm", "s", "auto").await;
+    let mut rest = Vec::new();
+    for _ in 0..2 {
+        rest.push(String::from_utf8_lossy(&c.expect(Command::Message).await.body).to_string());
+    }
+    assert_eq!(rest, ["f2", "after"]);
+    c.expect_nothing(std::time::Duration::from_millis(100)).await;
+    dlq.expect_nothing(std::time::Duration::from_millis(100)).await;
 }

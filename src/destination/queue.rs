@@ -16,7 +16,7 @@ use super::{
 };
 use crate::connection::Receipted;
 use crate::metrics::{DestinationMetrics, Metrics};
-use crate::supervision::{guarded, Failing, RestartBudget};
+use crate::supervision::{guarded, Failing, Failures, RestartBudget};
 use crate::router::{DeadLetter, DestinationFailed, Reroute, Router};
 
 /// One queue's state. Lives on one arbiter; everything it holds is in this
@@ -33,8 +33,7 @@ pub struct Queue {
     last_activity: Instant,
     retired: bool,
     timer: Option<SpawnHandle>,
-    failure: Option<String>,
-    budget: RestartBudget,
+    failures: Failures,
     limits: QueueLimits,
     /// Body bytes of `ready` plus everything consumers hold unacknowledged.
     held_bytes: usize,
@@ -67,8 +66,7 @@ impl Queue {
             last_activity: Instant::now(),
             retired: false,
             timer: None,
-            failure: None,
-            budget,
+            failures: Failures::new(budget),
             limits,
             held_bytes: 0,
             ready_bytes: 0,
@@ -287,13 +285,7 @@ impl Actor for Queue {
 /// the actor value; only timers are rebuilt in `started`.
 impl actix::Supervised for Queue {
     fn restarting(&mut self, ctx: &mut Context<Self>) {
-        let cause = self.failure.take().unwrap_or_else(|| "stopped".into());
-        self.metrics
-            .actor_restarts
-            .with_label_values(&["destination"])
-            .inc();
-        tracing::warn!(destination = %self.name, cause = %cause, "destination actor failed; restarting");
-        if !self.budget.allow() {
+        if !self.failures.restarted(&self.metrics, "destination", &self.name) {
             tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
             self.quarantine(ctx);
         }
@@ -302,7 +294,7 @@ impl actix::Supervised for Queue {
 
 impl Failing for Queue {
     fn record_failure(&mut self, cause: String) {
-        self.failure = Some(cause);
+        self.failures.record(cause);
     }
 }
 

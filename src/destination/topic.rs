@@ -20,7 +20,7 @@ use super::{
 use crate::connection::{Fail, Receipted};
 use tokio::sync::OwnedSemaphorePermit;
 use crate::metrics::{DestinationMetrics, Metrics};
-use crate::supervision::{guarded, Failing, RestartBudget};
+use crate::supervision::{guarded, Failing, Failures, RestartBudget};
 use crate::router::{DeadLetter, DestinationFailed, DestinationIdle, Reroute, Router};
 
 struct Subscriber {
@@ -41,8 +41,7 @@ pub struct Topic {
     last_activity: Instant,
     retired: bool,
     timer: Option<SpawnHandle>,
-    failure: Option<String>,
-    budget: RestartBudget,
+    failures: Failures,
     /// Permits of publishers paused by the memory alarm.
     paused: Vec<OwnedSemaphorePermit>,
     recheck: bool,
@@ -68,8 +67,7 @@ impl Topic {
             last_activity: Instant::now(),
             retired: false,
             timer: None,
-            failure: None,
-            budget,
+            failures: Failures::new(budget),
             paused: Vec::new(),
             recheck: false,
         }
@@ -201,13 +199,7 @@ impl Actor for Topic {
 /// the actor value; only timers are rebuilt in `started`.
 impl actix::Supervised for Topic {
     fn restarting(&mut self, ctx: &mut Context<Self>) {
-        let cause = self.failure.take().unwrap_or_else(|| "stopped".into());
-        self.metrics
-            .actor_restarts
-            .with_label_values(&["destination"])
-            .inc();
-        tracing::warn!(destination = %self.name, cause = %cause, "destination actor failed; restarting");
-        if !self.budget.allow() {
+        if !self.failures.restarted(&self.metrics, "destination", &self.name) {
             tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
             self.quarantine(ctx);
         }
@@ -216,7 +208,7 @@ impl actix::Supervised for Topic {
 
 impl Failing for Topic {
     fn record_failure(&mut self, cause: String) {
-        self.failure = Some(cause);
+        self.failures.record(cause);
     }
 }
 

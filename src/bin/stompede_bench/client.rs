@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_util::{FutureExt, StreamExt};
-use stompede::protocol::{Command, Frame, Inbound, Limits, Outbound, StompCodec, Version};
+use stompede::protocol::{
+    Command, Frame, Inbound, Limits, Outbound, ProtocolError, StompCodec, Version,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -167,11 +169,14 @@ impl Conn {
 
     fn frame_of(
         &self,
-        item: Option<std::result::Result<Inbound, stompede::protocol::ProtocolError>>,
+        item: Option<std::result::Result<Inbound, ProtocolError>>,
         what: &str,
     ) -> Result<Option<Frame>> {
         match item {
             None => Err(BenchError::Closed(format!("waiting for {what}"))),
+            Some(Err(ProtocolError::Io(e))) => {
+                Err(BenchError::Closed(format!("waiting for {what} ({e})")))
+            }
             Some(Err(e)) => Err(e.into()),
             Some(Ok(Inbound::Heartbeat)) => Ok(None),
             Some(Ok(Inbound::Frame(f))) if f.command == Command::Error => {

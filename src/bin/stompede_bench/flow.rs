@@ -133,17 +133,14 @@ pub async fn run_flow(ctx: &Ctx, load: &Load, spec: &FlowSpec) -> Result<FlowOut
     let mut sent = vec![0u64; spec.producers as usize];
     let mut stopped = clock;
     while let Some(joined) = producer_tasks.join_next().await {
-        let (i, result) = joined?;
-        match result {
-            Ok(p) => {
-                sent[i] = p.sent;
-                stopped = stopped.max(p.stopped);
-            }
-            Err(e) => {
-                out.errors.push(format!("producer {i}: {e}"));
-                // Without its count the streams can never be complete.
-                groups.iter().for_each(|g| g.abandon());
-            }
+        let (i, p) = joined?;
+        sent[i] = p.sent;
+        stopped = stopped.max(p.stopped);
+        if let Some(e) = p.error {
+            out.errors.push(format!("producer {i}: {e}"));
+            // Messages it handed over may never have reached the broker, so
+            // waiting for all of them could only end in a timeout.
+            groups.iter().for_each(|g| g.abandon());
         }
     }
     out.sent = sent.iter().sum();

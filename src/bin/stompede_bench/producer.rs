@@ -41,22 +41,48 @@ pub struct ProducerSpec {
 }
 
 /// What a producer did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ProducerOutcome {
-    /// Messages sent and confirmed by the broker.
+    /// Messages sent: without an error, all confirmed by the broker; after
+    /// one, those handed to the socket (some may never have reached the broker).
     pub sent: u64,
     /// When the last message was handed to the socket.
     pub stopped: Instant,
+    pub error: Option<String>,
+    /// The longest single wait for the broker to read or confirm, while sending.
+    pub longest_wait: Duration,
 }
 
 /// Runs a producer on a connected `conn`; the end of the run is confirmed by
 /// a DISCONNECT receipt, so every message counted was taken by the broker.
+/// Returns what was sent even after an error, so the consumers' record can
+/// still be compared with it.
 pub async fn produce(
-    mut conn: Conn,
+    conn: Conn,
     spec: ProducerSpec,
     gate: Arc<Gate>,
     clock: Instant,
-) -> Result<ProducerOutcome> {
+) -> ProducerOutcome {
+    let mut out = ProducerOutcome {
+        sent: 0,
+        stopped: Instant::now(),
+        error: None,
+        longest_wait: Duration::ZERO,
+    };
+    if let Err(e) = send_all(conn, &spec, &gate, clock, &mut out).await {
+        out.error = Some(e.to_string());
+        out.stopped = Instant::now();
+    }
+    out
+}
+
+async fn send_all(
+    mut conn: Conn,
+    spec: &ProducerSpec,
+    gate: &Gate,
+    clock: Instant,
+    out: &mut ProducerOutcome,
+) -> Result<()> {
     let mut pending: VecDeque<String> = VecDeque::new();
     let mut seq = 0u64;
     let mut since_gate = 0u64;
@@ -98,28 +124,32 @@ pub async fn produce(
         }
         conn.push(f)?;
         seq += 1;
+        out.sent = seq;
         since_gate += 1;
         if period.is_some() || window_end || conn.buffered() >= FLUSH_AT {
-            let deadline = wait_deadline(&spec, &conn);
+            let deadline = wait_deadline(spec, &conn);
+            let waited = Instant::now();
             conn.flush_by(deadline).await?;
+            out.longest_wait = out.longest_wait.max(waited.elapsed());
         }
         if window_end {
             gate.pass(since_gate).await?;
             since_gate = 0;
             while pending.len() > 1 {
-                confirm_oldest(&mut conn, &mut pending, &spec).await?;
+                let waited = Instant::now();
+                confirm_oldest(&mut conn, &mut pending, spec).await?;
+                out.longest_wait = out.longest_wait.max(waited.elapsed());
             }
         }
     }
-    let stopped = Instant::now();
+    out.stopped = Instant::now();
     gate.pass(since_gate).await?;
-    let deadline = wait_deadline(&spec, &conn);
+    let deadline = wait_deadline(spec, &conn);
     conn.flush_by(deadline).await?;
     while !pending.is_empty() {
-        confirm_oldest(&mut conn, &mut pending, &spec).await?;
+        confirm_oldest(&mut conn, &mut pending, spec).await?;
     }
-    conn.disconnect().await?;
-    Ok(ProducerOutcome { sent: seq, stopped })
+    conn.disconnect().await
 }
 
 async fn confirm_oldest(

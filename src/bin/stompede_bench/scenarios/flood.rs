@@ -81,14 +81,12 @@ async fn measure(ctx: &Ctx, load: &Load, label: String) -> Result<ScenarioResult
     let drain_start = Instant::now();
     let consumer = tokio::spawn(consume(drain, cspec, group.clone(), clock));
     let mut errors = Vec::new();
-    let (sent, stopped) = match producer.await? {
-        Ok(p) => (p.sent, p.stopped),
-        Err(e) => {
-            errors.push(format!("producer: {e}"));
-            group.abandon();
-            (0, Instant::now())
-        }
-    };
+    let p = producer.await?;
+    let sent = p.sent;
+    if let Some(e) = p.error {
+        errors.push(format!("producer: {e}"));
+        group.abandon();
+    }
     group.set_expected(sent);
     let c = consumer.await?;
     if let Some(e) = c.error {
@@ -100,10 +98,12 @@ async fn measure(ctx: &Ctx, load: &Load, label: String) -> Result<ScenarioResult
         .unwrap_or(0.0)
         .max(1e-6);
     let mut notes = Vec::new();
-    // A producer that was not back in its loop soon after the end was held
-    // by the broker until the drain made room.
-    if stopped.saturating_duration_since(until) > Duration::from_millis(500) {
-        notes.push("producer paused by the broker".to_string());
+    // Pauses this long are the broker not reading the producer (backpressure).
+    if p.longest_wait > Duration::from_millis(500) {
+        notes.push(format!(
+            "producer paused up to {:.1}s by the broker",
+            p.longest_wait.as_secs_f64()
+        ));
     }
     let memory = ctx.cli.pid.map(|pid| Memory {
         pid,
