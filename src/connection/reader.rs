@@ -3,18 +3,15 @@
 //! out (the broker has not yet applied earlier frames), this task stops
 //! reading, and TCP pushes back on the client.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actix::Addr;
-use futures_util::StreamExt;
-use tokio::io::{AsyncRead, ReadBuf};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
-use tokio_util::codec::FramedRead;
+use tokio_util::codec::Decoder;
 
 use super::{Connection, FrameReceived, ReadControl, ReadEnded};
 use crate::protocol::{Command, Inbound, StompCodec};
@@ -53,63 +50,73 @@ impl Default for LastRead {
     }
 }
 
-/// Stamps `LastRead` whenever bytes arrive.
-struct Liveness<R> {
-    inner: R,
-    last: LastRead,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Liveness<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.last.touch();
-        }
-        r
-    }
-}
+/// Bytes asked of the socket per read while a connection is quiet (idle
+/// connections are the common case, and each holds its read buffer).
+const QUIET_READ: usize = 256;
+/// Bytes asked per read once reads come back full (a busy producer).
+const BUSY_READ: usize = 16 * 1024;
 
 /// Reads until the peer closes, a frame is malformed, or the actor says stop.
+///
+/// The read buffer starts small and grows only while reads fill it, so a
+/// thousand idle connections do not each hold a large buffer; the codec
+/// itself reserves room for a large frame once its content-length is known.
 pub async fn read_loop<R: AsyncRead + Unpin>(
-    io: R,
-    codec: StompCodec,
+    mut io: R,
+    mut codec: StompCodec,
     conn: Addr<Connection>,
     permits: Arc<Semaphore>,
     last: LastRead,
 ) {
-    let mut framed = FramedRead::new(Liveness { inner: io, last }, codec);
+    let mut buf = BytesMut::new();
+    let (mut busy, mut eof) = (false, false);
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
-        let ended = match framed.next().await {
-            Some(Ok(Inbound::Heartbeat)) => continue,
+        let decoded = loop {
+            let step = if eof {
+                codec.decode_eof(&mut buf)
+            } else {
+                codec.decode(&mut buf)
+            };
+            match step {
+                Ok(None) if !eof => {}
+                other => break other,
+            }
+            buf.reserve(if busy { BUSY_READ } else { QUIET_READ });
+            let spare = buf.capacity() - buf.len();
+            match io.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => eof = true,
+                Ok(n) => {
+                    last.touch();
+                    busy = n >= spare;
+                }
+            }
+        };
+        let ended = match decoded {
+            Ok(Some(Inbound::Heartbeat)) => continue,
             // Only the handshake needs an answer (the version decides how the
             // next frames are unescaped); every other frame is handed over
             // without waiting, bounded by its permit.
-            Some(Ok(Inbound::Frame(frame)))
+            Ok(Some(Inbound::Frame(frame)))
                 if !matches!(frame.command, Command::Connect | Command::Stomp) =>
             {
                 conn.do_send(FrameReceived { frame, permit });
                 continue;
             }
-            Some(Ok(Inbound::Frame(frame))) => {
+            Ok(Some(Inbound::Frame(frame))) => {
                 match conn.send(FrameReceived { frame, permit }).await {
                     Ok(ReadControl::Continue) => continue,
                     Ok(ReadControl::SetVersion(v)) => {
-                        framed.decoder_mut().set_version(v);
+                        codec.set_version(v);
                         continue;
                     }
                     Ok(ReadControl::Stop) | Err(_) => return,
                 }
             }
-            Some(Err(e)) => ReadEnded::Malformed(e, framed.decoder_mut().take_failed_receipt()),
-            None => ReadEnded::PeerClosed,
+            Err(e) => ReadEnded::Malformed(e, codec.take_failed_receipt()),
+            Ok(None) => ReadEnded::PeerClosed,
         };
         conn.do_send(ended);
         return;
