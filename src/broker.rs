@@ -12,6 +12,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::chat::ChatPage;
 use crate::destination::{DestinationPolicy, MemoryBudget};
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::Metrics;
@@ -37,6 +38,8 @@ pub enum StartError {
 pub struct BoundAddrs {
     pub stomp: SocketAddr,
     pub http: SocketAddr,
+    /// STOMP over WebSocket (path `/ws`).
+    pub websocket: SocketAddr,
 }
 
 /// Runs a broker until `shutdown` resolves, then stops it gracefully.
@@ -67,6 +70,10 @@ pub async fn serve(
     let http_addr = http_std
         .local_addr()
         .map_err(bind_err("http", settings.listeners.http))?;
+    let websocket = bind("websocket", settings.listeners.websocket).await?;
+    let websocket_addr = websocket
+        .local_addr()
+        .map_err(bind_err("websocket", settings.listeners.websocket))?;
     let _ = http_std.set_nonblocking(true);
 
     let workers = match settings.broker.workers {
@@ -82,25 +89,33 @@ pub async fn serve(
     let policy = Arc::new(DestinationPolicy::with_memory(&settings, memory));
     let router = Router::new(policy, metrics.clone(), handles.clone()).start();
     let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);
+    let chat = settings.http.chat_page.then(|| {
+        Arc::new(ChatPage::new(
+            &settings.http.chat_vendor_dir,
+            websocket_addr.port(),
+        ))
+    });
     let shared = Shared::new(settings, metrics.clone(), router);
-    let listener = Listener::new(shared, stomp, handles).start();
+    let listener = Listener::new(shared, stomp, handles)
+        .with_websocket(websocket)
+        .start();
 
     let ready = Arc::new(AtomicBool::new(false));
-    let (server, http_handle) =
-        crate::http::serve(http_std, metrics, ready.clone()).map_err(|source| {
-            StartError::Bind {
-                listener: "http",
-                addr: http_addr,
-                source,
-            }
+    let (server, http_handle) = crate::http::serve_with(http_std, metrics, ready.clone(), chat)
+        .map_err(|source| StartError::Bind {
+            listener: "http",
+            addr: http_addr,
+            source,
         })?;
     actix_rt::spawn(server);
     tracing::info!(listener = "stomp", addr = %stomp_addr, "listening");
     tracing::info!(listener = "http", addr = %http_addr, "listening");
+    tracing::info!(listener = "websocket", addr = %websocket_addr, path = crate::websocket::PATH, "listening");
     ready.store(true, Ordering::Release);
     on_bound(BoundAddrs {
         stomp: stomp_addr,
         http: http_addr,
+        websocket: websocket_addr,
     });
 
     shutdown.await;

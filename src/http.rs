@@ -1,5 +1,6 @@
 //! The HTTP listener: `/metrics` (Prometheus text format), `/healthz`
-//! (process alive) and `/readyz` (every listener bound and accepting).
+//! (process alive) and `/readyz` (every listener bound and accepting); and,
+//! when `http.chat_page` is on, the demo chat page at `/chat/`.
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use prometheus::{Encoder, TextEncoder};
 
+use crate::chat::ChatPage;
 use crate::metrics::Metrics;
 
 struct State {
@@ -50,13 +52,29 @@ pub fn serve(
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
 ) -> std::io::Result<(Server, ServerHandle)> {
+    serve_with(listener, metrics, ready, None)
+}
+
+/// Like [`serve`], also serving `chat` at `/chat/` when given.
+pub fn serve_with(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    chat: Option<Arc<ChatPage>>,
+) -> std::io::Result<(Server, ServerHandle)> {
     let state = web::Data::new(State { metrics, ready });
     let server = HttpServer::new(move || {
+        let chat = chat.clone();
         App::new()
             .app_data(state.clone())
             .route("/metrics", web::get().to(scrape))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .configure(move |cfg| {
+                if let Some(page) = chat {
+                    crate::chat::routes(cfg, page);
+                }
+            })
     })
     .workers(1)
     .disable_signals()

@@ -7,10 +7,13 @@
 //! - [`router`]: the destination registry; [`destination`]: queue and topic actors.
 //! - [`transaction`]: one actor per open transaction.
 //! - [`listener`], [`broker`], [`http`]: accepting connections, start/stop, metrics endpoint.
+//! - [`websocket`]: STOMP over WebSocket, an adapter in front of the same connection actor;
+//!   [`chat`]: the demo chat page the HTTP listener can serve.
 //! - [`settings`], [`metrics`], [`telemetry`], [`auth`]: configuration and operations.
 
 pub mod auth;
 pub mod broker;
+pub mod chat;
 pub mod connection;
 pub mod destination;
 pub mod http;
@@ -26,6 +29,7 @@ pub mod fault;
 pub mod shared;
 pub mod telemetry;
 pub mod transaction;
+pub mod websocket;
 
 pub use broker::{BoundAddrs, BrokerHandle};
 pub use settings::Settings;

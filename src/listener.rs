@@ -1,6 +1,6 @@
-//! `Listener`: accepts STOMP TCP connections, enforces the connection limit,
-//! spreads connections over the worker arbiters, and on shutdown tells every
-//! connection to close.
+//! `Listener`: accepts STOMP connections over TCP and over WebSocket,
+//! enforces one connection limit for both, spreads connections over the
+//! worker arbiters, and on shutdown tells every connection to close.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,6 +16,25 @@ use tokio_util::codec::Encoder;
 use crate::connection::{Connection, Shutdown};
 use crate::protocol::{Command, Frame, Outbound, StompCodec};
 use crate::shared::Shared;
+use crate::websocket;
+
+/// How a client reached the broker; the label of logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    /// STOMP over WebSocket (the upgrade handshake runs before the `Connection` starts).
+    Ws,
+}
+
+impl Transport {
+    /// The `transport` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Ws => "ws",
+        }
+    }
+}
 
 /// A connection actor stopped. Sent by `Connection` with `do_send`, once.
 #[derive(Message)]
@@ -42,12 +61,13 @@ pub struct StopAccepting {
 
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Accepted(std::io::Result<(TcpStream, SocketAddr)>);
+struct Accepted(Transport, std::io::Result<(TcpStream, SocketAddr)>);
 
-/// The STOMP TCP listener.
+/// The STOMP listener (TCP, and WebSocket when given one).
 pub struct Listener {
     shared: Arc<Shared>,
     listener: Option<TcpListener>,
+    websocket: Option<TcpListener>,
     /// Live connections; `None` while a worker arbiter is still starting it.
     conns: HashMap<u64, Option<Addr<Connection>>>,
     arbiters: Vec<ArbiterHandle>,
@@ -62,6 +82,7 @@ impl Listener {
         Listener {
             shared,
             listener: Some(listener),
+            websocket: None,
             conns: HashMap::new(),
             arbiters,
             next_arbiter: 0,
@@ -69,9 +90,15 @@ impl Listener {
         }
     }
 
-    fn refuse(&self, mut stream: TcpStream, peer: SocketAddr) {
+    /// Also accepts STOMP over WebSocket on `listener`, under the same connection limit.
+    pub fn with_websocket(mut self, listener: TcpListener) -> Self {
+        self.websocket = Some(listener);
+        self
+    }
+
+    fn refuse(&self, transport: Transport, mut stream: TcpStream, peer: SocketAddr) {
         let max = self.shared.settings.limits.max_connections;
-        tracing::warn!(peer = %peer, max, "connection refused: too many connections");
+        tracing::warn!(peer = %peer, transport = transport.label(), max, "connection refused: too many connections");
         self.shared
             .metrics
             .errors
@@ -85,9 +112,15 @@ impl Listener {
         let mut buf = BytesMut::new();
         let _ = StompCodec::new(self.shared.settings.codec_limits())
             .encode(Outbound::Frame(frame), &mut buf);
+        let shared = self.shared.clone();
         actix_rt::spawn(async move {
-            let _ = stream.write_all(&buf).await;
-            let _ = stream.shutdown().await;
+            match transport {
+                Transport::Tcp => {
+                    let _ = stream.write_all(&buf).await;
+                    let _ = stream.shutdown().await;
+                }
+                Transport::Ws => websocket::refuse(stream, peer, &shared, buf.freeze()).await,
+            }
         });
     }
 }
@@ -96,10 +129,15 @@ impl Actor for Listener {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        if let Some(l) = self.listener.take() {
-            let stream = futures_util::stream::unfold(l, |l| async move {
+        let listeners = [
+            (Transport::Tcp, self.listener.take()),
+            (Transport::Ws, self.websocket.take()),
+        ];
+        for (transport, l) in listeners {
+            let Some(l) = l else { continue };
+            let stream = futures_util::stream::unfold(l, move |l| async move {
                 let r = l.accept().await;
-                Some((Accepted(r), l))
+                Some((Accepted(transport, r), l))
             });
             ctx.add_stream(stream);
         }
@@ -107,8 +145,8 @@ impl Actor for Listener {
 }
 
 impl StreamHandler<Accepted> for Listener {
-    fn handle(&mut self, msg: Accepted, ctx: &mut Self::Context) {
-        let (stream, peer) = match msg.0 {
+    fn handle(&mut self, Accepted(transport, accepted): Accepted, ctx: &mut Self::Context) {
+        let (stream, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -119,15 +157,20 @@ impl StreamHandler<Accepted> for Listener {
             return;
         }
         if self.conns.len() >= self.shared.settings.limits.max_connections {
-            return self.refuse(stream, peer);
+            return self.refuse(transport, stream, peer);
         }
         let _ = stream.set_nodelay(true);
         let id = self.shared.next_id();
         let shared = self.shared.clone();
         let me = ctx.address().recipient();
         if self.arbiters.is_empty() {
-            let addr = Connection::start(id, stream, peer, "tcp", shared, me);
-            self.conns.insert(id, Some(addr));
+            if transport == Transport::Tcp {
+                let addr = Connection::start(id, stream, peer, Transport::Tcp.label(), shared, me);
+                self.conns.insert(id, Some(addr));
+            } else {
+                actix_rt::spawn(start_ws(id, stream, peer, shared, ctx.address()));
+                self.conns.insert(id, None);
+            }
             return;
         }
         let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
@@ -141,8 +184,11 @@ impl StreamHandler<Accepted> for Listener {
         };
         let listener = ctx.address();
         let placed = arbiter.spawn_fn(move || match TcpStream::from_std(std_stream) {
+            Ok(s) if transport == Transport::Ws => {
+                actix_rt::spawn(start_ws(id, s, peer, shared, listener));
+            }
             Ok(s) => {
-                let addr = Connection::start(id, s, peer, "tcp", shared, me);
+                let addr = Connection::start(id, s, peer, Transport::Tcp.label(), shared, me);
                 listener.do_send(Registered { id, addr });
             }
             Err(e) => tracing::warn!(error = %e, "cannot register connection on worker"),
@@ -155,6 +201,25 @@ impl StreamHandler<Accepted> for Listener {
     }
 
     fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+/// Runs the WebSocket handshake on the current arbiter, then starts the
+/// connection there; a failed handshake frees the connection's slot.
+async fn start_ws(
+    id: u64,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    listener: Addr<Listener>,
+) {
+    match websocket::accept(stream, peer, &shared).await {
+        Some(io) => {
+            let me = listener.clone().recipient();
+            let addr = Connection::start(id, io, peer, Transport::Ws.label(), shared, me);
+            listener.do_send(Registered { id, addr });
+        }
+        None => listener.do_send(ConnectionClosed { id }),
+    }
 }
 
 impl Handler<Registered> for Listener {

@@ -15,7 +15,7 @@ use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-pub use destination::{DestinationMetrics, Handles};
+pub use destination::{Counter, DestinationMetrics, Gauge, Handles, Timer};
 pub use select::{glob_match, Selection};
 
 use crate::protocol::Command;
@@ -57,8 +57,8 @@ pub struct Metrics {
     pub buffered_bytes: IntGauge,
     /// 1 while the memory alarm pauses publishers.
     pub memory_alarm: IntGauge,
-    received_by_command: Vec<IntCounter>,
-    sent_by_command: Vec<IntCounter>,
+    received_by_command: Vec<Counter>,
+    sent_by_command: Vec<Counter>,
     destinations: Arc<destination::Registry>,
 }
 
@@ -99,12 +99,22 @@ impl Metrics {
 
     /// A fresh registry configured by the `[metrics]` section.
     pub fn from_settings(s: &MetricsSettings) -> Metrics {
-        Self::with_selection(s.max_destinations, Selection::new(&s.include, &s.exclude))
+        Self::build(
+            s.max_destinations,
+            Selection::new(&s.include, &s.exclude),
+            s.enabled,
+        )
     }
 
     /// A fresh registry: destinations admitted by `selection` get series of
     /// their own, at most `max_destinations` at a time.
     pub fn with_selection(max_destinations: usize, selection: Selection) -> Metrics {
+        Self::build(max_destinations, selection, true)
+    }
+
+    /// `enabled = false` keeps the families (at zero) but makes every
+    /// per-message count a no-op: how the cost of counting is measured.
+    fn build(max_destinations: usize, selection: Selection, enabled: bool) -> Metrics {
         let r = Registry::new_custom(Some("stompede".into()), None)
             .unwrap_or_else(|e| panic!("registry: {e}"));
         #[cfg(target_os = "linux")]
@@ -125,10 +135,10 @@ impl Metrics {
             "Frames sent, by command.",
             &["command"],
         );
-        let by_command = |v: &IntCounterVec| -> Vec<IntCounter> {
+        let by_command = |v: &IntCounterVec| -> Vec<Counter> {
             Command::ALL
                 .iter()
-                .map(|c| v.with_label_values(&[c.as_str()]))
+                .map(|c| Counter(enabled.then(|| v.with_label_values(&[c.as_str()]))))
                 .collect()
         };
         let actor_restarts = counter(
@@ -158,6 +168,7 @@ impl Metrics {
             transactions.with_label_values(&[o]);
         }
         connections_opened.with_label_values(&["tcp"]);
+        connections_opened.with_label_values(&["ws"]);
         for k in ["queue", "topic"] {
             families.live.with_label_values(&[k]);
         }
@@ -218,6 +229,7 @@ impl Metrics {
                 families,
                 max_destinations,
                 selection,
+                enabled,
             )),
             registry: r,
         }
@@ -229,12 +241,12 @@ impl Metrics {
     }
 
     /// The counter of received frames with command `c` (resolved at start).
-    pub fn frame_received(&self, c: Command) -> &IntCounter {
+    pub fn frame_received(&self, c: Command) -> &Counter {
         &self.received_by_command[c as usize]
     }
 
     /// The counter of sent frames with command `c` (resolved at start).
-    pub fn frame_sent(&self, c: Command) -> &IntCounter {
+    pub fn frame_sent(&self, c: Command) -> &Counter {
         &self.sent_by_command[c as usize]
     }
 

@@ -38,6 +38,28 @@ pub struct Settings {
     pub transactions: Transactions,
     pub metrics: MetricsSettings,
     pub supervision: Supervision,
+    pub websocket: WebSocket,
+    pub http: Http,
+}
+
+/// STOMP over WebSocket (the listener address is `listeners.websocket`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocket {
+    /// `Origin` values a browser handshake may carry (exact, e.g.
+    /// `https://app.example.com`); `"*"` allows any. Others get HTTP 403.
+    pub allowed_origins: Vec<String>,
+}
+
+/// Optional pages served by the HTTP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Serve the demo chat page at `/chat/`.
+    pub chat_page: bool,
+    /// Directory holding `stomp.umd.min.js` (from the @stomp/stompjs npm
+    /// package), served to the chat page as `/chat/vendor/stomp.umd.min.js`.
+    pub chat_vendor_dir: std::path::PathBuf,
 }
 
 /// Restart policy for supervised destination and transaction actors.
@@ -67,6 +89,8 @@ pub struct MetricsSettings {
     pub include: Vec<String>,
     /// Glob patterns; a destination matching any of them is always folded into `_other`.
     pub exclude: Vec<String>,
+    /// Count per message (per-destination series and frame counters); false only to measure their cost.
+    pub enabled: bool,
 }
 
 /// Listener addresses.
@@ -75,6 +99,8 @@ pub struct MetricsSettings {
 pub struct Listeners {
     pub stomp: SocketAddr,
     pub http: SocketAddr,
+    /// STOMP over WebSocket, path `/ws`.
+    pub websocket: SocketAddr,
 }
 
 /// Logging output.

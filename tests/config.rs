@@ -61,7 +61,8 @@ async fn binary_logs_each_bound_address_and_serves_on_it() {
         .lines()
         .filter(|l| parse_listening(l).is_some())
         .collect();
-    assert_eq!(listening.len(), 2, "one line per listener:\n{output}");
+    // stomp, http and websocket.
+    assert_eq!(listening.len(), 3, "one line per listener:\n{output}");
     for line in listening {
         // Not a terminal, so no colour codes in what log collectors read.
         assert!(!line.contains('\u{1b}'), "ANSI codes in log line: {line:?}");
@@ -123,7 +124,7 @@ async fn file_can_set_listeners() {
     let dir = TempDir::new("listeners");
     let file = dir.write(
         "listeners.toml",
-        "[listeners]\nstomp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n",
+        "[listeners]\nstomp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nwebsocket = \"127.0.0.1:0\"\n",
     );
     let file = file.to_str().expect("utf-8 path");
     // No listener variables at all: the file alone keeps off the default ports.

@@ -637,3 +637,24 @@ async fn readyz_turns_503_once_shutdown_begins_while_healthz_stays_200() {
         .expect("broker stops")
         .expect("stop thread");
 }
+
+#[tokio::test]
+async fn counting_can_be_switched_off_without_changing_delivery() {
+    let broker = TestBroker::with(&[("STOMPEDE__METRICS__ENABLED", "false")]);
+    let mut c = broker.client().await;
+    c.subscribe("/queue/off", "s", "auto").await;
+    let mut p = broker.client().await;
+    for i in 0..10 {
+        p.publish("/queue/off", &format!("m{i}"), &[]).await;
+    }
+    for i in 0..10 {
+        assert_eq!(body(&c.expect(Command::Message).await), format!("m{i}"));
+    }
+    let s = broker.scrape().await;
+    assert!(
+        !s.has_label(PUBLISHED, "destination", "/queue/off"),
+        "no per-destination series while counting is off"
+    );
+    assert_eq!(s.get("stompede_frames_received_total", &[("command", "SEND")]).unwrap_or(0.0), 0.0);
+    assert_eq!(s.value("stompede_connections", &[("transport", "tcp"), ("version", "1.2")]), 2.0);
+}

@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
 # Installs the outside programs the test suite needs (idempotent):
 #   promtool + prometheus (Debian package `prometheus`) for the metrics tests,
-#   stomp.py (PyPI) for the Python client tests.
+#   stomp.py (PyPI) for the Python client tests,
+#   the interop clients of tests/interop.rs: ruby + ruby-stomp (Debian), node
+#   (Debian's nodejs + npm only if no node is installed) and the npm packages
+#   pinned in tests/interop/package-lock.json, installed into tests/interop/node_modules,
+#   the WebSocket tests: chromium + chromium-driver (Debian; the browser test drives
+#   /usr/bin/chromium) and the npm packages pinned in tests/browser/package-lock.json
+#   (@stomp/stompjs, ws, playwright-core, which never downloads a browser), installed
+#   into tests/browser/node_modules, where the chat page also loads stomp.js from.
 # Tests that need one of these FAIL when it is missing; they never skip.
 set -euo pipefail
+interop="$(cd "$(dirname "$0")" && pwd)/interop"
+browser="$(cd "$(dirname "$0")" && pwd)/browser"
 need_apt=""
 command -v promtool >/dev/null 2>&1 || need_apt="$need_apt prometheus"
+command -v ruby >/dev/null 2>&1 || need_apt="$need_apt ruby"
+ruby -e 'require "stomp"' >/dev/null 2>&1 || need_apt="$need_apt ruby-stomp"
+command -v node >/dev/null 2>&1 || need_apt="$need_apt nodejs npm"
+[ -x /usr/bin/chromium ] || need_apt="$need_apt chromium"
+command -v chromedriver >/dev/null 2>&1 || need_apt="$need_apt chromium-driver"
 if [ -n "$need_apt" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -q >/dev/null
@@ -13,5 +27,20 @@ if [ -n "$need_apt" ]; then
   # The package may start a system Prometheus on :9090; the tests run their own.
   $SUDO systemctl stop prometheus >/dev/null 2>&1 || $SUDO service prometheus stop >/dev/null 2>&1 || true
 fi
-python3 -c 'import stomp' >/dev/null 2>&1 || python3 -m pip install -q 'stomp.py==9.0.0'
+python3 -c 'import stomp, sys; sys.exit(stomp.__version__ != "9.0.0")' >/dev/null 2>&1 \
+  || python3 -m pip install -q 'stomp.py==9.0.0'
+# npm ci only when an installed package is missing or not the locked version.
+(cd "$interop" && node -e '
+  const lock = require("./package-lock.json").packages;
+  for (const [path, meta] of Object.entries(lock)) {
+    if (!path) continue;
+    if (require("./" + path + "/package.json").version !== meta.version) process.exit(1);
+  }' >/dev/null 2>&1) || (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+(cd "$browser" && node -e '
+  const lock = require("./package-lock.json").packages;
+  for (const [path, meta] of Object.entries(lock)) {
+    if (!path) continue;
+    if (require("./" + path + "/package.json").version !== meta.version) process.exit(1);
+  }' >/dev/null 2>&1) \
+  || (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 echo "test prerequisites installed"

@@ -366,9 +366,17 @@ impl Connection {
 
     fn start_heartbeats(&mut self, hb: Heartbeats, ctx: &mut Context<Self>) {
         if let Some(every) = hb.send {
-            let tick = (every / 2).max(Duration::from_millis(1));
+            // Clients allow little slack past the agreed interval (stompit:
+            // 100 ms), so gaps must stay well below it: ticking at a quarter
+            // and sending after half of it idle keeps them near 3/4.
+            let tick = (every / 4).max(Duration::from_millis(1));
+            let idle = every / 2;
             ctx.run_interval(tick, move |c, ctx| {
-                if c.state != State::Closing && c.last_write.elapsed() >= tick && c.out.is_empty() && c.segments.is_empty() {
+                if c.state != State::Closing
+                    && c.last_write.elapsed() >= idle
+                    && c.out.is_empty()
+                    && c.segments.is_empty()
+                {
                     c.write(Outbound::Heartbeat, ctx);
                 }
             });
@@ -407,7 +415,7 @@ impl Connection {
                     .with_label_values(&[self.transport, ok.version.as_str()]);
                 open.inc();
                 self.open_gauge = Some(open);
-                tracing::info!(session = self.id, peer = %self.peer, version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
+                tracing::info!(session = self.id, peer = %self.peer, transport = self.transport, version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
                 self.write_frame(ok.connected, ctx);
                 self.start_heartbeats(ok.heartbeats, ctx);
                 let (conn, shared, id, version) =
@@ -474,7 +482,7 @@ impl Actor for Connection {
             .connections_opened
             .with_label_values(&[self.transport])
             .inc();
-        tracing::debug!(session = self.id, peer = %self.peer, "connection opened");
+        tracing::debug!(session = self.id, peer = %self.peer, transport = self.transport, "connection opened");
         let timeout = self.shared.settings.connect_timeout();
         ctx.run_later(timeout, move |c, ctx| {
             if c.state == State::AwaitingConnect {
@@ -511,7 +519,7 @@ impl Actor for Connection {
             .outbound_pending_bytes
             .sub(unwritten as i64);
         self.end_session();
-        tracing::info!(session = self.id, peer = %self.peer, "connection closed");
+        tracing::info!(session = self.id, peer = %self.peer, transport = self.transport, "connection closed");
         self.listener.do_send(ConnectionClosed { id: self.id });
     }
 }

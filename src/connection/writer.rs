@@ -52,7 +52,14 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
     while let Some(cmd) = rx.recv().await {
         match cmd {
             WriteCmd::Data(segments, settlements) => {
-                if let Err(e) = write_segments(&mut io, &segments).await {
+                // The flush marks the chunk's end: a message-framed transport
+                // (WebSocket) sends each chunk of whole frames as one message.
+                // On a TCP socket it costs nothing.
+                let written = match write_segments(&mut io, &segments).await {
+                    Ok(()) => io.flush().await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = written {
                     failed = Some(e.to_string());
                     break;
                 }

@@ -52,6 +52,83 @@ pub(super) struct Registry {
     slots: Mutex<Slots>,
     max: usize,
     selection: Selection,
+    /// `metrics.enabled`: when false, destinations count nothing.
+    enabled: bool,
+}
+
+/// A counter that does nothing when per-message metrics are off
+/// (`metrics.enabled = false`, for measuring what counting costs).
+#[derive(Clone)]
+pub struct Counter(pub(crate) Option<IntCounter>);
+
+impl Counter {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        if let Some(c) = &self.0 {
+            c.inc();
+        }
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        if let Some(c) = &self.0 {
+            c.inc_by(n);
+        }
+    }
+}
+
+/// A gauge that does nothing when per-message metrics are off.
+#[derive(Clone)]
+pub struct Gauge(Option<IntGauge>);
+
+impl Gauge {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        if let Some(g) = &self.0 {
+            g.inc();
+        }
+    }
+
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(&self) {
+        if let Some(g) = &self.0 {
+            g.dec();
+        }
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn add(&self, n: i64) {
+        if let Some(g) = &self.0 {
+            g.add(n);
+        }
+    }
+
+    /// Subtracts `n`.
+    #[inline]
+    pub fn sub(&self, n: i64) {
+        if let Some(g) = &self.0 {
+            g.sub(n);
+        }
+    }
+}
+
+/// A histogram that does nothing when per-message metrics are off.
+#[derive(Clone)]
+pub struct Timer(Option<Histogram>);
+
+impl Timer {
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        if let Some(h) = &self.0 {
+            h.observe(v);
+        }
+    }
 }
 
 /// Handles for one destination's series (or the shared `_other` series).
@@ -61,24 +138,25 @@ pub struct DestinationMetrics(Arc<Handles>);
 
 /// The counters, gauges and histogram one destination updates.
 pub struct Handles {
-    pub published: IntCounter,
-    pub delivered: IntCounter,
-    pub acked: IntCounter,
-    pub nacked: IntCounter,
-    pub redelivered: IntCounter,
-    pub dead_lettered: IntCounter,
-    pub dropped: IntCounter,
-    pub published_bytes: IntCounter,
-    pub delivered_bytes: IntCounter,
-    pub ready: IntGauge,
-    pub unacked: IntGauge,
-    pub consumers: IntGauge,
-    pub latency: Histogram,
+    pub published: Counter,
+    pub delivered: Counter,
+    pub acked: Counter,
+    pub nacked: Counter,
+    pub redelivered: Counter,
+    pub dead_lettered: Counter,
+    pub dropped: Counter,
+    pub published_bytes: Counter,
+    pub delivered_bytes: Counter,
+    pub ready: Gauge,
+    pub unacked: Gauge,
+    pub consumers: Gauge,
+    pub latency: Timer,
     /// Whether these are this destination's own series (else `_other`).
     pub own: bool,
     name: String,
     kind: &'static str,
-    live: IntGauge,
+    /// `None` when metrics are off: nothing to release.
+    live: Option<IntGauge>,
     registry: Arc<Registry>,
 }
 
@@ -91,17 +169,40 @@ impl Deref for DestinationMetrics {
 }
 
 impl Registry {
-    pub fn new(families: Families, max: usize, selection: Selection) -> Self {
+    pub fn new(families: Families, max: usize, selection: Selection, enabled: bool) -> Self {
         Registry {
             families,
             slots: Mutex::new(Slots::default()),
             max,
             selection,
+            enabled,
         }
     }
 
     /// Handles for a destination actor starting now.
     pub fn acquire(self: &Arc<Self>, name: &str, kind: &'static str) -> DestinationMetrics {
+        if !self.enabled {
+            return DestinationMetrics(Arc::new(Handles {
+                published: Counter(None),
+                delivered: Counter(None),
+                acked: Counter(None),
+                nacked: Counter(None),
+                redelivered: Counter(None),
+                dead_lettered: Counter(None),
+                dropped: Counter(None),
+                published_bytes: Counter(None),
+                delivered_bytes: Counter(None),
+                ready: Gauge(None),
+                unacked: Gauge(None),
+                consumers: Gauge(None),
+                latency: Timer(None),
+                own: false,
+                name: String::new(),
+                kind,
+                live: None,
+                registry: self.clone(),
+            }));
+        }
         // Poisoning cannot leave `Slots` inconsistent: every update below is a single step.
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let key = (name.to_string(), kind);
@@ -121,24 +222,26 @@ impl Registry {
         let live = f.live.with_label_values(&[kind]);
         live.inc();
         let l = [if own { name } else { OTHER }, kind];
+        let c = |v: &IntCounterVec| Counter(Some(v.with_label_values(&l)));
+        let g = |v: &IntGaugeVec| Gauge(Some(v.with_label_values(&l)));
         DestinationMetrics(Arc::new(Handles {
-            published: f.published.with_label_values(&l),
-            delivered: f.delivered.with_label_values(&l),
-            acked: f.acked.with_label_values(&l),
-            nacked: f.nacked.with_label_values(&l),
-            redelivered: f.redelivered.with_label_values(&l),
-            dead_lettered: f.dead_lettered.with_label_values(&l),
-            dropped: f.dropped.with_label_values(&l),
-            published_bytes: f.published_bytes.with_label_values(&l),
-            delivered_bytes: f.delivered_bytes.with_label_values(&l),
-            ready: f.ready.with_label_values(&l),
-            unacked: f.unacked.with_label_values(&l),
-            consumers: f.consumers.with_label_values(&l),
-            latency: f.latency.with_label_values(&l),
+            published: c(&f.published),
+            delivered: c(&f.delivered),
+            acked: c(&f.acked),
+            nacked: c(&f.nacked),
+            redelivered: c(&f.redelivered),
+            dead_lettered: c(&f.dead_lettered),
+            dropped: c(&f.dropped),
+            published_bytes: c(&f.published_bytes),
+            delivered_bytes: c(&f.delivered_bytes),
+            ready: g(&f.ready),
+            unacked: g(&f.unacked),
+            consumers: g(&f.consumers),
+            latency: Timer(Some(f.latency.with_label_values(&l))),
             own,
             name: name.to_string(),
             kind,
-            live,
+            live: Some(live),
             registry: self.clone(),
         }))
     }
@@ -187,7 +290,9 @@ impl Registry {
 
 impl Drop for Handles {
     fn drop(&mut self) {
-        self.live.dec();
-        self.registry.release(&self.name, self.kind, self.own);
+        if let Some(live) = &self.live {
+            live.dec();
+            self.registry.release(&self.name, self.kind, self.own);
+        }
     }
 }

@@ -184,6 +184,7 @@ fn settings_patterns_are_used() {
         max_destinations: 5,
         include: vec!["/topic/*".into()],
         exclude: vec![],
+        enabled: true,
     };
     let m = Metrics::from_settings(&s);
     assert!(!m.destination("/queue/a", "queue").own);

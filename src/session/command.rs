@@ -83,6 +83,19 @@ fn ack_target(frame: &Frame, version: Version) -> Result<AckTarget, CommandError
     };
     // Clients often send the headers of another version; accept any complete
     // form, but name the negotiated version's header when none is present.
+    if version < Version::V1_2 && frame.header("message-id").is_none() {
+        // Before 1.2 a MESSAGE carries no ack id, so an `id` without the ack
+        // id's ':' can only be its message-id: iridium-stomp sends 1.0/1.1
+        // ACKs as `id:<message-id>` + `subscription`.
+        if let (Some(id), Some(s)) = (frame.header("id"), frame.header("subscription")) {
+            if !id.contains(':') {
+                return Ok(AckTarget::MessageOnSubscription {
+                    message_id: id.to_string(),
+                    subscription: s.to_string(),
+                });
+            }
+        }
+    }
     if let Some(id) = frame.header("id") {
         return Ok(AckTarget::AckId(id.to_string()));
     }

@@ -35,6 +35,10 @@ impl TestBroker {
         let mut env: Vec<(String, String)> = vec![
             ("STOMPEDE__LISTENERS__STOMP".into(), "127.0.0.1:0".into()),
             ("STOMPEDE__LISTENERS__HTTP".into(), "127.0.0.1:0".into()),
+            (
+                "STOMPEDE__LISTENERS__WEBSOCKET".into(),
+                "127.0.0.1:0".into(),
+            ),
             ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS".into(), "2000".into()),
         ];
         env.extend(
@@ -55,6 +59,11 @@ impl TestBroker {
     /// The HTTP listener's address.
     pub fn http(&self) -> SocketAddr {
         self.handle.addrs.http
+    }
+
+    /// The WebSocket listener's address (STOMP over WebSocket at path `/ws`).
+    pub fn websocket(&self) -> SocketAddr {
+        self.handle.addrs.websocket
     }
 
     /// A raw TCP connection to the STOMP port.
@@ -443,6 +452,10 @@ impl TestBroker {
         let mut env: Vec<(String, String)> = vec![
             ("STOMPEDE__LISTENERS__STOMP".into(), "127.0.0.1:0".into()),
             ("STOMPEDE__LISTENERS__HTTP".into(), "127.0.0.1:0".into()),
+            (
+                "STOMPEDE__LISTENERS__WEBSOCKET".into(),
+                "127.0.0.1:0".into(),
+            ),
             ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS".into(), "2000".into()),
         ];
         env.extend(
@@ -609,6 +622,7 @@ impl BrokerProcess {
         let mut full: Vec<(&str, &str)> = vec![
             ("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0"),
             ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
+            ("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0"),
         ];
         full.extend_from_slice(env);
         Self::start_exact(args, &full).await
@@ -1075,4 +1089,63 @@ impl Client {
             connected: reply,
         })
     }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for the WebSocket tests that run JavaScript (stomp.js in Node, the
+// chat page in Chromium): the npm folder tests/browser and its packages.
+// ---------------------------------------------------------------------------
+
+/// tests/browser: package.json, lockfile, the Node scripts and (once
+/// `npm ci --prefix tests/browser` ran) node_modules.
+pub fn browser_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Panics — never skips — unless `node` is on PATH and each npm package in
+/// `packages` is installed under tests/browser/node_modules.
+pub fn require_node_packages(packages: &[&str]) -> std::path::PathBuf {
+    let node = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("node"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`node` is required by this test and is not on PATH: run tests/setup.sh")
+        });
+    for p in packages {
+        let manifest = browser_dir()
+            .join("node_modules")
+            .join(p)
+            .join("package.json");
+        assert!(
+            manifest.is_file(),
+            "npm package {p} is required by this test and is not installed in tests/browser: \
+             run tests/setup.sh (or `npm ci --prefix tests/browser`)"
+        );
+    }
+    node
+}
+
+/// Runs `node script args...` in tests/browser with a deadline; panics with
+/// its output unless it exits 0 and prints OK.
+pub async fn run_node_script(node: &std::path::Path, script: &str, args: &[&str], limit: Duration) {
+    let run = tokio::process::Command::new(node)
+        .arg(browser_dir().join(script))
+        .args(args)
+        .current_dir(browser_dir())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(limit, run)
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within {limit:?}"))
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.lines().any(|l| l == "OK"),
+        "{script} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
 }

@@ -1,0 +1,116 @@
+//! STOMP over WebSocket (RFC 6455) for browser clients.
+//!
+//! The `Listener` accepts TCP connections on `listeners.websocket` and hands
+//! each to [`accept`], which runs the upgrade handshake (path [`PATH`], origin
+//! check, subprotocol negotiation) and returns a [`WsIo`]: the WebSocket as a
+//! byte stream. The listener then starts the ordinary `Connection` actor on it
+//! with transport label `"ws"`; nothing above the adapter knows the transport.
+
+mod adapter;
+pub mod handshake;
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use futures_util::SinkExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+pub use adapter::WsIo;
+pub use handshake::{PATH, SUBPROTOCOLS};
+
+use crate::shared::Shared;
+
+/// Room for the read buffer tungstenite allocates per connection up front:
+/// most connections are idle, and larger messages grow it on demand.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// The WebSocket limits for `shared`'s settings: one message, and one
+/// WebSocket frame, may not exceed `limits.max_frame_size`.
+pub fn config(shared: &Shared) -> WebSocketConfig {
+    let max = shared.settings.limits.max_frame_size;
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+}
+
+/// Runs the upgrade handshake on `stream` (bounded by `limits.connect_timeout_ms`).
+/// `None` when it failed or was refused; the reason is logged here.
+pub async fn accept(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Option<WsIo> {
+    let ws = handshake_on(stream, peer, shared).await?;
+    Some(WsIo::new(ws))
+}
+
+/// Completes the handshake only to tell the client, in an ERROR frame
+/// (`error` is its encoded bytes), why it cannot stay; then closes. Used for
+/// the connection limit, so that a browser client sees the same ERROR as a
+/// TCP one.
+pub async fn refuse(stream: TcpStream, peer: SocketAddr, shared: &Shared, error: Bytes) {
+    let Some(mut ws) = handshake_on(stream, peer, shared).await else {
+        return;
+    };
+    let text = match String::from_utf8(error.to_vec()) {
+        Ok(t) => Message::text(t),
+        Err(_) => Message::Binary(error),
+    };
+    let close = CloseFrame {
+        code: CloseCode::Again,
+        reason: "too many connections".into(),
+    };
+    let bye = async {
+        ws.send(text).await?;
+        ws.send(Message::Close(Some(close))).await
+    };
+    let _ = tokio::time::timeout(shared.settings.connect_timeout(), bye).await;
+}
+
+async fn handshake_on(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Option<WebSocketStream<TcpStream>> {
+    let allowed = &shared.settings.websocket.allowed_origins;
+    let mut agreed = None;
+    // The shape of the error is tungstenite's (`Callback`), not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        match handshake::check(req, resp, allowed) {
+            Ok((resp, a)) => {
+                agreed = Some(a);
+                Ok(resp)
+            }
+            Err(refusal) => {
+                tracing::warn!(peer = %peer, transport = "ws", reason = refusal.reason(), error = %refusal, "websocket handshake refused");
+                Err(refusal.response())
+            }
+        }
+    };
+    let upgrade =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config(shared)));
+    let ws = match tokio::time::timeout(shared.settings.connect_timeout(), upgrade).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %peer, transport = "ws", error = %e, "websocket handshake failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::info!(peer = %peer, transport = "ws", "websocket handshake timed out");
+            return None;
+        }
+    };
+    let agreed = agreed.unwrap_or_default();
+    tracing::debug!(
+        peer = %peer,
+        transport = "ws",
+        subprotocol = agreed.subprotocol.unwrap_or(""),
+        origin = agreed.origin.as_deref().unwrap_or(""),
+        "websocket handshake accepted"
+    );
+    Some(ws)
+}
