@@ -16,6 +16,8 @@ pub mod broker;
 pub mod chat;
 pub mod connection;
 pub mod destination;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod http;
 pub mod listener;
 pub mod metrics;
@@ -23,10 +25,8 @@ pub mod protocol;
 pub mod router;
 pub mod session;
 pub mod settings;
-pub mod supervision;
-#[cfg(feature = "fault-injection")]
-pub mod fault;
 pub mod shared;
+pub mod supervision;
 pub mod telemetry;
 pub mod transaction;
 pub mod websocket;

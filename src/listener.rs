@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Encoder;
 
-use crate::connection::{Connection, Shutdown};
+use crate::connection::{Connection, Shutdown, ERROR_CONTENT_TYPE};
 use crate::protocol::{Command, Frame, Outbound, StompCodec};
 use crate::shared::Shared;
 use crate::websocket;
@@ -107,7 +107,7 @@ impl Listener {
         self.shared.metrics.frame_sent(Command::Error).inc();
         let frame = Frame::new(Command::Error)
             .with_header("message", "too many connections")
-            .with_header("content-type", "text/plain")
+            .with_header("content-type", ERROR_CONTENT_TYPE)
             .with_body(format!("the broker accepts at most {max} connections"));
         let mut buf = BytesMut::new();
         let _ = StompCodec::new(self.shared.settings.codec_limits())

@@ -20,7 +20,11 @@ pub trait Failing: Actor<Context = Context<Self>> {
 
 /// Runs `f`; if it panics, records the cause and stops the actor so its
 /// supervisor restarts it. Returns `None` after a panic.
-pub fn guarded<A, R>(act: &mut A, ctx: &mut Context<A>, f: impl FnOnce(&mut A, &mut Context<A>) -> R) -> Option<R>
+pub fn guarded<A, R>(
+    act: &mut A,
+    ctx: &mut Context<A>,
+    f: impl FnOnce(&mut A, &mut Context<A>) -> R,
+) -> Option<R>
 where
     A: Failing,
 {

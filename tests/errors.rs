@@ -28,7 +28,11 @@ async fn error_for(broker: &TestBroker, version: &str, bytes: &[u8]) -> Frame {
         !err.body.is_empty(),
         "ERROR body should explain {shown:?}: {err:?}"
     );
-    assert_eq!(err.header("content-type"), Some("text/plain"), "{err:?}");
+    assert_eq!(
+        err.header("content-type"),
+        Some("text/plain;charset=utf-8"),
+        "{err:?}"
+    );
     raw.expect_closed().await;
     err
 }

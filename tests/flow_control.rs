@@ -13,7 +13,10 @@ use stompede::protocol::{Command, Frame};
 const READY: &str = "stompede_destination_messages_ready";
 
 fn q(name: &str) -> [(&'static str, String); 2] {
-    [("destination", name.to_string()), ("kind", "queue".to_string())]
+    [
+        ("destination", name.to_string()),
+        ("kind", "queue".to_string()),
+    ]
 }
 
 fn labels<'a>(l: &'a [(&'static str, String); 2]) -> [(&'a str, &'a str); 2] {
@@ -22,7 +25,11 @@ fn labels<'a>(l: &'a [(&'static str, String); 2]) -> [(&'a str, &'a str); 2] {
 
 /// Asserts `check` holds on every scrape for `window` (an absence of growth
 /// can only be observed over some time).
-async fn holds_for(broker: &TestBroker, window: Duration, check: impl Fn(&Scrape) -> Result<(), String>) {
+async fn holds_for(
+    broker: &TestBroker,
+    window: Duration,
+    check: impl Fn(&Scrape) -> Result<(), String>,
+) {
     let end = Instant::now() + window;
     while Instant::now() < end {
         if let Err(e) = check(&broker.scrape().await) {
@@ -48,13 +55,20 @@ async fn full_queue_blocks_the_publisher_without_loss() {
             producer.publish(dest, &format!("m{i}"), &[]).await;
         }
         producer
-            .send_with_receipt(Frame::new(Command::Send).with_header("destination", dest).with_body("last"), "all-sent")
+            .send_with_receipt(
+                Frame::new(Command::Send)
+                    .with_header("destination", dest)
+                    .with_body("last"),
+                "all-sent",
+            )
             .await;
         producer
     });
     let l = q(dest);
     broker
-        .scrape_until("queue reaches its limit", |s| s.get(READY, &labels(&l)).unwrap_or(0.0) >= LIMIT as f64)
+        .scrape_until("queue reaches its limit", |s| {
+            s.get(READY, &labels(&l)).unwrap_or(0.0) >= LIMIT as f64
+        })
         .await;
     // Blocked: the queue stays at its bound (plus the publisher's in-flight
     // frames) and the publisher cannot finish.
@@ -75,7 +89,10 @@ async fn full_queue_blocks_the_publisher_without_loss() {
         assert_eq!(body(&m), format!("m{i}"));
     }
     assert_eq!(body(&consumer.expect(Command::Message).await), "last");
-    let producer = tokio::time::timeout(TIMEOUT, send_all).await.expect("publisher resumes").expect("task");
+    let producer = tokio::time::timeout(TIMEOUT, send_all)
+        .await
+        .expect("publisher resumes")
+        .expect("task");
     producer.disconnect().await;
     consumer.expect_nothing(Duration::from_millis(100)).await;
 }
@@ -89,16 +106,28 @@ async fn reject_policy_refuses_with_an_error_in_place_of_the_receipt() {
     let mut p = broker.client().await;
     for i in 0..3 {
         p.send_with_receipt(
-            Frame::new(Command::Send).with_header("destination", "/queue/r").with_body(format!("m{i}")),
+            Frame::new(Command::Send)
+                .with_header("destination", "/queue/r")
+                .with_body(format!("m{i}")),
             &format!("r{i}"),
         )
         .await;
     }
-    p.send(Frame::new(Command::Send).with_header("destination", "/queue/r").with_header("receipt", "r3").with_body("m3"))
-        .await;
+    p.send(
+        Frame::new(Command::Send)
+            .with_header("destination", "/queue/r")
+            .with_header("receipt", "r3")
+            .with_body("m3"),
+    )
+    .await;
     let err = p.expect_error().await;
     assert_eq!(err.header("receipt-id"), Some("r3"));
-    assert!(err.header("message").unwrap_or("").contains("/queue/r is full"), "{err:?}");
+    assert!(
+        err.header("message")
+            .unwrap_or("")
+            .contains("/queue/r is full"),
+        "{err:?}"
+    );
     let mut c = broker.client().await;
     c.subscribe("/queue/r", "c", "auto").await;
     for i in 0..3 {
@@ -124,8 +153,13 @@ policies = [{ pattern = "/queue/logs.*", max_messages = 3, overflow = "drop-head
     for i in 0..5 {
         p.publish("/queue/orders", &format!("o{i}"), &[]).await;
     }
-    p.send_with_receipt(Frame::new(Command::Send).with_header("destination", "/queue/orders").with_body("o5"), "done")
-        .await;
+    p.send_with_receipt(
+        Frame::new(Command::Send)
+            .with_header("destination", "/queue/orders")
+            .with_body("o5"),
+        "done",
+    )
+    .await;
     let mut c = broker.client().await;
     c.subscribe("/queue/logs.app", "logs", "auto").await;
     for i in 2..5 {
@@ -134,7 +168,10 @@ policies = [{ pattern = "/queue/logs.*", max_messages = 3, overflow = "drop-head
     c.expect_nothing(Duration::from_millis(100)).await;
     let s = broker.scrape().await;
     let l = q("/queue/logs.app");
-    assert_eq!(s.value("stompede_destination_messages_dropped_total", &labels(&l)), 2.0);
+    assert_eq!(
+        s.value("stompede_destination_messages_dropped_total", &labels(&l)),
+        2.0
+    );
     let o = q("/queue/orders");
     assert_eq!(s.value(READY, &labels(&o)), 6.0);
 }
@@ -155,13 +192,20 @@ async fn memory_alarm_pauses_every_publisher_until_consumers_drain() {
             for _ in 0..100 {
                 p.publish(name, &b, &[]).await;
             }
-            p.send_with_receipt(Frame::new(Command::Send).with_header("destination", name).with_body("end"), "end")
-                .await;
+            p.send_with_receipt(
+                Frame::new(Command::Send)
+                    .with_header("destination", name)
+                    .with_body("end"),
+                "end",
+            )
+            .await;
             p.disconnect().await;
         }));
     }
     broker
-        .scrape_until("memory alarm raised", |s| s.get("stompede_memory_alarm", &[]) == Some(1.0))
+        .scrape_until("memory alarm raised", |s| {
+            s.get("stompede_memory_alarm", &[]) == Some(1.0)
+        })
         .await;
     holds_for(&broker, Duration::from_millis(300), |s| {
         let used = s.get("stompede_buffered_message_bytes", &[]).unwrap_or(0.0);
@@ -173,7 +217,10 @@ async fn memory_alarm_pauses_every_publisher_until_consumers_drain() {
         Ok(())
     })
     .await;
-    assert!(producers.iter().all(|p| !p.is_finished()), "publishers were not paused");
+    assert!(
+        producers.iter().all(|p| !p.is_finished()),
+        "publishers were not paused"
+    );
 
     let mut consumers = Vec::new();
     for name in ["/queue/mem-a", "/queue/mem-b"] {
@@ -188,10 +235,15 @@ async fn memory_alarm_pauses_every_publisher_until_consumers_drain() {
         }));
     }
     for t in producers.into_iter().chain(consumers) {
-        tokio::time::timeout(Duration::from_secs(10), t).await.expect("finishes").expect("task");
+        tokio::time::timeout(Duration::from_secs(10), t)
+            .await
+            .expect("finishes")
+            .expect("task");
     }
     broker
-        .scrape_until("alarm cleared", |s| s.get("stompede_memory_alarm", &[]) == Some(0.0))
+        .scrape_until("alarm cleared", |s| {
+            s.get("stompede_memory_alarm", &[]) == Some(0.0)
+        })
         .await;
 }
 
@@ -205,8 +257,12 @@ async fn slow_topic_subscriber(policy: &str) -> (TestBroker, Client, Client) {
     fast.subscribe("/topic/t", "fast", "auto").await;
     let mut slow = broker.client().await;
     // Window of one, never acknowledged: everything after it parks in the backlog.
-    slow.subscribe_with("/topic/t", "slow", &[("ack", "client-individual"), ("prefetch-count", "1")])
-        .await;
+    slow.subscribe_with(
+        "/topic/t",
+        "slow",
+        &[("ack", "client-individual"), ("prefetch-count", "1")],
+    )
+    .await;
     (broker, fast, slow)
 }
 
@@ -223,7 +279,10 @@ async fn slow_topic_subscriber_loses_messages_not_the_others() {
     let s = broker.scrape().await;
     let t = [("destination", "/topic/t"), ("kind", "topic")];
     // 1 in the window + 10 parked; the other 89 dropped for the slow one only.
-    assert_eq!(s.value("stompede_destination_messages_dropped_total", &t), 89.0);
+    assert_eq!(
+        s.value("stompede_destination_messages_dropped_total", &t),
+        89.0
+    );
     let first = slow.expect(Command::Message).await;
     assert_eq!(body(&first), "m0");
     slow.ack(&first).await;
@@ -268,7 +327,9 @@ async fn connection_that_stops_reading_is_cut_off_at_its_outbound_bound() {
     let mut stalled = broker.raw().await;
     stalled.stomp_connect(&[("accept-version", "1.2")]).await;
     for i in 0..8 {
-        let sub = format!("SUBSCRIBE\nid:s{i}\ndestination:/topic/big\nprefetch-count:65535\nreceipt:r{i}\n\n\0");
+        let sub = format!(
+            "SUBSCRIBE\nid:s{i}\ndestination:/topic/big\nprefetch-count:65535\nreceipt:r{i}\n\n\0"
+        );
         stalled.send(sub.as_bytes()).await;
         assert_eq!(stalled.read_frame().await.command, Command::Receipt);
     }
@@ -286,10 +347,15 @@ async fn connection_that_stops_reading_is_cut_off_at_its_outbound_bound() {
     for _ in 0..200 {
         p.publish("/topic/big", &big, &[]).await;
     }
-    tokio::time::timeout(TIMEOUT, reading).await.expect("reader done").expect("reader");
+    tokio::time::timeout(TIMEOUT, reading)
+        .await
+        .expect("reader done")
+        .expect("reader");
     broker
         .scrape_until("slow consumer disconnected", |s| {
-            s.get("stompede_errors_total", &[("reason", "slow_consumer")]).unwrap_or(0.0) >= 1.0
+            s.get("stompede_errors_total", &[("reason", "slow_consumer")])
+                .unwrap_or(0.0)
+                >= 1.0
         })
         .await;
     p.disconnect().await;

@@ -655,6 +655,16 @@ async fn counting_can_be_switched_off_without_changing_delivery() {
         !s.has_label(PUBLISHED, "destination", "/queue/off"),
         "no per-destination series while counting is off"
     );
-    assert_eq!(s.get("stompede_frames_received_total", &[("command", "SEND")]).unwrap_or(0.0), 0.0);
-    assert_eq!(s.value("stompede_connections", &[("transport", "tcp"), ("version", "1.2")]), 2.0);
+    assert_eq!(
+        s.get("stompede_frames_received_total", &[("command", "SEND")])
+            .unwrap_or(0.0),
+        0.0
+    );
+    assert_eq!(
+        s.value(
+            "stompede_connections",
+            &[("transport", "tcp"), ("version", "1.2")]
+        ),
+        2.0
+    );
 }

@@ -29,17 +29,31 @@ async fn failed_session_tells_client_and_its_unacked_messages_go_to_others() {
     let broker = TestBroker::start();
     let mut other = broker.client().await;
     other
-        .subscribe_with("/queue/sv", "o", &[("ack", "client-individual"), ("prefetch-count", "1")])
+        .subscribe_with(
+            "/queue/sv",
+            "o",
+            &[("ack", "client-individual"), ("prefetch-count", "1")],
+        )
         .await;
     let mut victim = broker.client().await;
     victim
-        .subscribe_with("/queue/sv", "v", &[("ack", "client-individual"), ("prefetch-count", "10")])
+        .subscribe_with(
+            "/queue/sv",
+            "v",
+            &[("ack", "client-individual"), ("prefetch-count", "10")],
+        )
         .await;
     let mut p = broker.client().await;
     for i in 0..6 {
         p.publish("/queue/sv", &format!("m{i}"), &[]).await;
     }
-    p.send_with_receipt(Frame::new(Command::Send).with_header("destination", "/queue/none").with_body("x"), "r").await;
+    p.send_with_receipt(
+        Frame::new(Command::Send)
+            .with_header("destination", "/queue/none")
+            .with_body("x"),
+        "r",
+    )
+    .await;
     // `other` has a window of one and holds its first message unacked; the victim gets the rest.
     let first = other.expect(Command::Message).await;
     let mut held = HashSet::new();
@@ -49,13 +63,20 @@ async fn failed_session_tells_client_and_its_unacked_messages_go_to_others() {
     }
     victim.send(fault("/queue/sv", "session")).await;
     let err = victim.expect_error().await;
-    assert_eq!(err.header("message"), Some("session failed, please reconnect"));
+    assert_eq!(
+        err.header("message"),
+        Some("session failed, please reconnect")
+    );
 
     other.ack(&first).await;
     let mut redelivered = HashSet::new();
     for _ in 0..5 {
         let m = other.expect(Command::Message).await;
-        assert_eq!(m.header("redelivered"), Some("true"), "repeat delivery must be flagged: {m:?}");
+        assert_eq!(
+            m.header("redelivered"),
+            Some("true"),
+            "repeat delivery must be flagged: {m:?}"
+        );
         redelivered.insert(String::from_utf8_lossy(&m.body).to_string());
         other.ack(&m).await;
     }
@@ -72,7 +93,8 @@ async fn failed_destination_restarts_with_its_messages() {
         p.publish("/queue/df", &format!("m{i}"), &[]).await;
     }
     // The fault SEND crashes the queue, then is itself published to the restarted queue.
-    p.send_with_receipt(fault("/queue/df", "destination"), "after-fault").await;
+    p.send_with_receipt(fault("/queue/df", "destination"), "after-fault")
+        .await;
     let mut c = broker.client().await;
     c.subscribe("/queue/df", "s", "auto").await;
     for i in 0..20 {
@@ -92,12 +114,19 @@ async fn failed_transaction_restarts_holding_its_frames() {
     let mut c = broker.client().await;
     c.subscribe("/queue/tf", "s", "auto").await;
     let mut p = broker.client().await;
-    p.send(Frame::new(Command::Begin).with_header("transaction", "t")).await;
+    p.send(Frame::new(Command::Begin).with_header("transaction", "t"))
+        .await;
     for i in 0..3 {
-        p.publish("/queue/tf", &format!("m{i}"), &[("transaction", "t")]).await;
+        p.publish("/queue/tf", &format!("m{i}"), &[("transaction", "t")])
+            .await;
     }
-    p.send(fault("/queue/tf", "transaction").with_header("transaction", "t")).await;
-    p.send_with_receipt(Frame::new(Command::Commit).with_header("transaction", "t"), "c").await;
+    p.send(fault("/queue/tf", "transaction").with_header("transaction", "t"))
+        .await;
+    p.send_with_receipt(
+        Frame::new(Command::Commit).with_header("transaction", "t"),
+        "c",
+    )
+    .await;
     for body in ["m0", "m1", "m2", "fault"] {
         let m = c.expect(Command::Message).await;
         assert_eq!(&m.body[..], body.as_bytes());
@@ -131,8 +160,12 @@ async fn repeated_faults_under_load_lose_nothing_and_harm_no_one() {
     let mut consumers = Vec::new();
     for k in 0..3 {
         let mut c = broker.client().await;
-        c.subscribe_with(dest, &format!("c{k}"), &[("ack", "client-individual"), ("prefetch-count", "50")])
-            .await;
+        c.subscribe_with(
+            dest,
+            &format!("c{k}"),
+            &[("ack", "client-individual"), ("prefetch-count", "50")],
+        )
+        .await;
         let seen = seen.clone();
         consumers.push(tokio::spawn(async move {
             let mut c = c;
@@ -176,7 +209,11 @@ async fn repeated_faults_under_load_lose_nothing_and_harm_no_one() {
     for v in 0..SESSION_FAULTS {
         let mut victim = broker.client().await;
         victim
-            .subscribe_with(dest, &format!("v{v}"), &[("ack", "client-individual"), ("prefetch-count", "5")])
+            .subscribe_with(
+                dest,
+                &format!("v{v}"),
+                &[("ack", "client-individual"), ("prefetch-count", "5")],
+            )
             .await;
         victim.send(fault(dest, "session")).await;
         // It may hold deliveries (never acked) before the ERROR arrives.
@@ -187,23 +224,41 @@ async fn repeated_faults_under_load_lose_nothing_and_harm_no_one() {
             }
         };
         assert_eq!(err.command, Command::Error, "{err:?}");
-        assert_eq!(err.header("message"), Some("session failed, please reconnect"));
+        assert_eq!(
+            err.header("message"),
+            Some("session failed, please reconnect")
+        );
     }
     let mut f = broker.client().await;
     for d in 0..DESTINATION_FAULTS {
-        f.send_with_receipt(fault(dest, "destination").with_body(format!("df{d}")), &format!("d{d}")).await;
+        f.send_with_receipt(
+            fault(dest, "destination").with_body(format!("df{d}")),
+            &format!("d{d}"),
+        )
+        .await;
         expected.insert(format!("df{d}"));
     }
     for t in 0..TX_FAULTS {
         let tx = format!("tx{t}");
-        f.send(Frame::new(Command::Begin).with_header("transaction", tx.as_str())).await;
+        f.send(Frame::new(Command::Begin).with_header("transaction", tx.as_str()))
+            .await;
         for i in 0..TX_SIZE {
-            f.publish(dest, &format!("t{t}-{i}"), &[("transaction", tx.as_str())]).await;
+            f.publish(dest, &format!("t{t}-{i}"), &[("transaction", tx.as_str())])
+                .await;
             expected.insert(format!("t{t}-{i}"));
         }
-        f.send(fault(dest, "transaction").with_header("transaction", tx.as_str()).with_body(format!("tf{t}"))).await;
+        f.send(
+            fault(dest, "transaction")
+                .with_header("transaction", tx.as_str())
+                .with_body(format!("tf{t}")),
+        )
+        .await;
         expected.insert(format!("tf{t}"));
-        f.send_with_receipt(Frame::new(Command::Commit).with_header("transaction", tx.as_str()), &format!("c{t}")).await;
+        f.send_with_receipt(
+            Frame::new(Command::Commit).with_header("transaction", tx.as_str()),
+            &format!("c{t}"),
+        )
+        .await;
     }
     for p in producers {
         p.await.expect("producer");
@@ -217,24 +272,40 @@ async fn repeated_faults_under_load_lose_nothing_and_harm_no_one() {
         if done {
             break;
         }
-        assert!(Instant::now() < deadline, "not every message was consumed in time");
+        assert!(
+            Instant::now() < deadline,
+            "not every message was consumed in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     f.disconnect().await;
     for c in &consumers {
-        assert!(!c.is_finished(), "a steady consumer stopped early (error or close)");
+        assert!(
+            !c.is_finished(),
+            "a steady consumer stopped early (error or close)"
+        );
         c.abort();
     }
 
     {
         let s = seen.lock().unwrap();
         for e in &expected {
-            assert!(s.unflagged.get(e).copied().unwrap_or(0) <= 1, "{e} delivered twice unflagged");
+            assert!(
+                s.unflagged.get(e).copied().unwrap_or(0) <= 1,
+                "{e} delivered twice unflagged"
+            );
         }
-        assert!(s.max_gap < Duration::from_secs(1), "steady consumers paused for {:?}", s.max_gap);
+        assert!(
+            s.max_gap < Duration::from_secs(1),
+            "steady consumers paused for {:?}",
+            s.max_gap
+        );
     }
     assert_eq!(restarts(&broker, "session").await, SESSION_FAULTS as f64);
-    assert_eq!(restarts(&broker, "destination").await, DESTINATION_FAULTS as f64);
+    assert_eq!(
+        restarts(&broker, "destination").await,
+        DESTINATION_FAULTS as f64
+    );
     assert_eq!(restarts(&broker, "transaction").await, TX_FAULTS as f64);
 
     // Back to baseline: no subscription, unacked message or connection left behind.
@@ -242,7 +313,12 @@ async fn repeated_faults_under_load_lose_nothing_and_harm_no_one() {
     loop {
         let (_, text) = broker.http_get("/metrics").await;
         let m = parse_metrics(&text);
-        let sum = |prefix: &str| -> f64 { m.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v).sum() };
+        let sum = |prefix: &str| -> f64 {
+            m.iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(_, v)| v)
+                .sum()
+        };
         let left = (
             sum("stompede_destination_consumers{"),
             sum("stompede_destination_messages_unacked{"),
@@ -251,7 +327,10 @@ async fn repeated_faults_under_load_lose_nothing_and_harm_no_one() {
         if left == (0.0, 0.0, 0.0) {
             break;
         }
-        assert!(Instant::now() < deadline, "state left behind (consumers, unacked, connections): {left:?}");
+        assert!(
+            Instant::now() < deadline,
+            "state left behind (consumers, unacked, connections): {left:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -265,10 +344,13 @@ async fn destination_failing_past_its_budget_is_quarantined_to_its_dead_letter_q
     }
     // Three failures in the window: two restarts are allowed, the third quarantines.
     for f in 0..3 {
-        p.send(fault("/queue/storm", "destination").with_body(format!("f{f}"))).await;
+        p.send(fault("/queue/storm", "destination").with_body(format!("f{f}")))
+            .await;
     }
     p.send_with_receipt(
-        Frame::new(Command::Send).with_header("destination", "/queue/storm").with_body("after"),
+        Frame::new(Command::Send)
+            .with_header("destination", "/queue/storm")
+            .with_body("after"),
         "after",
     )
     .await;
@@ -291,6 +373,8 @@ async fn destination_failing_past_its_budget_is_quarantined_to_its_dead_letter_q
         rest.push(String::from_utf8_lossy(&c.expect(Command::Message).await.body).to_string());
     }
     assert_eq!(rest, ["f2", "after"]);
-    c.expect_nothing(std::time::Duration::from_millis(100)).await;
-    dlq.expect_nothing(std::time::Duration::from_millis(100)).await;
+    c.expect_nothing(std::time::Duration::from_millis(100))
+        .await;
+    dlq.expect_nothing(std::time::Duration::from_millis(100))
+        .await;
 }

@@ -289,10 +289,7 @@ impl Connection {
             })
             .collect();
         self.pending.fetch_add(len, Ordering::Relaxed);
-        self.shared
-            .metrics
-            .outbound_pending_bytes
-            .add(len as i64);
+        self.shared.metrics.outbound_pending_bytes.add(len as i64);
         self.last_write = Instant::now();
         let _ = self.tx.send(WriteCmd::Data(chunk, settlements));
     }
@@ -302,12 +299,17 @@ impl Connection {
     fn check_outbound(&mut self, ctx: &mut Context<Self>) {
         let max = self.shared.settings.limits.max_outbound_bytes;
         if self.state != State::Closing && self.pending.load(Ordering::Relaxed) > max {
-            self.fail(ctx, Fail {
-                message: "slow consumer".into(),
-                detail: format!("more than {max} bytes waited to be written to this connection"),
-                receipt_id: None,
-                reason: "slow_consumer",
-            });
+            self.fail(
+                ctx,
+                Fail {
+                    message: "slow consumer".into(),
+                    detail: format!(
+                        "more than {max} bytes waited to be written to this connection"
+                    ),
+                    receipt_id: None,
+                    reason: "slow_consumer",
+                },
+            );
         }
     }
 
@@ -326,7 +328,7 @@ impl Connection {
         if let Some(r) = f.receipt_id {
             frame = frame.with_header("receipt-id", r);
         }
-        frame = frame.with_header("content-type", "text/plain");
+        frame = frame.with_header("content-type", ERROR_CONTENT_TYPE);
         frame.body = f.detail.into_bytes().into();
         if let Some(extra) = self.error_version_header() {
             frame.headers.push(extra);
@@ -457,12 +459,16 @@ impl Connection {
         let mut frame = Frame::new(Command::Error)
             .with_header("version", Version::supported_list())
             .with_header("message", f.message)
-            .with_header("content-type", "text/plain");
+            .with_header("content-type", ERROR_CONTENT_TYPE);
         frame.body = f.detail.into_bytes().into();
         self.write_frame(frame, ctx);
         self.close(ctx);
     }
 }
+
+/// The `content-type` of ERROR bodies. The charset is spelled out: it is what
+/// the text is, and stompit 1.0.0 crashes on an ERROR typed exactly `text/plain`.
+pub const ERROR_CONTENT_TYPE: &str = "text/plain;charset=utf-8";
 
 /// Bodies at least this large are written from their own buffer rather than
 /// copied into the connection's output buffer.
@@ -655,8 +661,12 @@ impl Handler<Deliver> for Connection {
         if msg.data.body.len() >= ZERO_COPY_BODY {
             // Large bodies go to the socket from the producer's buffer as they
             // are: only the headers are encoded here.
-            self.codec
-                .encode_message_head(&delivery, &msg.data.headers, msg.data.body.len(), &mut self.out);
+            self.codec.encode_message_head(
+                &delivery,
+                &msg.data.headers,
+                msg.data.body.len(),
+                &mut self.out,
+            );
             let head = self.out.split().freeze();
             self.segments.push(head);
             self.segments.push(msg.data.body.clone());

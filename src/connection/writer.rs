@@ -87,7 +87,10 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(
 }
 
 /// Writes every segment, in order, with vectored writes.
-async fn write_segments<W: AsyncWrite + Unpin>(io: &mut W, segments: &[Bytes]) -> std::io::Result<()> {
+async fn write_segments<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    segments: &[Bytes],
+) -> std::io::Result<()> {
     if let [one] = segments {
         return io.write_all(one).await;
     }

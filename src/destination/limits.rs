@@ -102,7 +102,11 @@ impl MemoryBudget {
     }
 
     /// Mirrors the budget in `buffered` (bytes) and `alarm` (0/1) gauges.
-    pub fn with_gauges(mut self, buffered: prometheus::IntGauge, alarm: prometheus::IntGauge) -> Self {
+    pub fn with_gauges(
+        mut self,
+        buffered: prometheus::IntGauge,
+        alarm: prometheus::IntGauge,
+    ) -> Self {
         self.gauges = Some((buffered, alarm));
         self
     }
@@ -127,7 +131,11 @@ impl MemoryBudget {
             if let Some((_, a)) = &self.gauges {
                 a.set(1);
             }
-            tracing::warn!(used, limit = self.limit, "memory alarm: buffered message bytes over the limit; pausing publishers");
+            tracing::warn!(
+                used,
+                limit = self.limit,
+                "memory alarm: buffered message bytes over the limit; pausing publishers"
+            );
         }
     }
 
@@ -141,7 +149,11 @@ impl MemoryBudget {
             if let Some((_, a)) = &self.gauges {
                 a.set(0);
             }
-            tracing::info!(used, limit = self.limit, "memory alarm cleared; publishers resume");
+            tracing::info!(
+                used,
+                limit = self.limit,
+                "memory alarm cleared; publishers resume"
+            );
         }
     }
 }

@@ -8,16 +8,16 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::consumer::Consumer;
-use super::{DestinationPolicy, DestinationRef, Origin, Overflow, QueueLimits};
-use tokio::sync::OwnedSemaphorePermit;
 use super::{
     Ack, AckError, AckMode, ConsumerKey, Envelope, MessageData, Nack, Publish, Retire, Settle,
     Subscribe, SubscribeError, Sync, Unsubscribe,
 };
+use super::{DestinationPolicy, DestinationRef, Origin, Overflow, QueueLimits};
 use crate::connection::Receipted;
 use crate::metrics::{DestinationMetrics, Metrics};
-use crate::supervision::{guarded, Failing, Failures, RestartBudget};
 use crate::router::{DeadLetter, DestinationFailed, Reroute, Router};
+use crate::supervision::{guarded, Failing, Failures, RestartBudget};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// One queue's state. Lives on one arbiter; everything it holds is in this
 /// struct, so a supervisor restart keeps ready and unacknowledged messages.
@@ -198,7 +198,10 @@ impl Queue {
     fn accept(&mut self, messages: Vec<Arc<MessageData>>, origin: Option<&Origin>) -> bool {
         let incoming: usize = messages.iter().map(|d| d.size()).sum();
         if self.limits.overflow == Overflow::Reject
-            && self.limits.full(self.ready.len() + messages.len() - 1, self.ready_bytes + incoming.saturating_sub(1))
+            && self.limits.full(
+                self.ready.len() + messages.len() - 1,
+                self.ready_bytes + incoming.saturating_sub(1),
+            )
             && origin.is_some()
         {
             self.m.dropped.inc_by(messages.len() as u64);
@@ -206,7 +209,11 @@ impl Queue {
         }
         for data in messages {
             if self.limits.overflow == Overflow::DropHead {
-                while !self.ready.is_empty() && self.limits.full(self.ready.len(), self.ready_bytes + data.size()) {
+                while !self.ready.is_empty()
+                    && self
+                        .limits
+                        .full(self.ready.len(), self.ready_bytes + data.size())
+                {
                     if let Some(old) = self.ready.pop_front() {
                         self.m.ready.dec();
                         self.m.dropped.inc();
@@ -236,7 +243,8 @@ impl Queue {
     }
 
     fn must_pause(&self) -> bool {
-        (self.limits.overflow == Overflow::Block && self.limits.full(self.ready.len(), self.ready_bytes))
+        (self.limits.overflow == Overflow::Block
+            && self.limits.full(self.ready.len(), self.ready_bytes))
             || self.policy.memory.alarm()
     }
 
@@ -285,7 +293,10 @@ impl Actor for Queue {
 /// the actor value; only timers are rebuilt in `started`.
 impl actix::Supervised for Queue {
     fn restarting(&mut self, ctx: &mut Context<Self>) {
-        if !self.failures.restarted(&self.metrics, "destination", &self.name) {
+        if !self
+            .failures
+            .restarted(&self.metrics, "destination", &self.name)
+        {
             tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
             self.quarantine(ctx);
         }
@@ -330,7 +341,13 @@ impl Handler<Publish> for Queue {
                 Some(o) if taken => o.accepted(),
                 Some(o) => {
                     let l = this.limits;
-                    o.rejected(&this.name, format!("the queue holds at most {} messages and {} bytes", l.max_messages, l.max_bytes));
+                    o.rejected(
+                        &this.name,
+                        format!(
+                            "the queue holds at most {} messages and {} bytes",
+                            l.max_messages, l.max_bytes
+                        ),
+                    );
                 }
                 None => {}
             }
@@ -357,8 +374,12 @@ impl Handler<Subscribe> for Queue {
                 return Err(SubscribeError::Duplicate);
             }
             this.last_activity = Instant::now();
-            this.consumers
-                .push(Consumer::new(msg.key, msg.ack, (msg.prefetch, msg.window_bytes), msg.deliver));
+            this.consumers.push(Consumer::new(
+                msg.key,
+                msg.ack,
+                (msg.prefetch, msg.window_bytes),
+                msg.deliver,
+            ));
             this.m.consumers.inc();
             if let Some((to, receipt_id)) = msg.receipt {
                 to.do_send(Receipted { receipt_id });

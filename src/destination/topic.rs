@@ -14,14 +14,13 @@ use actix::prelude::*;
 use super::consumer::Consumer;
 use super::{
     Ack, AckError, AckMode, ConsumerKey, DestinationPolicy, DestinationRef, Envelope, MemoryBudget,
-    SlowConsumer, Nack, Publish, Retire,
-    Settle, Subscribe, SubscribeError, Sync, Unsubscribe,
+    Nack, Publish, Retire, Settle, SlowConsumer, Subscribe, SubscribeError, Sync, Unsubscribe,
 };
 use crate::connection::{Fail, Receipted};
-use tokio::sync::OwnedSemaphorePermit;
 use crate::metrics::{DestinationMetrics, Metrics};
-use crate::supervision::{guarded, Failing, Failures, RestartBudget};
 use crate::router::{DeadLetter, DestinationFailed, DestinationIdle, Reroute, Router};
+use crate::supervision::{guarded, Failing, Failures, RestartBudget};
+use tokio::sync::OwnedSemaphorePermit;
 
 struct Subscriber {
     consumer: Consumer,
@@ -199,7 +198,10 @@ impl Actor for Topic {
 /// the actor value; only timers are rebuilt in `started`.
 impl actix::Supervised for Topic {
     fn restarting(&mut self, ctx: &mut Context<Self>) {
-        if !self.failures.restarted(&self.metrics, "destination", &self.name) {
+        if !self
+            .failures
+            .restarted(&self.metrics, "destination", &self.name)
+        {
             tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
             self.quarantine(ctx);
         }
@@ -296,7 +298,12 @@ impl Handler<Subscribe> for Topic {
             }
             this.last_activity = Instant::now();
             this.subscribers.push(Subscriber {
-                consumer: Consumer::new(msg.key, msg.ack, (msg.prefetch, msg.window_bytes), msg.deliver),
+                consumer: Consumer::new(
+                    msg.key,
+                    msg.ack,
+                    (msg.prefetch, msg.window_bytes),
+                    msg.deliver,
+                ),
                 backlog: VecDeque::new(),
                 fail: msg.fail,
             });

@@ -351,10 +351,7 @@ impl Session {
     }
 
     /// Finds the subscription and message an ACK/NACK names.
-    fn ack_candidates(
-        &self,
-        target: &AckTarget,
-    ) -> Result<(Vec<AckCandidate>, u64), String> {
+    fn ack_candidates(&self, target: &AckTarget) -> Result<(Vec<AckCandidate>, u64), String> {
         let parse_id = |s: &str| {
             s.trim()
                 .parse::<u64>()
@@ -447,9 +444,21 @@ impl Session {
                 });
                 let permit = Some(permit);
                 if ack {
-                    dest.tell(Ack { key, message_id, cumulative, origin, permit });
+                    dest.tell(Ack {
+                        key,
+                        message_id,
+                        cumulative,
+                        origin,
+                        permit,
+                    });
                 } else {
-                    dest.tell(Nack { key, message_id, cumulative, origin, permit });
+                    dest.tell(Nack {
+                        key,
+                        message_id,
+                        cumulative,
+                        origin,
+                        permit,
+                    });
                 }
             }
             return;
@@ -459,9 +468,23 @@ impl Session {
             let mut last = Err(AckError::Unknown(message_id));
             for (dest, key, cumulative) in candidates {
                 let reply = if ack {
-                    dest.request(Ack { key, message_id, cumulative, origin: None, permit: None }).await
+                    dest.request(Ack {
+                        key,
+                        message_id,
+                        cumulative,
+                        origin: None,
+                        permit: None,
+                    })
+                    .await
                 } else {
-                    dest.request(Nack { key, message_id, cumulative, origin: None, permit: None }).await
+                    dest.request(Nack {
+                        key,
+                        message_id,
+                        cumulative,
+                        origin: None,
+                        permit: None,
+                    })
+                    .await
                 };
                 last = reply.unwrap_or(Err(AckError::NoSubscription));
                 if last.is_ok() {
