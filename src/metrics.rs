@@ -213,7 +213,7 @@ impl Metrics {
                 &r,
                 IntGauge::new(
                     "buffered_message_bytes",
-                    "Message body bytes held by destinations (ready, unacknowledged and parked).",
+                    "Memory held by messages in destinations (bodies, headers and bookkeeping).",
                 )
                 .unwrap_or_else(|e| panic!("metric: {e}")),
             ),

@@ -210,7 +210,7 @@ async fn memory_alarm_pauses_every_publisher_until_consumers_drain() {
     holds_for(&broker, Duration::from_millis(300), |s| {
         let used = s.get("stompede_buffered_message_bytes", &[]).unwrap_or(0.0);
         // Budget plus each publisher's in-flight frames.
-        let bound = 32768.0 + 2.0 * 4.0 * 4200.0;
+        let bound = 32768.0 + 2.0 * 4.0 * 4400.0;
         if used > bound {
             return Err(format!("buffered bytes grew to {used} past {bound}"));
         }

@@ -57,9 +57,23 @@ impl MessageData {
         })
     }
 
-    /// Bytes counted against queue limits and metrics.
+    /// Body bytes: what queue byte limits and byte metrics count.
     pub fn size(&self) -> usize {
         self.body.len()
+    }
+
+    /// What holding this message costs in memory, headers and bookkeeping
+    /// included: what the broker-wide memory budget counts, so that many
+    /// small messages cannot hide behind their small bodies.
+    pub fn footprint(&self) -> usize {
+        const OVERHEAD: usize = 160;
+        self.body.len()
+            + OVERHEAD
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 2 * std::mem::size_of::<String>())
+                .sum::<usize>()
     }
 }
 

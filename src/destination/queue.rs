@@ -226,7 +226,7 @@ impl Queue {
             self.m.ready.inc();
             self.ready_bytes += data.size();
             self.held_bytes += data.size();
-            self.policy.memory.add(data.size());
+            self.policy.memory.add(data.footprint());
             self.ready.push_back(Envelope::new(data));
         }
         true
@@ -236,7 +236,7 @@ impl Queue {
     fn forget(&mut self, env: &Envelope) {
         let n = env.data.size();
         self.held_bytes = self.held_bytes.saturating_sub(n);
-        self.policy.memory.sub(n);
+        self.policy.memory.sub(env.data.footprint());
         if self.ready.is_empty() {
             self.ready_bytes = 0;
         }

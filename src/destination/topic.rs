@@ -82,7 +82,7 @@ impl Topic {
             let Some(env) = s.backlog.pop_front() else {
                 break;
             };
-            memory.sub(env.data.size());
+            memory.sub(env.data.footprint());
             m.ready.dec();
             Self::deliver(s, env, m);
         }
@@ -123,7 +123,7 @@ impl Topic {
             self.m.consumers.dec();
             self.m.unacked.sub(s.consumer.take_all().len() as i64);
             self.m.ready.sub(s.backlog.len() as i64);
-            let parked: usize = s.backlog.iter().map(|e| e.data.size()).sum();
+            let parked: usize = s.backlog.iter().map(|e| e.data.footprint()).sum();
             self.policy.memory.sub(parked);
         }
     }
@@ -247,7 +247,7 @@ impl Handler<Publish> for Topic {
                         Self::deliver(s, env, &this.m);
                     } else if s.backlog.len() < cap {
                         this.m.ready.inc();
-                        this.policy.memory.add(env.data.size());
+                        this.policy.memory.add(env.data.footprint());
                         s.backlog.push_back(env);
                     } else {
                         this.m.dropped.inc();
@@ -378,7 +378,7 @@ impl Topic {
                 dead.push(env);
             } else {
                 m.ready.inc();
-                memory.add(env.data.size());
+                memory.add(env.data.footprint());
                 s.backlog.push_front(env);
             }
         }
