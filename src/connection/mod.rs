@@ -27,7 +27,9 @@ use writer::{Settlement, WriteCmd};
 
 use crate::destination::{AckMode, ConsumerKey, MessageData, Settle};
 use crate::listener::ConnectionClosed;
-use crate::protocol::{Command, Frame, Outbound, ProtocolError, StompCodec, Version};
+use crate::protocol::{
+    encode_message_head, Command, Delivery, Frame, Outbound, ProtocolError, StompCodec, Version,
+};
 use crate::session::{ClientFrame, ConnectionLost, Session};
 use crate::shared::Shared;
 
@@ -644,44 +646,33 @@ impl Handler<Deliver> for Connection {
         let Some(sub) = self.subs.get(&msg.subscription) else {
             return;
         };
-        let mut delivery: Vec<(&'static str, String)> = Vec::with_capacity(5);
-        delivery.push(("subscription", sub.id.clone()));
-        delivery.push(("message-id", msg.data.id.to_string()));
-        if sub.ack != AckMode::Auto && version >= Version::V1_2 {
-            delivery.push(("ack", format!("{}:{}", msg.subscription, msg.data.id)));
+        // Only client-acknowledged 1.2 subscriptions need an ack id to echo.
+        let ack = (sub.ack != AckMode::Auto && version >= Version::V1_2)
+            .then(|| format!("{}:{}", msg.subscription, msg.data.id));
+        let delivery = Delivery {
+            subscription: &sub.id,
+            message_id: msg.data.id,
+            ack: ack.as_deref(),
+            redelivered: (msg.delivery_count > 1).then_some(msg.delivery_count),
+        };
+        let auto = sub.ack == AckMode::Auto;
+        let body = &msg.data.body;
+        let shared = msg.data.encoded_headers(version);
+        encode_message_head(&delivery, shared, body.len(), version, &mut self.out);
+        if body.len() >= ZERO_COPY_BODY {
+            // Large bodies go to the socket from the producer's buffer as they are.
+            let head = self.out.split().freeze();
+            self.segments.push(head);
+            self.segments.push(body.clone());
+        } else {
+            self.out.extend_from_slice(body);
         }
-        if msg.delivery_count > 1 {
-            delivery.push(("redelivered", "true".into()));
-            delivery.push(("delivery-count", msg.delivery_count.to_string()));
-        }
-        if sub.ack == AckMode::Auto {
+        self.out.extend_from_slice(b"\0");
+        if auto {
             *self.settlements.entry(msg.subscription).or_insert(0) += 1;
         }
         self.shared.metrics.frame_sent(Command::Message).inc();
-        if msg.data.body.len() >= ZERO_COPY_BODY {
-            // Large bodies go to the socket from the producer's buffer as they
-            // are: only the headers are encoded here.
-            self.codec.encode_message_head(
-                &delivery,
-                &msg.data.headers,
-                msg.data.body.len(),
-                &mut self.out,
-            );
-            let head = self.out.split().freeze();
-            self.segments.push(head);
-            self.segments.push(msg.data.body.clone());
-            self.out.extend_from_slice(b"\0");
-            self.schedule_flush(ctx);
-        } else {
-            self.write(
-                Outbound::Message {
-                    delivery,
-                    shared: msg.data.headers.clone(),
-                    body: msg.data.body.clone(),
-                },
-                ctx,
-            );
-        }
+        self.schedule_flush(ctx);
     }
 }
 

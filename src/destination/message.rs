@@ -1,10 +1,12 @@
 //! A published message as destinations hold it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
+
+use crate::protocol::{encode_shared_headers, Version};
 
 /// Source of message ids, unique for the process's lifetime.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -21,6 +23,9 @@ pub struct MessageData {
     pub body: Bytes,
     /// When the broker accepted it (for the publish-to-delivery histogram).
     pub published_at: Instant,
+    /// `headers` encoded for delivery, once per protocol version (1.0, 1.1,
+    /// 1.2) and shared by every subscriber.
+    encoded: [OnceLock<Bytes>; 3],
 }
 
 impl MessageData {
@@ -35,6 +40,7 @@ impl MessageData {
             headers: headers.into(),
             body,
             published_at: Instant::now(),
+            encoded: Default::default(),
         })
     }
 
@@ -54,7 +60,18 @@ impl MessageData {
             headers: headers.into(),
             body: self.body.clone(),
             published_at: Instant::now(),
+            encoded: Default::default(),
         })
+    }
+
+    /// The shared headers encoded for `version`, encoding them on first use.
+    pub fn encoded_headers(&self, version: Version) -> &Bytes {
+        let slot = match version {
+            Version::V1_0 => &self.encoded[0],
+            Version::V1_1 => &self.encoded[1],
+            Version::V1_2 => &self.encoded[2],
+        };
+        slot.get_or_init(|| encode_shared_headers(&self.headers, version))
     }
 
     /// Body bytes: what queue byte limits and byte metrics count.

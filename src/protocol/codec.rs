@@ -552,7 +552,7 @@ fn put_header(dst: &mut BytesMut, name: &str, value: &str, version: Version) {
     dst.put_u8(b'\n');
 }
 
-fn put_content_length(dst: &mut BytesMut, len: usize) {
+pub(super) fn put_content_length(dst: &mut BytesMut, len: usize) {
     dst.put_slice(b"content-length:");
     let mut digits = [0u8; 20];
     let mut start = digits.len();

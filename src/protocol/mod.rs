@@ -5,10 +5,12 @@ mod codec;
 mod error;
 mod frame;
 mod headers;
+mod message;
 mod version;
 
 pub use codec::{Inbound, Limits, Outbound, StompCodec};
 pub use error::ProtocolError;
 pub use frame::{Command, Frame};
 pub use headers::{escape_into, unescape};
+pub use message::{encode_message_head, encode_shared_headers, Delivery};
 pub use version::Version;
