@@ -131,10 +131,13 @@ async fn dead_letters_are_counted_on_both_queues() {
 
     let q = dest("/queue/dl", "queue");
     let dlq = dest("/queue/DLQ.dl", "queue");
-    // The dead letter reaches its queue through the router, after the NACK's receipt.
+    // The dead letter reaches its queue through the router, after the NACK's
+    // receipt. A scrape reads families one after another while the queue
+    // updates them, so wait until the last of its updates is visible too.
     let s = broker
         .scrape_until("the dead letter in /queue/DLQ.dl", |s| {
             s.get(READY, &dlq) == Some(1.0)
+                && s.get("stompede_destination_published_bytes_total", &dlq) == Some(2.0)
         })
         .await;
     assert_eq!(

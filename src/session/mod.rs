@@ -464,41 +464,13 @@ impl Session {
             return;
         }
         // 1.0 names only the message: try each client-ack subscription in turn.
-        async move {
-            let mut last = Err(AckError::Unknown(message_id));
-            for (dest, key, cumulative) in candidates {
-                let reply = if ack {
-                    dest.request(Ack {
-                        key,
-                        message_id,
-                        cumulative,
-                        origin: None,
-                        permit: None,
-                    })
-                    .await
-                } else {
-                    dest.request(Nack {
-                        key,
-                        message_id,
-                        cumulative,
-                        origin: None,
-                        permit: None,
-                    })
-                    .await
-                };
-                last = reply.unwrap_or(Err(AckError::NoSubscription));
-                if last.is_ok() {
-                    break;
-                }
-            }
-            last
-        }
-        .into_actor(self)
-        .map(move |res, s, _| match res {
-            Ok(()) => s.receipt(receipt),
-            Err(e) => s.fail(format!("{what} failed: {e}"), receipt, "ack"),
-        })
-        .wait(ctx);
+        settle_first(candidates, message_id, ack)
+            .into_actor(self)
+            .map(move |res, s, _| match res {
+                Ok(()) => s.receipt(receipt),
+                Err(e) => s.fail(format!("{what} failed: {e}"), receipt, "ack"),
+            })
+            .wait(ctx);
     }
 
     fn begin(&mut self, tx: String, receipt: Option<String>) {
@@ -621,32 +593,7 @@ impl Session {
                     } => (candidates, message_id, false),
                     TxOp::Publish { .. } => continue,
                 };
-                let mut res = Err(AckError::Unknown(message_id));
-                for (dest, key, cumulative) in candidates {
-                    let reply = if ack {
-                        dest.request(Ack {
-                            key,
-                            message_id,
-                            cumulative,
-                            origin: None,
-                            permit: None,
-                        })
-                        .await
-                    } else {
-                        dest.request(Nack {
-                            key,
-                            message_id,
-                            cumulative,
-                            origin: None,
-                            permit: None,
-                        })
-                        .await
-                    };
-                    res = reply.unwrap_or(Err(AckError::NoSubscription));
-                    if res.is_ok() {
-                        break;
-                    }
-                }
+                let res = settle_first(candidates, message_id, ack).await;
                 if let Err(e) = res {
                     first_error.get_or_insert(e.to_string());
                 }
@@ -742,6 +689,42 @@ impl Session {
             }
         }
     }
+}
+
+/// ACKs (or NACKs) `message_id` on the first of `candidates` that holds it:
+/// a 1.0 ACK names only the message, so each client-ack subscription is tried.
+async fn settle_first(
+    candidates: Vec<AckCandidate>,
+    message_id: u64,
+    ack: bool,
+) -> Result<(), AckError> {
+    let mut last = Err(AckError::Unknown(message_id));
+    for (dest, key, cumulative) in candidates {
+        let reply = if ack {
+            dest.request(Ack {
+                key,
+                message_id,
+                cumulative,
+                origin: None,
+                permit: None,
+            })
+            .await
+        } else {
+            dest.request(Nack {
+                key,
+                message_id,
+                cumulative,
+                origin: None,
+                permit: None,
+            })
+            .await
+        };
+        last = reply.unwrap_or(Err(AckError::NoSubscription));
+        if last.is_ok() {
+            break;
+        }
+    }
+    last
 }
 
 impl Actor for Session {
