@@ -473,7 +473,9 @@ impl Connection {
 pub const ERROR_CONTENT_TYPE: &str = "text/plain;charset=utf-8";
 
 /// Bodies at least this large are written from their own buffer rather than
-/// copied into the connection's output buffer.
+/// copied into the connection's output buffer. Smaller ones are copied once:
+/// two iovecs per small message made queue and topic runs 15-20 % slower than
+/// one memcpy into the batch (stompede-bench queue/topic, 256 B bodies).
 const ZERO_COPY_BODY: usize = 8 * 1024;
 
 /// Flush the output buffer (self-notification, coalescing one wake-up's frames).
