@@ -360,3 +360,66 @@ async fn connection_that_stops_reading_is_cut_off_at_its_outbound_bound() {
         .await;
     p.disconnect().await;
 }
+
+#[tokio::test]
+async fn a_publisher_held_back_is_not_timed_out_for_silence() {
+    // The broker stops reading a blocked publisher, so the heart-beats it
+    // sends meanwhile sit unread; that must not count as silence.
+    let broker = TestBroker::with(&[
+        ("STOMPEDE__DESTINATIONS__MAX_QUEUE_MESSAGES", "20"),
+        ("STOMPEDE__LIMITS__MAX_INFLIGHT_FRAMES", "4"),
+        ("STOMPEDE__HEARTBEAT__RECEIVE_MIN_MS", "100"),
+    ]);
+    let dest = "/queue/held";
+    let mut producer = broker
+        .client_with(&[
+            ("accept-version", "1.2"),
+            ("host", "/"),
+            ("heart-beat", "100,0"),
+        ])
+        .await;
+    assert_eq!(producer.connected.header("heart-beat"), Some("0,100"));
+    let sending = tokio::spawn(async move {
+        for i in 0..200 {
+            producer.publish(dest, &format!("m{i}"), &[]).await;
+        }
+        producer
+    });
+    let l = q(dest);
+    broker
+        .scrape_until("queue reaches its limit", |s| {
+            s.get(READY, &labels(&l)).unwrap_or(0.0) >= 20.0
+        })
+        .await;
+    // Held well past 3 x 100 ms without the broker reading a byte from it.
+    holds_for(&broker, Duration::from_millis(800), |s| {
+        match s
+            .get("stompede_heartbeat_timeouts_total", &[])
+            .unwrap_or(0.0)
+        {
+            t if t > 0.0 => Err("the held-back publisher was timed out".into()),
+            _ => Ok(()),
+        }
+    })
+    .await;
+    let mut consumer = broker.client().await;
+    consumer.subscribe(dest, "c", "auto").await;
+    for i in 0..200 {
+        assert_eq!(
+            body(&consumer.expect(Command::Message).await),
+            format!("m{i}")
+        );
+    }
+    let mut producer = tokio::time::timeout(TIMEOUT, sending)
+        .await
+        .expect("resumed")
+        .expect("task");
+    producer
+        .send_with_receipt(
+            Frame::new(Command::Send)
+                .with_header("destination", dest)
+                .with_body("after"),
+            "after",
+        )
+        .await;
+}

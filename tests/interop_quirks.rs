@@ -238,8 +238,8 @@ async fn stompjs_v1_0_heart_beat_header_is_ignored() {
         "{connected:?}"
     );
     assert!(!connected.contains("heart-beat"), "{connected:?}");
-    // Silent for longer than the 1000 ms x grace 2.0 a 1.1 client would get.
-    let quiet = raw.read_chunk(Duration::from_millis(2500)).await;
+    // Silent for longer than the 1000 ms x grace 3.0 a 1.1 client would get.
+    let quiet = raw.read_chunk(Duration::from_millis(3500)).await;
     assert_eq!(
         quiet, None,
         "the broker sent something to a silent 1.0 client"

@@ -3,14 +3,14 @@
 //! out (the broker has not yet applied earlier frames), this task stops
 //! reading, and TCP pushes back on the client.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix::Addr;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, TryAcquireError};
 use tokio_util::codec::Decoder;
 
 use super::{Connection, FrameReceived, ReadControl, ReadEnded};
@@ -21,6 +21,9 @@ use crate::protocol::{Command, Inbound, StompCodec};
 pub struct LastRead {
     epoch: Instant,
     ms: Arc<AtomicU64>,
+    /// Set while the reader waits for an in-flight permit: the broker itself
+    /// stopped reading, so bytes the client sends meanwhile are not seen.
+    paused: Arc<AtomicBool>,
 }
 
 impl LastRead {
@@ -29,6 +32,7 @@ impl LastRead {
         LastRead {
             epoch: Instant::now(),
             ms: Arc::new(AtomicU64::new(0)),
+            paused: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -37,8 +41,12 @@ impl LastRead {
             .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// Time since the last byte arrived.
+    /// Time since the last byte arrived; zero while the broker has paused
+    /// reading (a publisher held back by flow control is not silent).
     pub fn silence(&self) -> std::time::Duration {
+        if self.paused.load(Ordering::Relaxed) {
+            return std::time::Duration::ZERO;
+        }
         let last = std::time::Duration::from_millis(self.ms.load(Ordering::Relaxed));
         self.epoch.elapsed().saturating_sub(last)
     }
@@ -71,8 +79,19 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
     let mut buf = BytesMut::new();
     let (mut busy, mut eof) = (false, false);
     loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => return,
+            Err(TryAcquireError::NoPermits) => {
+                last.paused.store(true, Ordering::Relaxed);
+                let p = permits.clone().acquire_owned().await;
+                last.touch();
+                last.paused.store(false, Ordering::Relaxed);
+                match p {
+                    Ok(p) => p,
+                    Err(_) => return,
+                }
+            }
         };
         let decoded = loop {
             let step = if eof {
