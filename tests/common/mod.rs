@@ -32,20 +32,7 @@ impl TestBroker {
     /// Default settings with `STOMPEDE__…` style overrides, e.g.
     /// `("STOMPEDE__LIMITS__MAX_HEADERS", "5")`.
     pub fn with(overrides: &[(&str, &str)]) -> TestBroker {
-        let mut env: Vec<(String, String)> = vec![
-            ("STOMPEDE__LISTENERS__STOMP".into(), "127.0.0.1:0".into()),
-            ("STOMPEDE__LISTENERS__HTTP".into(), "127.0.0.1:0".into()),
-            (
-                "STOMPEDE__LISTENERS__WEBSOCKET".into(),
-                "127.0.0.1:0".into(),
-            ),
-            ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS".into(), "2000".into()),
-        ];
-        env.extend(
-            overrides
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        let env = test_env(overrides);
         let settings = Settings::load(None, env).expect("test settings");
         let handle = BrokerHandle::spawn(settings).expect("broker starts");
         TestBroker { handle }
@@ -85,6 +72,21 @@ impl TestBroker {
     pub async fn http_get(&self, path: &str) -> (u16, String) {
         http_get(self.http(), path).await
     }
+}
+
+/// Every listener on 127.0.0.1 port 0 and a short shutdown grace, then `overrides`.
+fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let env: Vec<(String, String)> = [
+        ("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0"),
+        ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
+        ("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0"),
+        ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS", "2000"),
+    ]
+    .iter()
+    .chain(overrides)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env
 }
 
 /// A minimal HTTP/1.0 GET.
@@ -449,20 +451,7 @@ impl TestBroker {
     pub fn with_config(toml: &str, overrides: &[(&str, &str)]) -> TestBroker {
         let dir = TempDir::new("config");
         let path = dir.write("stompede.toml", toml);
-        let mut env: Vec<(String, String)> = vec![
-            ("STOMPEDE__LISTENERS__STOMP".into(), "127.0.0.1:0".into()),
-            ("STOMPEDE__LISTENERS__HTTP".into(), "127.0.0.1:0".into()),
-            (
-                "STOMPEDE__LISTENERS__WEBSOCKET".into(),
-                "127.0.0.1:0".into(),
-            ),
-            ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS".into(), "2000".into()),
-        ];
-        env.extend(
-            overrides
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        let env = test_env(overrides);
         let settings = Settings::load(Some(&path), env).expect("test settings from file");
         let handle = BrokerHandle::spawn(settings).expect("broker starts");
         TestBroker { handle }
