@@ -13,9 +13,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::chat::ChatPage;
-use crate::destination::{DestinationPolicy, MemoryBudget};
+use crate::destination::DestinationPolicy;
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::Metrics;
+use crate::model::MemoryBudget;
 use crate::router::Router;
 use crate::settings::Settings;
 use crate::shared::Shared;
@@ -95,7 +96,7 @@ pub async fn serve(
             websocket_addr.port(),
         ))
     });
-    let shared = Shared::new(settings, metrics.clone(), router);
+    let shared = Shared::new(settings, metrics.clone(), router.recipient());
     let listener = Listener::new(shared, stomp, handles)
         .with_websocket(websocket)
         .start();

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`protocol`]: frames, versions and the codec — bytes in, frames out; no actors.
+//! - [`model`]: the broker's vocabulary (ids, ack modes, message data, limits); no actors.
+//! - [`messages`]: the actor message catalogue and the handles actors hold of each other.
 //! - [`connection`]: one actor per client connection: socket, codec, heart-beats, handshake.
 //! - [`session`]: the supervised actor holding a client's subscriptions and transactions.
 //! - [`router`]: the destination registry; [`destination`]: queue and topic actors.
@@ -20,7 +22,9 @@ pub mod destination;
 pub mod fault;
 pub mod http;
 pub mod listener;
+pub mod messages;
 pub mod metrics;
+pub mod model;
 pub mod protocol;
 pub mod router;
 pub mod session;

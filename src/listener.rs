@@ -13,35 +13,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Encoder;
 
-use crate::connection::{Connection, Shutdown, ERROR_CONTENT_TYPE};
-use crate::protocol::{Command, Frame, Outbound, StompCodec};
+use crate::connection::Connection;
+use crate::messages::connection::Shutdown;
+pub use crate::messages::listener::{ConnectionClosed, StopAccepting};
+use crate::model::Transport;
+use crate::protocol::{error_frame, Command, ErrorReason, ErrorVersion, Outbound, StompCodec};
 use crate::shared::Shared;
 use crate::websocket;
-
-/// How a client reached the broker; the label of logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Tcp,
-    /// STOMP over WebSocket (the upgrade handshake runs before the `Connection` starts).
-    Ws,
-}
-
-impl Transport {
-    /// The `transport` label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Ws => "ws",
-        }
-    }
-}
-
-/// A connection actor stopped. Sent by `Connection` with `do_send`, once.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ConnectionClosed {
-    pub id: u64,
-}
 
 /// A connection actor started on a worker arbiter.
 #[derive(Message)]
@@ -49,14 +27,6 @@ pub struct ConnectionClosed {
 struct Registered {
     id: u64,
     addr: Addr<Connection>,
-}
-
-/// Stop accepting, tell every client, and resolve once all connections are
-/// closed (or `grace` has passed).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopAccepting {
-    pub grace: Duration,
 }
 
 #[derive(Message)]
@@ -102,13 +72,15 @@ impl Listener {
         self.shared
             .metrics
             .errors
-            .with_label_values(&["connection_limit"])
+            .with_label_values(&[ErrorReason::ConnectionLimit.label()])
             .inc();
         self.shared.metrics.frame_sent(Command::Error).inc();
-        let frame = Frame::new(Command::Error)
-            .with_header("message", "too many connections")
-            .with_header("content-type", ERROR_CONTENT_TYPE)
-            .with_body(format!("the broker accepts at most {max} connections"));
+        let frame = error_frame(
+            "too many connections",
+            format!("the broker accepts at most {max} connections"),
+            None,
+            ErrorVersion::None,
+        );
         let mut buf = BytesMut::new();
         let _ = StompCodec::new(self.shared.settings.codec_limits())
             .encode(Outbound::Frame(frame), &mut buf);
@@ -165,7 +137,7 @@ impl StreamHandler<Accepted> for Listener {
         let me = ctx.address().recipient();
         if self.arbiters.is_empty() {
             if transport == Transport::Tcp {
-                let addr = Connection::start(id, stream, peer, Transport::Tcp.label(), shared, me);
+                let addr = Connection::start(id, stream, peer, Transport::Tcp, shared, me);
                 self.conns.insert(id, Some(addr));
             } else {
                 actix_rt::spawn(start_ws(id, stream, peer, shared, ctx.address()));
@@ -188,7 +160,7 @@ impl StreamHandler<Accepted> for Listener {
                 actix_rt::spawn(start_ws(id, s, peer, shared, listener));
             }
             Ok(s) => {
-                let addr = Connection::start(id, s, peer, Transport::Tcp.label(), shared, me);
+                let addr = Connection::start(id, s, peer, Transport::Tcp, shared, me);
                 listener.do_send(Registered { id, addr });
             }
             Err(e) => tracing::warn!(error = %e, "cannot register connection on worker"),
@@ -215,7 +187,7 @@ async fn start_ws(
     match websocket::accept(stream, peer, &shared).await {
         Some(io) => {
             let me = listener.clone().recipient();
-            let addr = Connection::start(id, io, peer, Transport::Ws.label(), shared, me);
+            let addr = Connection::start(id, io, peer, Transport::Ws, shared, me);
             listener.do_send(Registered { id, addr });
         }
         None => listener.do_send(ConnectionClosed { id }),

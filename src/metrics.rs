@@ -16,7 +16,7 @@ use prometheus::{
 };
 
 pub use destination::{Counter, DestinationMetrics, Gauge, Handles, Timer};
-pub use select::{glob_match, Selection};
+pub use select::Selection;
 
 use crate::protocol::Command;
 use crate::settings::MetricsSettings;

@@ -8,65 +8,14 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use actix::prelude::*;
-use thiserror::Error;
 
-use crate::destination::{
-    DestinationPolicy, DestinationRef, MessageData, Publish, Queue, Retire, Topic,
+use crate::destination::{DestinationPolicy, Queue, Topic};
+use crate::messages::destination::{DestinationRef, Publish};
+use crate::messages::router::{
+    DeadLetter, DestinationFailed, DestinationIdle, Reroute, Resolve, RouteError, RouterHandle,
 };
 use crate::metrics::Metrics;
-
-/// A destination name the broker does not serve.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum RouteError {
-    #[error("unknown destination '{name}': destinations must start with {queue} or {topic}")]
-    BadPrefix {
-        name: String,
-        queue: String,
-        topic: String,
-    },
-}
-
-/// Looks a destination up, creating it if needed. Sent by `Session` with `send`
-/// (once per destination per session; sessions cache the answer).
-#[derive(Message)]
-#[rtype(result = "Result<DestinationRef, RouteError>")]
-pub struct Resolve {
-    pub name: String,
-}
-
-/// A destination has been idle for its idle timeout. Sent by destinations with
-/// `do_send` (at most one per idle check interval).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct DestinationIdle {
-    pub name: Arc<str>,
-}
-
-/// A message that a retired destination received; the router forwards it to
-/// the live destination of that name. `do_send`, bounded like the original `Publish`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub enum Reroute {
-    Publish { destination: Arc<str>, msg: Publish },
-}
-
-/// A dead-lettered message for `destination`. Sent by destinations with
-/// `do_send`; bounded by the messages the sending destination held.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct DeadLetter {
-    pub destination: String,
-    pub data: Arc<MessageData>,
-}
-
-/// A destination gave up after a restart storm; forget it so the name gets a
-/// fresh actor. Sent by destinations with `do_send` (rare).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct DestinationFailed {
-    pub name: Arc<str>,
-    pub dest: DestinationRef,
-}
+use crate::model::{DestinationId, Kind};
 
 /// The destination registry.
 pub struct Router {
@@ -100,18 +49,22 @@ impl Router {
         let policy = self.policy.clone();
         let metrics = self.metrics.clone();
         let arbiter = self.pick_arbiter(name);
+        let id = DestinationId::next();
+        let router = RouterHandle::of(&me);
         let dest = if name.starts_with(&policy.queue_prefix)
             && name.len() > policy.queue_prefix.len()
         {
             let n = key.clone();
-            DestinationRef::Queue(Supervisor::start_in_arbiter(&arbiter, move |_| {
-                Queue::new(n, policy, me, metrics)
-            }))
+            let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
+                Queue::new(n, policy, id, router, metrics)
+            });
+            DestinationRef::of(&addr, Kind::Queue, id)
         } else if name.starts_with(&policy.topic_prefix) && name.len() > policy.topic_prefix.len() {
             let n = key.clone();
-            DestinationRef::Topic(Supervisor::start_in_arbiter(&arbiter, move |_| {
-                Topic::new(n, policy, me, metrics)
-            }))
+            let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
+                Topic::new(n, policy, id, router, metrics)
+            });
+            DestinationRef::of(&addr, Kind::Topic, id)
         } else {
             return Err(RouteError::BadPrefix {
                 name: name.to_string(),
@@ -180,7 +133,7 @@ impl Handler<DestinationIdle> for Router {
             return;
         };
         let name = msg.name;
-        async move { (dest.request(Retire).await, dest) }
+        async move { (dest.retire().await, dest) }
             .into_actor(self)
             .map(move |(retired, dest), router, _| {
                 let same = router
@@ -203,7 +156,7 @@ impl Handler<DestinationFailed> for Router {
         if self
             .destinations
             .get(&msg.name)
-            .is_some_and(|d| d.same(&msg.dest))
+            .is_some_and(|d| d.id() == msg.id)
         {
             self.destinations.remove(&msg.name);
         }

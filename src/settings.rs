@@ -182,9 +182,9 @@ pub struct Destinations {
     pub subscriber_backlog: usize,
     pub max_queue_messages: usize,
     pub max_queue_bytes: usize,
-    pub overflow: crate::destination::Overflow,
-    pub slow_consumer: crate::destination::SlowConsumer,
-    pub policies: Vec<crate::destination::PolicyOverride>,
+    pub overflow: crate::model::Overflow,
+    pub slow_consumer: crate::model::SlowConsumer,
+    pub policies: Vec<crate::model::PolicyOverride>,
 }
 
 /// Transaction bounds.

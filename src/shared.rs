@@ -3,25 +3,30 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::Recipient;
 
 use crate::auth::Authenticator;
+use crate::messages::router::Resolve;
 use crate::metrics::Metrics;
-use crate::router::Router;
 use crate::settings::Settings;
 
 /// Broker-wide, read-only state handed to each connection.
 pub struct Shared {
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
-    pub router: Addr<Router>,
+    /// Where sessions look destinations up.
+    pub router: Recipient<Resolve>,
     pub auth: Authenticator,
     next_id: AtomicU64,
 }
 
 impl Shared {
     /// Bundles the broker's shared state.
-    pub fn new(settings: Settings, metrics: Arc<Metrics>, router: Addr<Router>) -> Arc<Shared> {
+    pub fn new(
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        router: Recipient<Resolve>,
+    ) -> Arc<Shared> {
         let auth = Authenticator::new(&settings.auth);
         Arc::new(Shared {
             settings,

@@ -2,55 +2,9 @@
 //! It holds SEND, ACK and NACK frames until COMMIT hands them back, in order,
 //! for the session to apply; ABORT simply drops them.
 
-use std::sync::Arc;
-
 use actix::prelude::*;
-use thiserror::Error;
 
-use crate::destination::{ConsumerKey, DestinationRef, MessageData};
-
-/// One held operation.
-pub enum TxOp {
-    Publish {
-        destination: String,
-        data: Arc<MessageData>,
-    },
-    /// Applied to the first candidate subscription holding the message.
-    Ack {
-        candidates: Vec<AckCandidate>,
-        message_id: u64,
-    },
-    /// Applied like `Ack`.
-    Nack {
-        candidates: Vec<AckCandidate>,
-        message_id: u64,
-    },
-}
-
-/// A subscription an ACK/NACK may name: its destination, its consumer key, and
-/// whether it acknowledges cumulatively (`client` mode). A 1.0 ACK names only
-/// the message, so it has one candidate per client-ack subscription.
-pub type AckCandidate = (DestinationRef, ConsumerKey, bool);
-
-/// The transaction is full.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("transaction holds the maximum of {0} frames")]
-pub struct TooManyFrames(pub usize);
-
-/// Holds one more operation. Sent by `Session` with `send`; the reply bounds the transaction.
-#[derive(Message)]
-#[rtype(result = "Result<(), TooManyFrames>")]
-pub struct Stage(pub TxOp);
-
-/// Returns every held operation, in order, and ends the transaction. `send`.
-#[derive(Message)]
-#[rtype(result = "Vec<TxOp>")]
-pub struct Commit;
-
-/// Drops every held operation and ends the transaction. `do_send`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Abort;
+use crate::messages::transaction::{Abort, Commit, Stage, TooManyFrames, TxOp};
 
 /// An open transaction.
 pub struct Transaction {

@@ -5,7 +5,7 @@ use thiserror::Error;
 
 use super::heartbeat::{BadHeartbeat, Heartbeats};
 use crate::auth::AuthError;
-use crate::protocol::{Command, Frame, Version};
+use crate::protocol::{Command, ErrorReason, Frame, Version};
 use crate::shared::Shared;
 
 /// Why a CONNECT was refused.
@@ -37,11 +37,11 @@ impl HandshakeError {
     }
 
     /// Metric label.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> ErrorReason {
         match self {
-            HandshakeError::NoCommonVersion(_) => "version",
-            HandshakeError::Auth(_) => "auth",
-            HandshakeError::Heartbeat(_) => "malformed",
+            HandshakeError::NoCommonVersion(_) => ErrorReason::Version,
+            HandshakeError::Auth(_) => ErrorReason::Auth,
+            HandshakeError::Heartbeat(_) => ErrorReason::Malformed,
         }
     }
 }

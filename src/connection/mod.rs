@@ -25,12 +25,19 @@ pub use heartbeat::Heartbeats;
 use reader::LastRead;
 use writer::{Settlement, WriteCmd};
 
-use crate::destination::{AckMode, ConsumerKey, MessageData, Settle};
-use crate::listener::ConnectionClosed;
-use crate::protocol::{
-    encode_message_head, Command, Delivery, Frame, Outbound, ProtocolError, StompCodec, Version,
+pub use crate::messages::connection::{
+    Close, ConnectionHandle, Deliver, Drain, Fail, Receipted, Reply, Shutdown, Subscribed,
+    Unsubscribed,
 };
-use crate::session::{ClientFrame, ConnectionLost, Session};
+use crate::messages::destination::Settle;
+use crate::messages::listener::ConnectionClosed;
+use crate::messages::session::{ClientFrame, ConnectionLost};
+use crate::model::{AckMode, ConsumerKey, Transport};
+use crate::protocol::{
+    encode_message_head, error_frame, receipt_frame, Command, Delivery, ErrorReason, ErrorVersion,
+    Frame, Outbound, ProtocolError, StompCodec, Version,
+};
+use crate::session::Session;
 use crate::shared::Shared;
 
 /// A frame read from the socket. Sent by the reader task: CONNECT/STOMP with
@@ -68,83 +75,6 @@ pub struct WriterEnded {
     pub error: Option<String>,
 }
 
-/// A message for one of this connection's subscriptions.
-///
-/// Sent by: `Queue`, `Topic` with `do_send`. Bounded: a destination sends at
-/// most `prefetch` of these per subscription before a settle or ACK.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Deliver {
-    pub subscription: u64,
-    pub data: Arc<MessageData>,
-    /// 1 on first delivery; more means redelivered.
-    pub delivery_count: u32,
-}
-
-/// The session opened a subscription; deliveries for it may follow.
-/// Sent by `Session` with `do_send` before it subscribes at the destination.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Subscribed {
-    pub subscription: u64,
-    pub id: String,
-    pub ack: AckMode,
-    pub settle: Recipient<Settle>,
-}
-
-/// The session closed a subscription (or failed to open it). `do_send`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Unsubscribed {
-    pub subscription: u64,
-}
-
-/// A frame the session wants written (RECEIPT). `do_send`, one per client frame at most.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Reply(pub Frame);
-
-/// A client frame's effect is in place: send its RECEIPT. Sent by destinations
-/// (for SUBSCRIBE, ahead of the subscription's first delivery) with `do_send`,
-/// one per receipted frame.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Receipted {
-    pub receipt_id: String,
-}
-
-/// Resolves once everything already handed to the writer is on the socket and
-/// its auto-ack settlements have been sent to their destinations. Sent by
-/// `Session` with `send` before it takes an auto-ack subscription off its
-/// destination, so that the destination counts as consumed exactly what was
-/// written (rare: once per UNSUBSCRIBE or disconnect).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Drain;
-
-/// Send an ERROR frame and close. `do_send`, rare.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Fail {
-    pub message: String,
-    pub detail: String,
-    pub receipt_id: Option<String>,
-    /// Metric label (`stompede_errors_total{reason}`).
-    pub reason: &'static str,
-}
-
-/// Close after flushing, with an optional RECEIPT first (DISCONNECT). `do_send`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Close {
-    pub receipt_id: Option<String>,
-}
-
-/// The broker is stopping: tell the client and close. Sent by the listener.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Shutdown;
-
 struct SubInfo {
     id: String,
     ack: AckMode,
@@ -162,7 +92,7 @@ enum State {
 pub struct Connection {
     id: u64,
     peer: SocketAddr,
-    transport: &'static str,
+    transport: Transport,
     shared: Arc<Shared>,
     state: State,
     session: Option<Addr<Session>>,
@@ -191,7 +121,7 @@ impl Connection {
         id: u64,
         io: T,
         peer: SocketAddr,
-        transport: &'static str,
+        transport: Transport,
         shared: Arc<Shared>,
         listener: Recipient<ConnectionClosed>,
     ) -> Addr<Connection>
@@ -309,7 +239,7 @@ impl Connection {
                         "more than {max} bytes waited to be written to this connection"
                     ),
                     receipt_id: None,
-                    reason: "slow_consumer",
+                    reason: ErrorReason::SlowConsumer,
                 },
             );
         }
@@ -320,30 +250,25 @@ impl Connection {
         if self.state == State::Closing {
             return;
         }
-        tracing::info!(session = self.id, peer = %self.peer, reason = f.reason, error = %f.message, "closing connection with ERROR");
+        let version = match self.state {
+            State::Connected(v) => ErrorVersion::Negotiated(v),
+            _ => ErrorVersion::None,
+        };
+        self.send_error(ctx, f, version);
+    }
+
+    /// Counts, logs and writes the ERROR, then closes once it is written.
+    fn send_error(&mut self, ctx: &mut Context<Self>, f: Fail, version: ErrorVersion) {
+        let reason = f.reason.label();
+        tracing::info!(session = self.id, peer = %self.peer, reason, error = %f.message, "closing connection with ERROR");
         self.shared
             .metrics
             .errors
-            .with_label_values(&[f.reason])
+            .with_label_values(&[reason])
             .inc();
-        let mut frame = Frame::new(Command::Error).with_header("message", f.message);
-        if let Some(r) = f.receipt_id {
-            frame = frame.with_header("receipt-id", r);
-        }
-        frame = frame.with_header("content-type", ERROR_CONTENT_TYPE);
-        frame.body = f.detail.into_bytes().into();
-        if let Some(extra) = self.error_version_header() {
-            frame.headers.push(extra);
-        }
+        let frame = error_frame(f.message, f.detail, f.receipt_id, version);
         self.write_frame(frame, ctx);
         self.close(ctx);
-    }
-
-    fn error_version_header(&self) -> Option<(String, String)> {
-        match self.state {
-            State::Connected(v) => Some(("version".into(), v.as_str().into())),
-            _ => None,
-        }
     }
 
     /// Flushes, closes the write side, and stops reading.
@@ -399,7 +324,7 @@ impl Connection {
                             message: "heart-beat timeout".into(),
                             detail: format!("nothing received for more than {ms} ms"),
                             receipt_id: None,
-                            reason: "heartbeat_timeout",
+                            reason: ErrorReason::HeartbeatTimeout,
                         },
                     );
                 }
@@ -416,14 +341,18 @@ impl Connection {
                     .shared
                     .metrics
                     .connections
-                    .with_label_values(&[self.transport, ok.version.as_str()]);
+                    .with_label_values(&[self.transport.label(), ok.version.as_str()]);
                 open.inc();
                 self.open_gauge = Some(open);
-                tracing::info!(session = self.id, peer = %self.peer, transport = self.transport, version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
+                tracing::info!(session = self.id, peer = %self.peer, transport = self.transport.label(), version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
                 self.write_frame(ok.connected, ctx);
                 self.start_heartbeats(ok.heartbeats, ctx);
-                let (conn, shared, id, version) =
-                    (ctx.address(), self.shared.clone(), self.id, ok.version);
+                let (conn, shared, id, version) = (
+                    ConnectionHandle::of(&ctx.address()),
+                    self.shared.clone(),
+                    self.id,
+                    ok.version,
+                );
                 self.session = Some(Supervisor::start(move |_| {
                     Session::new(id, version, conn, shared)
                 }));
@@ -453,24 +382,12 @@ impl Connection {
     }
 
     fn fail_with_versions(&mut self, ctx: &mut Context<Self>, f: Fail) {
-        self.shared
-            .metrics
-            .errors
-            .with_label_values(&[f.reason])
-            .inc();
-        let mut frame = Frame::new(Command::Error)
-            .with_header("version", Version::supported_list())
-            .with_header("message", f.message)
-            .with_header("content-type", ERROR_CONTENT_TYPE);
-        frame.body = f.detail.into_bytes().into();
-        self.write_frame(frame, ctx);
-        self.close(ctx);
+        if self.state == State::Closing {
+            return;
+        }
+        self.send_error(ctx, f, ErrorVersion::Supported);
     }
 }
-
-/// The `content-type` of ERROR bodies. The charset is spelled out: it is what
-/// the text is, and stompit 1.0.0 crashes on an ERROR typed exactly `text/plain`.
-pub const ERROR_CONTENT_TYPE: &str = "text/plain;charset=utf-8";
 
 /// Bodies at least this large are written from their own buffer rather than
 /// copied into the connection's output buffer. Smaller ones are copied once:
@@ -490,9 +407,9 @@ impl Actor for Connection {
         self.shared
             .metrics
             .connections_opened
-            .with_label_values(&[self.transport])
+            .with_label_values(&[self.transport.label()])
             .inc();
-        tracing::debug!(session = self.id, peer = %self.peer, transport = self.transport, "connection opened");
+        tracing::debug!(session = self.id, peer = %self.peer, transport = self.transport.label(), "connection opened");
         let timeout = self.shared.settings.connect_timeout();
         ctx.run_later(timeout, move |c, ctx| {
             if c.state == State::AwaitingConnect {
@@ -505,7 +422,7 @@ impl Actor for Connection {
                             timeout.as_millis()
                         ),
                         receipt_id: None,
-                        reason: "connect_timeout",
+                        reason: ErrorReason::ConnectTimeout,
                     },
                 );
             }
@@ -529,7 +446,7 @@ impl Actor for Connection {
             .outbound_pending_bytes
             .sub(unwritten as i64);
         self.end_session();
-        tracing::info!(session = self.id, peer = %self.peer, transport = self.transport, "connection closed");
+        tracing::info!(session = self.id, peer = %self.peer, transport = self.transport.label(), "connection closed");
         self.listener.do_send(ConnectionClosed { id: self.id });
     }
 }
@@ -561,7 +478,7 @@ impl Handler<FrameReceived> for Connection {
                             detail: "the first frame on a connection must be CONNECT or STOMP"
                                 .into(),
                             receipt_id: frame.header("receipt").map(str::to_string),
-                            reason: "not_connected",
+                            reason: ErrorReason::NotConnected,
                         },
                     );
                     ReadControl::Stop
@@ -717,8 +634,7 @@ impl Handler<Receipted> for Connection {
 
     fn handle(&mut self, msg: Receipted, ctx: &mut Self::Context) {
         if self.state != State::Closing {
-            let f = Frame::new(Command::Receipt).with_header("receipt-id", msg.receipt_id);
-            self.write_frame(f, ctx);
+            self.write_frame(receipt_frame(msg.receipt_id), ctx);
         }
     }
 }
@@ -750,10 +666,7 @@ impl Handler<Close> for Connection {
 
     fn handle(&mut self, msg: Close, ctx: &mut Self::Context) {
         if let Some(r) = msg.receipt_id {
-            self.write_frame(
-                Frame::new(Command::Receipt).with_header("receipt-id", r),
-                ctx,
-            );
+            self.write_frame(receipt_frame(r), ctx);
         }
         self.close(ctx);
     }
@@ -769,7 +682,7 @@ impl Handler<Shutdown> for Connection {
                 message: "broker shutting down".into(),
                 detail: "the broker is stopping; reconnect later".into(),
                 receipt_id: None,
-                reason: "shutdown",
+                reason: ErrorReason::Shutdown,
             },
         );
     }

@@ -13,7 +13,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{Connection, WriterEnded};
-use crate::destination::{ConsumerKey, Settle};
+use crate::messages::destination::Settle;
+use crate::model::ConsumerKey;
 
 /// Auto-ack deliveries contained in a chunk.
 pub struct Settlement {

@@ -5,31 +5,9 @@ use std::collections::VecDeque;
 
 use actix::Recipient;
 
-use super::{AckError, ConsumerKey, Envelope};
-use crate::connection::Deliver;
-
-/// How a subscription's messages are acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckMode {
-    /// Consumed once written to the subscriber's socket.
-    Auto,
-    /// ACK acknowledges that message and every earlier one on the subscription.
-    Client,
-    /// ACK acknowledges only that message.
-    ClientIndividual,
-}
-
-impl AckMode {
-    /// Parses a SUBSCRIBE `ack` header value (absent = auto).
-    pub fn parse(value: Option<&str>) -> Option<AckMode> {
-        match value {
-            None | Some("auto") => Some(AckMode::Auto),
-            Some("client") => Some(AckMode::Client),
-            Some("client-individual") => Some(AckMode::ClientIndividual),
-            Some(_) => None,
-        }
-    }
-}
+use crate::messages::connection::Deliver;
+use crate::messages::destination::AckError;
+use crate::model::{AckMode, ConsumerKey, Envelope};
 
 /// A subscription's delivery state inside a destination.
 pub(crate) struct Consumer {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{MemoryBudget, PolicyOverride, QueueLimits, SlowConsumer};
+use crate::model::{MemoryBudget, PolicyOverride, QueueLimits, SlowConsumer};
 
 use crate::settings::Settings;
 

@@ -8,14 +8,19 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::consumer::Consumer;
-use super::{
-    Ack, AckError, AckMode, ConsumerKey, Envelope, MessageData, Nack, Publish, Retire, Settle,
-    Subscribe, SubscribeError, Sync, Unsubscribe,
+use super::DestinationPolicy;
+use crate::messages::connection::Receipted;
+use crate::messages::destination::{
+    Ack, AckError, Nack, Origin, Publish, Retire, Settle, Subscribe, SubscribeError, Sync,
+    Unsubscribe,
 };
-use super::{DestinationPolicy, DestinationRef, Origin, Overflow, QueueLimits};
-use crate::connection::Receipted;
+use crate::messages::router::{
+    DeadLetter, DestinationFailed, DestinationIdle, Reroute, RouterHandle,
+};
 use crate::metrics::{DestinationMetrics, Metrics};
-use crate::router::{DeadLetter, DestinationFailed, Reroute, Router};
+use crate::model::{
+    AckMode, ConsumerKey, DestinationId, Envelope, MessageData, Overflow, QueueLimits,
+};
 use crate::supervision::{guarded, Failing, Failures, RestartBudget};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -24,7 +29,8 @@ use tokio::sync::OwnedSemaphorePermit;
 pub struct Queue {
     name: Arc<str>,
     policy: Arc<DestinationPolicy>,
-    router: Addr<Router>,
+    id: DestinationId,
+    router: RouterHandle,
     metrics: Arc<Metrics>,
     m: DestinationMetrics,
     ready: VecDeque<Envelope>,
@@ -48,7 +54,8 @@ impl Queue {
     pub fn new(
         name: Arc<str>,
         policy: Arc<DestinationPolicy>,
-        router: Addr<Router>,
+        id: DestinationId,
+        router: RouterHandle,
         metrics: Arc<Metrics>,
     ) -> Self {
         let m = metrics.destination(&name, "queue");
@@ -57,6 +64,7 @@ impl Queue {
         Queue {
             name,
             policy,
+            id,
             router,
             metrics,
             m,
@@ -143,7 +151,7 @@ impl Queue {
                 ("x-original-message-id".into(), env.data.id.to_string()),
             ],
         );
-        self.router.do_send(DeadLetter {
+        self.router.dead_letter.do_send(DeadLetter {
             destination: dlq,
             data,
         });
@@ -176,7 +184,7 @@ impl Queue {
 
     /// Gives up on this actor after a restart storm: waiting messages go to
     /// the dead-letter queue, and the router hands the name to a fresh actor.
-    fn quarantine(&mut self, ctx: &mut Context<Self>) {
+    fn quarantine(&mut self) {
         if self.policy.dead_letter_queue(&self.name).is_none() {
             // A dead-letter queue has nowhere to send its messages: keep
             // restarting rather than lose them.
@@ -187,9 +195,9 @@ impl Queue {
             self.dead_letter(env, "destination-failed");
         }
         self.retired = true;
-        self.router.do_send(DestinationFailed {
+        self.router.failed.do_send(DestinationFailed {
             name: self.name.clone(),
-            dest: DestinationRef::Queue(ctx.address()),
+            id: self.id,
         });
     }
 
@@ -280,7 +288,7 @@ impl Actor for Queue {
                 && q.consumers.is_empty()
                 && q.last_activity.elapsed() >= q.policy.idle_timeout;
             if idle && !q.retired {
-                q.router.do_send(crate::router::DestinationIdle {
+                q.router.idle.do_send(DestinationIdle {
                     name: q.name.clone(),
                 });
             }
@@ -292,13 +300,13 @@ impl Actor for Queue {
 /// consumers and what they hold unacknowledged), because actix restarts reuse
 /// the actor value; only timers are rebuilt in `started`.
 impl actix::Supervised for Queue {
-    fn restarting(&mut self, ctx: &mut Context<Self>) {
+    fn restarting(&mut self, _: &mut Context<Self>) {
         if !self
             .failures
             .restarted(&self.metrics, "destination", &self.name)
         {
             tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
-            self.quarantine(ctx);
+            self.quarantine();
         }
     }
 }
@@ -324,7 +332,7 @@ impl Handler<Publish> for Queue {
     fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
         guarded(self, ctx, |this, ctx| {
             if this.retired {
-                this.router.do_send(Reroute::Publish {
+                this.router.reroute.do_send(Reroute::Publish {
                     destination: this.name.clone(),
                     msg,
                 });

@@ -12,13 +12,17 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::consumer::Consumer;
-use super::{
-    Ack, AckError, AckMode, ConsumerKey, DestinationPolicy, DestinationRef, Envelope, MemoryBudget,
-    Nack, Publish, Retire, Settle, SlowConsumer, Subscribe, SubscribeError, Sync, Unsubscribe,
+use super::DestinationPolicy;
+use crate::messages::connection::{Fail, Receipted};
+use crate::messages::destination::{
+    Ack, AckError, Nack, Publish, Retire, Settle, Subscribe, SubscribeError, Sync, Unsubscribe,
 };
-use crate::connection::{Fail, Receipted};
+use crate::messages::router::{
+    DeadLetter, DestinationFailed, DestinationIdle, Reroute, RouterHandle,
+};
 use crate::metrics::{DestinationMetrics, Metrics};
-use crate::router::{DeadLetter, DestinationFailed, DestinationIdle, Reroute, Router};
+use crate::model::{AckMode, ConsumerKey, DestinationId, Envelope, MemoryBudget, SlowConsumer};
+use crate::protocol::ErrorReason;
 use crate::supervision::{guarded, Failing, Failures, RestartBudget};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -33,7 +37,8 @@ struct Subscriber {
 pub struct Topic {
     name: Arc<str>,
     policy: Arc<DestinationPolicy>,
-    router: Addr<Router>,
+    id: DestinationId,
+    router: RouterHandle,
     metrics: Arc<Metrics>,
     m: DestinationMetrics,
     subscribers: Vec<Subscriber>,
@@ -51,7 +56,8 @@ impl Topic {
     pub fn new(
         name: Arc<str>,
         policy: Arc<DestinationPolicy>,
-        router: Addr<Router>,
+        id: DestinationId,
+        router: RouterHandle,
         metrics: Arc<Metrics>,
     ) -> Self {
         let m = metrics.destination(&name, "topic");
@@ -59,6 +65,7 @@ impl Topic {
         Topic {
             name,
             policy,
+            id,
             router,
             metrics,
             m,
@@ -131,16 +138,16 @@ impl Topic {
     /// Gives up on this actor after a restart storm: parked messages are
     /// dropped (a topic keeps nothing for later), and the router hands the
     /// name to a fresh actor.
-    fn quarantine(&mut self, ctx: &mut Context<Self>) {
+    fn quarantine(&mut self) {
         for s in &mut self.subscribers {
             self.m.ready.sub(s.backlog.len() as i64);
             self.m.dropped.inc_by(s.backlog.len() as u64);
             s.backlog.clear();
         }
         self.retired = true;
-        self.router.do_send(DestinationFailed {
+        self.router.failed.do_send(DestinationFailed {
             name: self.name.clone(),
-            dest: DestinationRef::Topic(ctx.address()),
+            id: self.id,
         });
     }
 
@@ -159,7 +166,7 @@ impl Topic {
                 ("x-original-message-id".into(), env.data.id.to_string()),
             ],
         );
-        self.router.do_send(DeadLetter {
+        self.router.dead_letter.do_send(DeadLetter {
             destination: dlq,
             data,
         });
@@ -185,7 +192,7 @@ impl Actor for Topic {
                 t.remove(key);
             }
             if t.subscribers.is_empty() && t.last_activity.elapsed() >= t.policy.idle_timeout {
-                t.router.do_send(DestinationIdle {
+                t.router.idle.do_send(DestinationIdle {
                     name: t.name.clone(),
                 });
             }
@@ -197,13 +204,13 @@ impl Actor for Topic {
 /// consumers and what they hold unacknowledged), because actix restarts reuse
 /// the actor value; only timers are rebuilt in `started`.
 impl actix::Supervised for Topic {
-    fn restarting(&mut self, ctx: &mut Context<Self>) {
+    fn restarting(&mut self, _: &mut Context<Self>) {
         if !self
             .failures
             .restarted(&self.metrics, "destination", &self.name)
         {
             tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
-            self.quarantine(ctx);
+            self.quarantine();
         }
     }
 }
@@ -229,7 +236,7 @@ impl Handler<Publish> for Topic {
     fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
         guarded(self, ctx, |this, ctx| {
             if this.retired {
-                this.router.do_send(Reroute::Publish {
+                this.router.reroute.do_send(Reroute::Publish {
                     destination: this.name.clone(),
                     msg,
                 });
@@ -267,7 +274,7 @@ impl Handler<Publish> for Topic {
                             "more than {cap} messages waited for this subscription; disconnected by the topic's slow-consumer policy"
                         ),
                         receipt_id: None,
-                        reason: "slow_consumer",
+                        reason: ErrorReason::SlowConsumer,
                     });
                 }
                 this.remove(key);

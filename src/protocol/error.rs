@@ -41,20 +41,20 @@ impl From<std::io::Error> for ProtocolError {
 
 impl ProtocolError {
     /// A short, fixed label for metrics (`stompede_errors_total{reason}`).
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> super::ErrorReason {
         match self {
-            ProtocolError::UnknownCommand(_) => "unknown_command",
+            ProtocolError::UnknownCommand(_) => super::ErrorReason::UnknownCommand,
             ProtocolError::CommandTooLong { .. }
             | ProtocolError::TooManyHeaders { .. }
             | ProtocolError::HeaderLineTooLong { .. }
-            | ProtocolError::FrameTooLarge { .. } => "limit",
+            | ProtocolError::FrameTooLarge { .. } => super::ErrorReason::Limit,
             ProtocolError::MissingColon
             | ProtocolError::InvalidEscape(_)
             | ProtocolError::IncompleteEscape
             | ProtocolError::InvalidUtf8
             | ProtocolError::InvalidContentLength(_)
-            | ProtocolError::MissingNul(_) => "malformed",
-            ProtocolError::Io(_) => "io",
+            | ProtocolError::MissingNul(_) => super::ErrorReason::Malformed,
+            ProtocolError::Io(_) => super::ErrorReason::Io,
         }
     }
 }

@@ -3,14 +3,18 @@
 
 mod codec;
 mod error;
+mod error_reason;
 mod frame;
 mod headers;
 mod message;
+mod server;
 mod version;
 
 pub use codec::{Inbound, Limits, Outbound, StompCodec};
 pub use error::ProtocolError;
+pub use error_reason::ErrorReason;
 pub use frame::{Command, Frame};
 pub use headers::{escape_into, unescape};
 pub use message::{encode_message_head, encode_shared_headers, Delivery};
+pub use server::{error_frame, receipt_frame, ErrorVersion, ERROR_CONTENT_TYPE};
 pub use version::Version;

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::destination::AckMode;
+use crate::model::AckMode;
 use crate::protocol::{Command, Frame, Version};
 
 /// A frame that is well-formed STOMP but not a valid command here.

@@ -16,30 +16,20 @@ use tokio::sync::OwnedSemaphorePermit;
 
 pub use command::{AckTarget, ClientCommand, CommandError};
 
-use crate::connection::{Close, Connection, Drain, Fail, Reply, Subscribed, Unsubscribed};
-use crate::destination::{
-    Ack, AckError, AckMode, ConsumerKey, DestinationRef, MessageData, Nack, Origin, Publish,
-    Replies, Subscribe, SubscribeError, Sync, Unsubscribe,
+use crate::messages::connection::{
+    Close, ConnectionHandle, Drain, Fail, Reply, Subscribed, Unsubscribed,
 };
-use crate::protocol::{Command, Frame, Version};
-use crate::router::{Resolve, RouteError};
+use crate::messages::destination::{
+    Ack, AckError, DestinationRef, Nack, Origin, Publish, Replies, Subscribe, SubscribeError,
+    Unsubscribe,
+};
+use crate::messages::router::{Resolve, RouteError};
+pub use crate::messages::session::{ClientFrame, ConnectionLost};
+use crate::messages::transaction::{Abort, AckCandidate, Commit, Stage, TxOp};
+use crate::model::{AckMode, ConsumerKey, MessageData};
+use crate::protocol::{receipt_frame, ErrorReason, Frame, Version};
 use crate::shared::Shared;
-use crate::transaction::{Abort, AckCandidate, Commit, Stage, Transaction, TxOp};
-
-/// A frame from the client, with the in-flight permit that bounds how many
-/// frames a connection may have outstanding. Sent by `Connection` with
-/// `do_send`; bounded by those permits.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ClientFrame {
-    pub frame: Frame,
-    pub permit: OwnedSemaphorePermit,
-}
-
-/// The connection is gone: release everything and stop. `do_send`, once.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ConnectionLost;
+use crate::transaction::Transaction;
 
 struct Sub {
     key: u64,
@@ -51,7 +41,7 @@ struct Sub {
 pub struct Session {
     id: u64,
     version: Version,
-    conn: Addr<Connection>,
+    conn: ConnectionHandle,
     shared: Arc<Shared>,
     subs: HashMap<String, Sub>,
     next_key: u64,
@@ -66,7 +56,7 @@ type Ctx = Context<Session>;
 
 impl Session {
     /// A session for connection `id`, speaking `version`.
-    pub fn new(id: u64, version: Version, conn: Addr<Connection>, shared: Arc<Shared>) -> Self {
+    pub fn new(id: u64, version: Version, conn: ConnectionHandle, shared: Arc<Shared>) -> Self {
         Session {
             id,
             version,
@@ -78,8 +68,8 @@ impl Session {
             failed: false,
             failure: None,
             replies: Arc::new(Replies {
-                receipted: conn.clone().recipient(),
-                fail: conn.clone().recipient(),
+                receipted: conn.receipted.clone(),
+                fail: conn.fail.clone(),
             }),
             conn,
         }
@@ -92,14 +82,14 @@ impl Session {
         }
     }
 
-    fn fail(&mut self, message: String, receipt: Option<String>, reason: &'static str) {
+    fn fail(&mut self, message: String, receipt: Option<String>, reason: ErrorReason) {
         if self.failed {
             return;
         }
         self.failed = true;
         // The spec wants the ERROR body to explain; the message is that explanation.
         let detail = format!("{message}; the broker closes the connection after this ERROR");
-        self.conn.do_send(Fail {
+        self.conn.fail.do_send(Fail {
             message,
             detail,
             receipt_id: receipt,
@@ -109,9 +99,7 @@ impl Session {
 
     fn receipt(&self, receipt: Option<String>) {
         if let Some(r) = receipt {
-            self.conn.do_send(Reply(
-                Frame::new(Command::Receipt).with_header("receipt-id", r),
-            ));
+            self.conn.reply.do_send(Reply(receipt_frame(r)));
         }
     }
 
@@ -138,8 +126,8 @@ impl Session {
                     s.routes.insert(key, d.clone());
                     then(s, d, ctx);
                 }
-                Ok(Err(e)) => s.fail(e.to_string(), receipt, "destination"),
-                Err(_) => s.fail("broker is stopping".into(), receipt, "internal"),
+                Ok(Err(e)) => s.fail(e.to_string(), receipt, ErrorReason::Destination),
+                Err(_) => s.fail("broker is stopping".into(), receipt, ErrorReason::Internal),
             })
             .wait(ctx);
     }
@@ -217,7 +205,7 @@ impl Session {
     ) {
         async move {
             for d in dests {
-                let _ = d.request(Sync).await;
+                let _ = d.sync().await;
             }
         }
         .into_actor(self)
@@ -238,7 +226,7 @@ impl Session {
             return self.fail(
                 format!("subscription id '{id}' is already in use"),
                 receipt,
-                "subscription",
+                ErrorReason::Subscription,
             );
         }
         let max = self.shared.settings.limits.max_subscriptions;
@@ -246,7 +234,7 @@ impl Session {
             return self.fail(
                 format!("too many subscriptions (limit {max})"),
                 receipt,
-                "limit",
+                ErrorReason::Limit,
             );
         }
         let d = &self.shared.settings.destinations;
@@ -259,8 +247,8 @@ impl Session {
         let key = self.key(sub_key);
         let router = self.shared.router.clone();
         let conn = self.conn.clone();
-        let deliver = self.conn.clone().recipient();
-        let receipted = self.conn.clone().recipient();
+        let deliver = self.conn.deliver.clone();
+        let receipted = self.conn.receipted.clone();
         let fail = self.replies.fail.clone();
         let receipt_for_dest = receipt.clone();
         let sub_id = id.clone();
@@ -277,7 +265,7 @@ impl Session {
                     Ok(Err(e)) => return Err(e.to_string()),
                     Err(_) => return Err("broker is stopping".into()),
                 };
-                conn.do_send(Subscribed {
+                conn.subscribed.do_send(Subscribed {
                     subscription: sub_key,
                     id: sub_id.clone(),
                     ack,
@@ -292,7 +280,7 @@ impl Session {
                     fail: fail.clone(),
                     receipt: receipt_for_dest.clone().map(|r| (receipted.clone(), r)),
                 };
-                match dest.request(req).await {
+                match dest.subscribe(req).await {
                     Ok(Ok(())) => return Ok(dest),
                     Ok(Err(SubscribeError::Retired)) => continue,
                     Ok(Err(e)) => return Err(e.to_string()),
@@ -315,10 +303,10 @@ impl Session {
                 // The destination already sent the RECEIPT, ahead of deliveries.
             }
             Err(e) => {
-                s.conn.do_send(Unsubscribed {
+                s.conn.unsubscribed.do_send(Unsubscribed {
                     subscription: sub_key,
                 });
-                s.fail(e, receipt, "subscription");
+                s.fail(e, receipt, ErrorReason::Subscription);
             }
         })
         .wait(ctx);
@@ -329,10 +317,10 @@ impl Session {
             return self.fail(
                 format!("no subscription with id '{id}'"),
                 receipt,
-                "subscription",
+                ErrorReason::Subscription,
             );
         };
-        self.conn.do_send(Unsubscribed {
+        self.conn.unsubscribed.do_send(Unsubscribed {
             subscription: sub.key,
         });
         let key = self.key(sub.key);
@@ -341,9 +329,9 @@ impl Session {
             if sub.ack == AckMode::Auto {
                 // Auto-ack deliveries count as consumed once written: let the
                 // writer report what it wrote before the queue takes back the rest.
-                let _ = conn.send(Drain).await;
+                let _ = conn.drain.send(Drain).await;
             }
-            sub.dest.request(Unsubscribe { key }).await
+            sub.dest.unsubscribe(Unsubscribe { key }).await
         }
         .into_actor(self)
         .map(move |_, s, _| s.receipt(receipt))
@@ -357,12 +345,10 @@ impl Session {
                 .parse::<u64>()
                 .map_err(|_| format!("unknown message id '{s}'"))
         };
-        let entry = |sub: &Sub| {
-            (
-                sub.dest.clone(),
-                self.key(sub.key),
-                sub.ack == AckMode::Client,
-            )
+        let entry = |sub: &Sub| AckCandidate {
+            dest: sub.dest.clone(),
+            key: self.key(sub.key),
+            cumulative: sub.ack == AckMode::Client,
         };
         match target {
             AckTarget::AckId(v) => {
@@ -411,14 +397,14 @@ impl Session {
         let what = if ack { "ACK" } else { "NACK" };
         let (candidates, message_id) = match self.ack_candidates(&target) {
             Ok(c) => c,
-            Err(e) => return self.fail(format!("{what} failed: {e}"), receipt, "ack"),
+            Err(e) => return self.fail(format!("{what} failed: {e}"), receipt, ErrorReason::Ack),
         };
         if let Some(tx) = transaction {
             if candidates.is_empty() {
                 return self.fail(
                     format!("{what} failed: unknown message id '{message_id}'"),
                     receipt,
-                    "ack",
+                    ErrorReason::Ack,
                 );
             }
             let op = if ack {
@@ -437,14 +423,19 @@ impl Session {
         if candidates.len() == 1 {
             // The common case: fire and forget; the destination answers the
             // client itself, in order with the deliveries this makes room for.
-            if let Some((dest, key, cumulative)) = candidates.into_iter().next() {
+            if let Some(AckCandidate {
+                dest,
+                key,
+                cumulative,
+            }) = candidates.into_iter().next()
+            {
                 let origin = Some(Origin {
                     receipt,
                     replies: self.replies.clone(),
                 });
                 let permit = Some(permit);
                 if ack {
-                    dest.tell(Ack {
+                    dest.ack(Ack {
                         key,
                         message_id,
                         cumulative,
@@ -452,7 +443,7 @@ impl Session {
                         permit,
                     });
                 } else {
-                    dest.tell(Nack {
+                    dest.nack(Nack {
                         key,
                         message_id,
                         cumulative,
@@ -468,7 +459,7 @@ impl Session {
             .into_actor(self)
             .map(move |res, s, _| match res {
                 Ok(()) => s.receipt(receipt),
-                Err(e) => s.fail(format!("{what} failed: {e}"), receipt, "ack"),
+                Err(e) => s.fail(format!("{what} failed: {e}"), receipt, ErrorReason::Ack),
             })
             .wait(ctx);
     }
@@ -478,7 +469,7 @@ impl Session {
             return self.fail(
                 format!("transaction '{tx}' is already open"),
                 receipt,
-                "transaction",
+                ErrorReason::Transaction,
             );
         }
         let limits = &self.shared.settings.transactions;
@@ -487,7 +478,7 @@ impl Session {
             return self.fail(
                 format!("too many open transactions (limit {max})"),
                 receipt,
-                "limit",
+                ErrorReason::Limit,
             );
         }
         let max_frames = limits.max_frames;
@@ -507,15 +498,19 @@ impl Session {
             return self.fail(
                 format!("unknown transaction '{tx}'"),
                 receipt,
-                "transaction",
+                ErrorReason::Transaction,
             );
         };
         async move { addr.send(Stage(op)).await }
             .into_actor(self)
             .map(move |res, s, _| match res {
                 Ok(Ok(())) => s.receipt(receipt),
-                Ok(Err(e)) => s.fail(e.to_string(), receipt, "limit"),
-                Err(_) => s.fail(format!("transaction '{tx}' failed"), receipt, "internal"),
+                Ok(Err(e)) => s.fail(e.to_string(), receipt, ErrorReason::Limit),
+                Err(_) => s.fail(
+                    format!("transaction '{tx}' failed"),
+                    receipt,
+                    ErrorReason::Internal,
+                ),
             })
             .wait(ctx);
     }
@@ -525,7 +520,7 @@ impl Session {
             return self.fail(
                 format!("unknown transaction '{tx}'"),
                 receipt,
-                "transaction",
+                ErrorReason::Transaction,
             );
         };
         self.shared
@@ -599,7 +594,7 @@ impl Session {
                 }
             }
             for d in &touched {
-                let _ = d.request(Sync).await;
+                let _ = d.sync().await;
             }
             match first_error {
                 Some(e) => Err(format!(
@@ -614,7 +609,7 @@ impl Session {
                 s.routes = routes;
                 s.receipt(receipt);
             }
-            Err(e) => s.fail(e, receipt, "transaction"),
+            Err(e) => s.fail(e, receipt, ErrorReason::Transaction),
         })
         .wait(ctx);
     }
@@ -624,7 +619,7 @@ impl Session {
             return self.fail(
                 format!("unknown transaction '{tx}'"),
                 receipt,
-                "transaction",
+                ErrorReason::Transaction,
             );
         };
         addr.do_send(Abort);
@@ -639,7 +634,7 @@ impl Session {
     fn disconnect(&mut self, receipt: Option<String>, ctx: &mut Ctx) {
         let dests = self.routes.values().cloned().collect();
         self.sync_then(dests, ctx, move |s, _| {
-            s.conn.do_send(Close {
+            s.conn.close.do_send(Close {
                 receipt_id: receipt,
             });
         });
@@ -653,7 +648,7 @@ impl Session {
                 session: self.id,
                 subscription: sub.key,
             };
-            sub.dest.tell(Unsubscribe { key });
+            sub.dest.unsubscribe_now(Unsubscribe { key });
         }
         for (_, tx) in self.txs.drain() {
             tx.do_send(Abort);
@@ -678,7 +673,7 @@ impl Session {
             Some(Target::Session) => panic!("injected session fault"),
             Some(Target::Destination) => {
                 let name = frame.header("destination").unwrap_or("").to_string();
-                self.with_route(name, None, ctx, |_, d, _| d.tell(Crash));
+                self.with_route(name, None, ctx, |_, d, _| d.crash());
                 false
             }
             Some(Target::Transaction) => {
@@ -699,9 +694,14 @@ async fn settle_first(
     ack: bool,
 ) -> Result<(), AckError> {
     let mut last = Err(AckError::Unknown(message_id));
-    for (dest, key, cumulative) in candidates {
+    for AckCandidate {
+        dest,
+        key,
+        cumulative,
+    } in candidates
+    {
         let reply = if ack {
-            dest.request(Ack {
+            dest.request_ack(Ack {
                 key,
                 message_id,
                 cumulative,
@@ -710,7 +710,7 @@ async fn settle_first(
             })
             .await
         } else {
-            dest.request(Nack {
+            dest.request_nack(Nack {
                 key,
                 message_id,
                 cumulative,
@@ -751,11 +751,11 @@ impl actix::Supervised for Session {
         self.routes.clear();
         if !self.failed {
             self.failed = true;
-            self.conn.do_send(Fail {
+            self.conn.fail.do_send(Fail {
                 message: "session failed, please reconnect".into(),
                 detail: "an internal error ended this session; nothing it had acknowledged is lost, and unacknowledged messages will be redelivered".into(),
                 receipt_id: None,
-                reason: "session_failed",
+                reason: ErrorReason::SessionFailed,
             });
         }
     }
@@ -782,7 +782,7 @@ impl Handler<ClientFrame> for Session {
             let receipt = msg.frame.header("receipt").map(str::to_string);
             match ClientCommand::parse(msg.frame, s.version) {
                 Ok(cmd) => s.handle_command(cmd, msg.permit, receipt, ctx),
-                Err(e) => s.fail(e.to_string(), receipt, "malformed"),
+                Err(e) => s.fail(e.to_string(), receipt, ErrorReason::Malformed),
             }
         });
     }
@@ -801,7 +801,7 @@ impl Handler<ConnectionLost> for Session {
         // consumed, so its settlements must reach the queues before we leave.
         let conn = self.conn.clone();
         async move {
-            let _ = conn.send(Drain).await;
+            let _ = conn.drain.send(Drain).await;
         }
         .into_actor(self)
         .map(|_, s, ctx| {

@@ -54,7 +54,7 @@ impl QueueLimits {
     pub fn for_destination(defaults: QueueLimits, policies: &[PolicyOverride], name: &str) -> Self {
         let Some(p) = policies
             .iter()
-            .find(|p| crate::metrics::glob_match(&p.pattern, name))
+            .find(|p| super::glob_match(&p.pattern, name))
         else {
             return defaults;
         };

@@ -1,0 +1,356 @@
+//! What a destination actor (queue or topic) handles, and the handle that
+//! sessions, transactions and the router hold instead of its address.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use thiserror::Error;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::connection::{Deliver, Fail, Receipted};
+use crate::model::{AckMode, ConsumerKey, DestinationId, Kind, MessageData};
+use crate::protocol::ErrorReason;
+
+/// An ACK or NACK that cannot be applied.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AckError {
+    #[error("no unacknowledged message '{0}' on this subscription")]
+    Unknown(u64),
+    #[error("subscription is not subscribed to this destination")]
+    NoSubscription,
+}
+
+/// Publish messages to a destination.
+///
+/// Sent by: `Session` (and the router, when dead-lettering or rerouting).
+/// Send mode: `do_send`; the mailbox cannot grow without bound because every
+/// publish carries one of its connection's in-flight permits
+/// (`limits.max_inflight_frames`), released when the destination has taken
+/// the message — or, while the queue is full under the `block` policy or the
+/// memory alarm is raised, held until there is room, which stops the
+/// publisher's socket from being read. Several messages in one `Publish` (a
+/// COMMIT) enter the destination contiguously.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub messages: Vec<Arc<MessageData>>,
+    pub permit: Option<OwnedSemaphorePermit>,
+    /// Who to tell: the RECEIPT once the messages are taken, or an ERROR when
+    /// the `reject` policy refuses them. `None` for internal publishes.
+    pub origin: Option<Origin>,
+}
+
+/// The publishing connection, for a publish's outcome.
+#[derive(Clone)]
+pub struct Origin {
+    pub receipt: Option<String>,
+    pub replies: Arc<Replies>,
+}
+
+/// Where a connection takes receipts and errors; built once per session and
+/// shared by its publishes (cloning it is one atomic increment).
+pub struct Replies {
+    pub receipted: Recipient<Receipted>,
+    pub fail: Recipient<Fail>,
+}
+
+impl Origin {
+    /// The messages were taken: send the RECEIPT, if one was asked for.
+    pub fn accepted(self) {
+        if let Some(receipt_id) = self.receipt {
+            self.replies.receipted.do_send(Receipted { receipt_id });
+        }
+    }
+
+    /// Reports the outcome of an ACK or NACK: RECEIPT, or ERROR and close.
+    pub fn settled(self, what: &str, result: &Result<(), AckError>) {
+        match result {
+            Ok(()) => self.accepted(),
+            Err(e) => self.replies.fail.do_send(Fail {
+                message: format!("{what} failed: {e}"),
+                detail: String::new(),
+                receipt_id: self.receipt,
+                reason: ErrorReason::Ack,
+            }),
+        }
+    }
+
+    /// The messages were refused: ERROR (with the receipt id) and close.
+    pub fn rejected(self, destination: &str, why: String) {
+        self.replies.fail.do_send(Fail {
+            message: format!("message rejected: {destination} is full"),
+            detail: why,
+            receipt_id: self.receipt,
+            reason: ErrorReason::QueueFull,
+        });
+    }
+}
+
+/// Adds a consumer. Sent by `Session` with `send`; the reply says whether it was added.
+#[derive(Message)]
+#[rtype(result = "Result<(), SubscribeError>")]
+pub struct Subscribe {
+    pub key: ConsumerKey,
+    pub ack: AckMode,
+    pub prefetch: u32,
+    /// Most body bytes outstanding at once (the byte side of the window).
+    pub window_bytes: usize,
+    pub deliver: Recipient<Deliver>,
+    /// Ends the subscriber's connection (topic slow-consumer policy `disconnect`).
+    pub fail: Recipient<Fail>,
+    /// Sent the SUBSCRIBE's RECEIPT once the consumer is added and before any
+    /// delivery, through the same mailbox as the deliveries (so it arrives first).
+    pub receipt: Option<(Recipient<Receipted>, String)>,
+}
+
+/// A subscription that could not be added.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SubscribeError {
+    #[error("subscription already exists on this destination")]
+    Duplicate,
+    /// The destination retired between lookup and subscribe; look it up again.
+    #[error("destination retired")]
+    Retired,
+}
+
+/// Removes a consumer; its unacknowledged messages go back to the queue,
+/// flagged as redelivered. Sent by `Session` with `send` (rare).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub key: ConsumerKey,
+}
+
+/// Auto-ack messages written to the consumer's socket: `count` deliveries,
+/// oldest first. Sent by the connection's writer after the bytes reached the
+/// socket; bounded by the subscription's prefetch window.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Settle {
+    pub key: ConsumerKey,
+    pub count: u32,
+}
+
+/// ACK (`cumulative` for `client` mode).
+///
+/// Sent by `Session`: with `do_send` and an `origin` when the subscription is
+/// known (the destination then sends the RECEIPT, ahead of the deliveries the
+/// ACK makes room for, or the ERROR), bounded by the ACK frame's in-flight
+/// permit; with `send` and no origin when a 1.0 `message-id` must be looked
+/// for across subscriptions, and from a COMMIT.
+#[derive(Message)]
+#[rtype(result = "Result<(), AckError>")]
+pub struct Ack {
+    pub key: ConsumerKey,
+    pub message_id: u64,
+    pub cumulative: bool,
+    pub origin: Option<Origin>,
+    pub permit: Option<OwnedSemaphorePermit>,
+}
+
+/// NACK: the message goes back to the head of the queue, or to the dead-letter
+/// queue once it has been delivered `max_deliveries` times. Sent by `Session`
+/// as [`Ack`] is.
+#[derive(Message)]
+#[rtype(result = "Result<(), AckError>")]
+pub struct Nack {
+    pub key: ConsumerKey,
+    pub message_id: u64,
+    pub cumulative: bool,
+    /// As for [`Ack`].
+    pub origin: Option<Origin>,
+    pub permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Resolves once every message sent before it has been handled (for receipts
+/// that must follow earlier fire-and-forget publishes). Sent by `Session`
+/// with `send`, once per receipted frame at most.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Sync;
+
+/// Stop if still idle. Sent by the router with `send`, at most once per idle
+/// report. The reply says whether it retired; a retired destination forwards
+/// anything it still receives to the router.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Retire;
+
+/// A handle on one destination actor, of either kind: a recipient per
+/// message it handles. Cloning it is one atomic increment.
+#[derive(Clone)]
+pub struct DestinationRef(Arc<Recipients>);
+
+struct Recipients {
+    id: DestinationId,
+    kind: Kind,
+    publish: Recipient<Publish>,
+    subscribe: Recipient<Subscribe>,
+    unsubscribe: Recipient<Unsubscribe>,
+    settle: Recipient<Settle>,
+    ack: Recipient<Ack>,
+    nack: Recipient<Nack>,
+    sync: Recipient<Sync>,
+    retire: Recipient<Retire>,
+    #[cfg(feature = "fault-injection")]
+    crash: Recipient<crate::fault::Crash>,
+}
+
+/// The messages every destination actor handles.
+#[cfg(not(feature = "fault-injection"))]
+pub trait DestinationActor:
+    Actor<Context = Context<Self>>
+    + Handler<Publish>
+    + Handler<Subscribe>
+    + Handler<Unsubscribe>
+    + Handler<Settle>
+    + Handler<Ack>
+    + Handler<Nack>
+    + Handler<Sync>
+    + Handler<Retire>
+{
+}
+
+#[cfg(not(feature = "fault-injection"))]
+impl<A> DestinationActor for A where
+    A: Actor<Context = Context<A>>
+        + Handler<Publish>
+        + Handler<Subscribe>
+        + Handler<Unsubscribe>
+        + Handler<Settle>
+        + Handler<Ack>
+        + Handler<Nack>
+        + Handler<Sync>
+        + Handler<Retire>
+{
+}
+
+/// The messages every destination actor handles (and the fault hook).
+#[cfg(feature = "fault-injection")]
+pub trait DestinationActor:
+    Actor<Context = Context<Self>>
+    + Handler<Publish>
+    + Handler<Subscribe>
+    + Handler<Unsubscribe>
+    + Handler<Settle>
+    + Handler<Ack>
+    + Handler<Nack>
+    + Handler<Sync>
+    + Handler<Retire>
+    + Handler<crate::fault::Crash>
+{
+}
+
+#[cfg(feature = "fault-injection")]
+impl<A> DestinationActor for A where
+    A: Actor<Context = Context<A>>
+        + Handler<Publish>
+        + Handler<Subscribe>
+        + Handler<Unsubscribe>
+        + Handler<Settle>
+        + Handler<Ack>
+        + Handler<Nack>
+        + Handler<Sync>
+        + Handler<Retire>
+        + Handler<crate::fault::Crash>
+{
+}
+
+impl DestinationRef {
+    /// The handle of the destination actor at `addr`, known as `id`.
+    pub fn of<A: DestinationActor>(addr: &Addr<A>, kind: Kind, id: DestinationId) -> Self {
+        DestinationRef(Arc::new(Recipients {
+            id,
+            kind,
+            publish: addr.clone().recipient(),
+            subscribe: addr.clone().recipient(),
+            unsubscribe: addr.clone().recipient(),
+            settle: addr.clone().recipient(),
+            ack: addr.clone().recipient(),
+            nack: addr.clone().recipient(),
+            sync: addr.clone().recipient(),
+            retire: addr.clone().recipient(),
+            #[cfg(feature = "fault-injection")]
+            crash: addr.clone().recipient(),
+        }))
+    }
+
+    /// Whether both handles name the same actor.
+    pub fn same(&self, other: &DestinationRef) -> bool {
+        self.0.id == other.0.id
+    }
+
+    /// The destination actor's identity.
+    pub fn id(&self) -> DestinationId {
+        self.0.id
+    }
+
+    /// Queue or topic.
+    pub fn kind(&self) -> Kind {
+        self.0.kind
+    }
+
+    /// See [`Publish`].
+    pub fn publish(&self, msg: Publish) {
+        self.0.publish.do_send(msg)
+    }
+
+    /// See [`Ack`] (the `do_send` form, with an origin).
+    pub fn ack(&self, msg: Ack) {
+        self.0.ack.do_send(msg)
+    }
+
+    /// See [`Nack`] (the `do_send` form, with an origin).
+    pub fn nack(&self, msg: Nack) {
+        self.0.nack.do_send(msg)
+    }
+
+    /// See [`Ack`] (the `send` form): waits for the outcome.
+    pub async fn request_ack(&self, msg: Ack) -> Result<Result<(), AckError>, MailboxError> {
+        self.0.ack.send(msg).await
+    }
+
+    /// See [`Nack`] (the `send` form): waits for the outcome.
+    pub async fn request_nack(&self, msg: Nack) -> Result<Result<(), AckError>, MailboxError> {
+        self.0.nack.send(msg).await
+    }
+
+    /// See [`Subscribe`].
+    pub async fn subscribe(
+        &self,
+        msg: Subscribe,
+    ) -> Result<Result<(), SubscribeError>, MailboxError> {
+        self.0.subscribe.send(msg).await
+    }
+
+    /// See [`Unsubscribe`]: waits until the consumer is gone.
+    pub async fn unsubscribe(&self, msg: Unsubscribe) -> Result<(), MailboxError> {
+        self.0.unsubscribe.send(msg).await
+    }
+
+    /// See [`Unsubscribe`], without waiting (a session that is stopping).
+    pub fn unsubscribe_now(&self, msg: Unsubscribe) {
+        self.0.unsubscribe.do_send(msg)
+    }
+
+    /// See [`Sync`].
+    pub async fn sync(&self) -> Result<(), MailboxError> {
+        self.0.sync.send(Sync).await
+    }
+
+    /// See [`Retire`].
+    pub async fn retire(&self) -> Result<bool, MailboxError> {
+        self.0.retire.send(Retire).await
+    }
+
+    /// A recipient for [`Settle`], for the connection's writer.
+    pub fn settle_recipient(&self) -> Recipient<Settle> {
+        self.0.settle.clone()
+    }
+
+    /// Makes the destination panic in a handler (fault-injection tests only).
+    #[cfg(feature = "fault-injection")]
+    pub fn crash(&self) {
+        self.0.crash.do_send(crate::fault::Crash)
+    }
+}

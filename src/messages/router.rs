@@ -1,0 +1,91 @@
+//! What the `Router` handles: look-ups from sessions, and lifecycle events
+//! and forwarded messages from destinations.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use thiserror::Error;
+
+use super::destination::{DestinationRef, Publish};
+use crate::model::{DestinationId, MessageData};
+
+/// A destination name the broker does not serve.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    #[error("unknown destination '{name}': destinations must start with {queue} or {topic}")]
+    BadPrefix {
+        name: String,
+        queue: String,
+        topic: String,
+    },
+}
+
+/// Looks a destination up, creating it if needed. Sent by `Session` with `send`
+/// (once per destination per session; sessions cache the answer).
+#[derive(Message)]
+#[rtype(result = "Result<DestinationRef, RouteError>")]
+pub struct Resolve {
+    pub name: String,
+}
+
+/// A destination has been idle for its idle timeout. Sent by destinations with
+/// `do_send` (at most one per idle check interval).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DestinationIdle {
+    pub name: Arc<str>,
+}
+
+/// A message that a retired destination received; the router forwards it to
+/// the live destination of that name. `do_send`, bounded like the original `Publish`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum Reroute {
+    Publish { destination: Arc<str>, msg: Publish },
+}
+
+/// A dead-lettered message for `destination`. Sent by destinations with
+/// `do_send`; bounded by the messages the sending destination held.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeadLetter {
+    pub destination: String,
+    pub data: Arc<MessageData>,
+}
+
+/// A destination gave up after a restart storm; forget it so the name gets a
+/// fresh actor. Sent by destinations with `do_send` (rare).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DestinationFailed {
+    pub name: Arc<str>,
+    pub id: DestinationId,
+}
+
+/// What a destination may tell the router.
+#[derive(Clone)]
+pub struct RouterHandle {
+    pub idle: Recipient<DestinationIdle>,
+    pub reroute: Recipient<Reroute>,
+    pub dead_letter: Recipient<DeadLetter>,
+    pub failed: Recipient<DestinationFailed>,
+}
+
+impl RouterHandle {
+    /// The handle of the router actor at `addr`.
+    pub fn of<A>(addr: &Addr<A>) -> Self
+    where
+        A: Actor<Context = Context<A>>
+            + Handler<DestinationIdle>
+            + Handler<Reroute>
+            + Handler<DeadLetter>
+            + Handler<DestinationFailed>,
+    {
+        RouterHandle {
+            idle: addr.clone().recipient(),
+            reroute: addr.clone().recipient(),
+            dead_letter: addr.clone().recipient(),
+            failed: addr.clone().recipient(),
+        }
+    }
+}

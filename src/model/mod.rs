@@ -1,0 +1,19 @@
+//! The broker's vocabulary, free of actors: identifiers, acknowledgement
+//! modes, message data, destination limits and policies. Everything above the
+//! protocol layer speaks in these types.
+
+mod ack_mode;
+mod glob;
+mod ids;
+mod kind;
+mod limits;
+mod message;
+mod transport;
+
+pub use ack_mode::AckMode;
+pub use glob::glob_match;
+pub use ids::{ConsumerKey, DestinationId};
+pub use kind::Kind;
+pub use limits::{MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer};
+pub use message::{Envelope, MessageData};
+pub use transport::Transport;
