@@ -1,6 +1,7 @@
 //! `queue`: P producers and C consumers on one queue.
 
 use super::{flow_result, size_label, watched, Ctx};
+use crate::ack;
 use crate::cli::Load;
 use crate::flow::{run_flow, FlowSpec, Kind};
 use crate::report::ScenarioResult;
@@ -13,7 +14,7 @@ pub async fn run(ctx: &Ctx, load: &Load) -> ScenarioResult {
         "queue {}/{} {} {}",
         load.producers,
         load.consumers,
-        load.ack.as_str(),
+        ack::header_value(load.ack),
         size_label(load.size)
     );
     let spec = FlowSpec {

@@ -1,10 +1,12 @@
-//! `suite`: the standard sequence of issue 6's comparison table, against one
-//! broker (freshly started, for the memory figure), in one run. `--duration` (or `--count`) applies to every step;
-//! `--subscribers`, `--rate` and `--connections` keep their defaults of 10,
-//! 2000/s and 2000 unless given.
+//! `suite`: the standard sequence of the comparison table in bench/README.md,
+//! against one broker (freshly started, for the memory figure), in one run.
+//! `--duration` (or `--count`) applies to every step; `--subscribers`,
+//! `--rate` and `--connections` keep their defaults of 10, 2000/s and 2000
+//! unless given.
 
 use super::{run_one, Ctx};
-use crate::cli::{AckMode, Load, Scenario};
+use crate::ack::AckMode;
+use crate::cli::{Load, Scenario};
 use crate::report::ScenarioResult;
 
 /// The 64 KiB step of the table.

@@ -6,7 +6,8 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use tokio::time::Instant;
 
 use super::Ctx;
-use crate::cli::{AckMode, Load};
+use crate::ack::AckMode;
+use crate::cli::Load;
 use crate::client::Conn;
 use crate::error::Result;
 use crate::report::{Memory, ScenarioResult};

@@ -2,14 +2,48 @@
 //! broker: tiny loads, checking its exactly-once accounting and exit status
 //! (never its speed).
 
-mod common;
-
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
 use serde_json::Value;
+use stompede::{BrokerHandle, Settings};
 use tokio::process::Command;
+
+/// The broker, started in this process through the `stompede` library on
+/// ports chosen by the OS; it stops when dropped.
+struct TestBroker {
+    handle: BrokerHandle,
+}
+
+impl TestBroker {
+    /// Default settings.
+    fn start() -> TestBroker {
+        Self::with(&[])
+    }
+
+    /// Default settings with `STOMPEDE__…` overrides, as the binary reads
+    /// them from its environment.
+    fn with(overrides: &[(&str, &str)]) -> TestBroker {
+        let env = [
+            ("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0"),
+            ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
+            ("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0"),
+            ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS", "2000"),
+        ]
+        .iter()
+        .chain(overrides)
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let settings = Settings::load(None, env).expect("test settings");
+        let handle = BrokerHandle::spawn(settings).expect("broker starts");
+        TestBroker { handle }
+    }
+
+    /// The STOMP listener's address.
+    fn stomp(&self) -> SocketAddr {
+        self.handle.addrs.stomp
+    }
+}
 
 /// Generous: a run is a few thousand messages, but CI machines are shared.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);

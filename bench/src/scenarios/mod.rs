@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::ack;
 use crate::cli::{Cli, Load, Scenario};
 use crate::client::{limits_for, Conn};
 use crate::error::{BenchError, Result};
@@ -99,13 +100,15 @@ fn params(scenario: Scenario, load: &Load) -> serde_json::Value {
     let extra = match scenario {
         Scenario::Queue => serde_json::json!({
             "producers": load.producers, "consumers": load.consumers,
-            "ack": load.ack.as_str(), "ack_every": load.ack_every,
+            "ack": ack::header_value(load.ack), "ack_every": load.ack_every,
         }),
         Scenario::Topic => serde_json::json!({
             "producers": load.producers, "subscribers": load.subscribers,
-            "ack": load.ack.as_str(),
+            "ack": ack::header_value(load.ack),
         }),
-        Scenario::Latency => serde_json::json!({ "rate": load.rate, "ack": load.ack.as_str() }),
+        Scenario::Latency => {
+            serde_json::json!({ "rate": load.rate, "ack": ack::header_value(load.ack) })
+        }
         Scenario::Idle => serde_json::json!({
             "connections": load.connections, "parallel": load.parallel,
         }),

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::cli::{AckMode, Load};
+use crate::ack::AckMode;
+use crate::cli::Load;
 use crate::consumer::{consume, ConsumerOutcome, ConsumerSpec};
 use crate::error::Result;
 use crate::group::{Gate, Group};

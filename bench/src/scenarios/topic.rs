@@ -2,6 +2,7 @@
 //! which must get every message exactly once.
 
 use super::{flow_result, size_label, watched, Ctx};
+use crate::ack;
 use crate::cli::Load;
 use crate::flow::{run_flow, FlowSpec, Kind};
 use crate::report::ScenarioResult;
@@ -15,7 +16,7 @@ pub async fn run(ctx: &Ctx, load: &Load) -> ScenarioResult {
         "topic {}->{} {} {}",
         load.producers,
         load.subscribers,
-        load.ack.as_str(),
+        ack::header_value(load.ack),
         size_label(load.size)
     );
     let spec = FlowSpec {

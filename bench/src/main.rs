@@ -1,29 +1,20 @@
 //! `stompede-bench`: a load generator for any STOMP broker. It runs queue,
 //! topic, latency, idle-connection and flood scenarios over TCP with the
-//! crate's codec, checks that every message arrived exactly once, and prints
-//! a table (and JSON). See docs-bench.md.
+//! broker's own codec (`stompede::protocol`), checks that every message
+//! arrived exactly once, and prints a table (and JSON). Usage and method:
+//! bench/README.md.
 
-#[path = "stompede_bench/cli.rs"]
+mod ack;
 mod cli;
-#[path = "stompede_bench/client.rs"]
 mod client;
-#[path = "stompede_bench/consumer.rs"]
 mod consumer;
-#[path = "stompede_bench/error.rs"]
 mod error;
-#[path = "stompede_bench/flow.rs"]
 mod flow;
-#[path = "stompede_bench/group.rs"]
 mod group;
-#[path = "stompede_bench/producer.rs"]
 mod producer;
-#[path = "stompede_bench/report.rs"]
 mod report;
-#[path = "stompede_bench/rss.rs"]
 mod rss;
-#[path = "stompede_bench/scenarios/mod.rs"]
 mod scenarios;
-#[path = "stompede_bench/tracker.rs"]
 mod tracker;
 
 use std::io::Write;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{size_label, watched, Ctx};
-use crate::cli::{AckMode, Load};
+use crate::ack::AckMode;
+use crate::cli::Load;
 use crate::consumer::{consume, ConsumerSpec};
 use crate::error::Result;
 use crate::flow::filler;

@@ -1,9 +1,11 @@
-//! Command-line options, parsed by hand to keep the tool dependency-free.
+//! Command-line options, parsed by hand: a few dozen flags need no parser crate.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use stompede::protocol::Version;
+
+use crate::ack::{self, AckMode};
 
 pub const USAGE: &str = "usage: stompede-bench SCENARIO [options]
 
@@ -15,7 +17,7 @@ Scenarios:
   latency   1 producer at a fixed rate, 1 consumer: end-to-end latency percentiles
   idle      N connections each subscribed to its own queue: connect rate, broker memory per connection
   flood     a fast producer with no consumer: broker memory over time, then the queue is drained
-  suite     the standard sequence (issue 6 table) in one run, one table
+  suite     the standard sequence (idle, four queue runs, topic, latency) in one run, one table
 
 Connection:
   --host H            broker host (127.0.0.1)
@@ -72,34 +74,6 @@ impl Scenario {
             "idle" => Scenario::Idle,
             "flood" => Scenario::Flood,
             "suite" => Scenario::Suite,
-            _ => return None,
-        })
-    }
-}
-
-/// A STOMP acknowledgement mode, as sent on SUBSCRIBE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckMode {
-    Auto,
-    Client,
-    ClientIndividual,
-}
-
-impl AckMode {
-    /// The SUBSCRIBE `ack` header value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AckMode::Auto => "auto",
-            AckMode::Client => "client",
-            AckMode::ClientIndividual => "client-individual",
-        }
-    }
-
-    fn parse(s: &str) -> Option<AckMode> {
-        Some(match s {
-            "auto" => AckMode::Auto,
-            "client" => AckMode::Client,
-            "client-individual" => AckMode::ClientIndividual,
             _ => return None,
         })
     }
@@ -228,7 +202,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
             "--subscribers" => load.subscribers = positive(&arg, &value()?)?,
             "--ack" => {
                 let v = value()?;
-                load.ack = AckMode::parse(&v).ok_or(format!("--ack: unknown mode '{v}'"))?;
+                load.ack = ack::parse(&v).ok_or(format!("--ack: unknown mode '{v}'"))?;
             }
             "--ack-every" => load.ack_every = positive(&arg, &value()?)?,
             "--prefetch" => load.prefetch = Some(positive(&arg, &value()?)?),

@@ -1,4 +1,4 @@
-//! A lean STOMP client on the crate's codec: frames are encoded into one
+//! A lean STOMP client on the broker's codec: frames are encoded into one
 //! buffer and written in batches; reads go through a `FramedRead`. Every wait
 //! takes a deadline, so no call can hang.
 
@@ -15,7 +15,8 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_util::codec::{Encoder, FramedRead};
 
-use crate::cli::{AckMode, ConnArgs};
+use crate::ack::{self, AckMode};
+use crate::cli::ConnArgs;
 use crate::error::{BenchError, Result};
 
 /// Writes above this many buffered bytes go to the socket even mid-batch, so
@@ -216,7 +217,7 @@ impl Conn {
         let mut f = Frame::new(Command::Subscribe)
             .with_header("destination", destination)
             .with_header("id", id)
-            .with_header("ack", ack.as_str());
+            .with_header("ack", ack::header_value(ack));
         if let Some(n) = prefetch {
             f = f
                 .with_header("prefetch-count", n.to_string())

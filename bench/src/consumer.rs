@@ -8,7 +8,7 @@ use std::time::Duration;
 use stompede::protocol::{Command, Frame};
 use tokio::time::Instant;
 
-use crate::cli::AckMode;
+use crate::ack::AckMode;
 use crate::client::{unexpected, Conn, FLUSH_AT};
 use crate::error::{BenchError, Result};
 use crate::group::Group;
