@@ -29,6 +29,7 @@ use crate::destination::{AckMode, ConsumerKey, MessageData, Settle};
 use crate::listener::ConnectionClosed;
 use crate::protocol::{
     encode_message_head, Command, Delivery, Frame, Outbound, ProtocolError, StompCodec, Version,
+    FRAME_END,
 };
 use crate::session::{ClientFrame, ConnectionLost, Session};
 use crate::shared::Shared;
@@ -669,7 +670,7 @@ impl Handler<Deliver> for Connection {
         } else {
             self.out.extend_from_slice(body);
         }
-        self.out.extend_from_slice(b"\0");
+        self.out.extend_from_slice(FRAME_END);
         if auto {
             *self.settlements.entry(msg.subscription).or_insert(0) += 1;
         }

@@ -10,7 +10,7 @@ mod version;
 
 pub use codec::{Inbound, Limits, Outbound, StompCodec};
 pub use error::ProtocolError;
-pub use frame::{Command, Frame};
+pub use frame::{Command, Frame, FRAME_END};
 pub use headers::{escape_into, unescape};
 pub use message::{encode_message_head, encode_shared_headers, Delivery};
 pub use version::Version;
