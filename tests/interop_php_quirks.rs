@@ -130,3 +130,86 @@ async fn php_stomp_every_frame_ends_with_nul_and_eol() {
         );
     }
 }
+
+/// The value of `name` in a raw frame's header block.
+fn raw_header(frame: &[u8], name: &str) -> String {
+    let all = text(frame);
+    let head = all.split("\n\n").next().unwrap_or_default();
+    head.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} header in {head:?}"))
+        .to_string()
+}
+
+/// The extension's `ack($frame)` and `nack($frame)` send the MESSAGE's own
+/// headers back (`subscription`, `message-id`, `ack`, `destination`) and no
+/// `id`, in 1.2 too. Without `id`, stompede names the message by
+/// `message-id` and `subscription`, as in 1.1.
+#[tokio::test]
+async fn php_stomp_v1_2_ack_and_nack_echo_the_message_headers() {
+    let broker = TestBroker::start();
+    let queue = "/queue/php-ack";
+    let mut raw = broker.raw().await;
+    let f = raw
+        .stomp_connect(&[("accept-version", "1.2"), ("host", "/")])
+        .await;
+    assert_eq!(f.header("version"), Some("1.2"), "{f:?}");
+    raw.send(
+        format!("SUBSCRIBE\nid:q\nack:client-individual\nreceipt:sub\ndestination:{queue}\n\n\0")
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        text(&raw.read_raw_frame().await),
+        "RECEIPT\nreceipt-id:sub\n\n\0"
+    );
+    let mut producer = broker.client().await;
+    producer.publish_sync(queue, "one", &[]).await;
+    producer.publish_sync(queue, "two", &[]).await;
+
+    // As the extension writes them: its own receipt first, then the echo.
+    let settle = |command: &str, receipt: &str, msg: &[u8]| {
+        format!(
+            "{command}\nreceipt:{receipt}\nsubscription:{}\nmessage-id:{}\nack:{}\ndestination:{}\n\n\0",
+            raw_header(msg, "subscription"),
+            raw_header(msg, "message-id"),
+            raw_header(msg, "ack"),
+            raw_header(msg, "destination"),
+        )
+    };
+    let one = raw.read_raw_frame().await;
+    let two = raw.read_raw_frame().await;
+    assert!(text(&two).ends_with("\n\ntwo\0"), "{}", text(&two));
+    raw.send(settle("NACK", "n", &two).as_bytes()).await;
+    // The RECEIPT and the redelivery may come in either order.
+    let (a, b) = (raw.read_raw_frame().await, raw.read_raw_frame().await);
+    let (receipt, again) = if a.starts_with(b"RECEIPT") {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(text(&receipt), "RECEIPT\nreceipt-id:n\n\n\0");
+    assert_eq!(
+        raw_header(&again, "redelivered"),
+        "true",
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        raw_header(&again, "message-id"),
+        raw_header(&two, "message-id")
+    );
+    for (msg, receipt) in [(&one, "a1"), (&again, "a2")] {
+        raw.send(settle("ACK", receipt, msg).as_bytes()).await;
+        let got = raw.read_raw_frame().await;
+        assert_eq!(text(&got), format!("RECEIPT\nreceipt-id:{receipt}\n\n\0"));
+    }
+    let q = [("destination", queue), ("kind", "queue")];
+    broker
+        .scrape_until("one NACK, then both messages acknowledged", |s| {
+            s.get("stompede_destination_messages_nacked_total", &q) == Some(1.0)
+                && s.get("stompede_destination_messages_acked_total", &q) == Some(2.0)
+                && s.get("stompede_destination_messages_unacked", &q) == Some(0.0)
+        })
+        .await;
+}
