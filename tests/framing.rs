@@ -107,7 +107,7 @@ async fn error_frame_bytes_are_exact_and_the_connection_closes() {
         text(&raw.read_until_closed().await),
         format!(
             "ERROR\nmessage:expected CONNECT or STOMP, got SEND\nreceipt-id:r9\n\
-             content-type:text/plain;charset=utf-8\ncontent-length:{}\n\n{body}\0",
+             content-type:text/plain;charset=utf-8\ncontent-length:{}\n\n{body}\0\n",
             body.len()
         )
     );

@@ -157,6 +157,7 @@ async fn zero_heart_beats_mean_no_eols_and_no_timeout() {
     let broker = fast_broker();
     let (mut raw, hb) = connect(&broker, Some("0,0")).await;
     assert_eq!(hb, "0,0");
+    raw.expect_frame_eol().await;
     // Ten server intervals: no EOL from the server, and our silence is fine.
     assert_eq!(raw.read_chunk(Duration::from_millis(1000)).await, None);
     assert_alive(&mut raw, "alive").await;

@@ -15,8 +15,8 @@
 //! idle on heart-beats (1.1, 1.2); DISCONNECT with a receipt.
 //!
 //! The programs need outside packages (python3 + stomp.py, node +
-//! tests/interop/node_modules, ruby + ruby-stomp): `tests/setup.sh` installs
-//! them. A missing one FAILS its test with that advice; nothing is skipped.
+//! tests/interop/node_modules, ruby + ruby-stomp, php + php-stomp):
+//! `tests/setup.sh` installs them. A missing one FAILS its test with that advice; nothing is skipped.
 //! The Rust client (iridium-stomp) runs in `tests/interop_rust_client.rs`.
 
 mod common;
@@ -40,8 +40,9 @@ const MISSING: i32 = 3;
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs `interpreter tests/interop/<script> HOST PORT LOGIN PASSCODE VERSION`
-/// against a fresh broker and checks the run and the broker's view of it.
-async fn scenario(interpreter: &str, script: &str, client: &str, version: &str) {
+/// against a fresh broker and checks the run and the broker's view of it;
+/// returns the broker for checks of one client's own.
+async fn scenario(interpreter: &str, script: &str, client: &str, version: &str) -> TestBroker {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     let broker = TestBroker::with_config(CONFIG, &[]);
     let addr = broker.stomp();
@@ -77,6 +78,7 @@ async fn scenario(interpreter: &str, script: &str, client: &str, version: &str) 
         "{client} {version}: exited 0 without `{pass}`:\n{stdout}{stderr}"
     );
     broker_saw_a_clean_run(&broker, client, version).await;
+    broker
 }
 
 /// The broker's side of a passing run: exactly two connections (the refused
@@ -172,4 +174,39 @@ async fn ruby_stomp_1_1() {
 #[tokio::test]
 async fn ruby_stomp_1_2() {
     scenario("ruby", "ruby_stomp.rb", "ruby-stomp", "1.2").await;
+}
+
+/// PHP's stomp extension has no heart-beats and cannot ask a receipt for
+/// DISCONNECT (its destructor sends a bare one), so the program skips both;
+/// here the broker shows that the DISCONNECT came and the connection closed.
+async fn php_stomp(version: &str) {
+    let broker = scenario("php", "php_stomp.php", "php-stomp", version).await;
+    let s = broker
+        .scrape_until("the PHP connection to be closed", |s| {
+            s.samples
+                .iter()
+                .filter(|(n, _, _)| n == "stompede_connections")
+                .all(|(_, _, v)| *v == 0.0)
+        })
+        .await;
+    let disconnects = s.value(
+        "stompede_frames_received_total",
+        &[("command", "DISCONNECT")],
+    );
+    assert_eq!(disconnects, 1.0, "php-stomp {version}: DISCONNECT frames");
+}
+
+#[tokio::test]
+async fn php_stomp_1_0() {
+    php_stomp("1.0").await;
+}
+
+#[tokio::test]
+async fn php_stomp_1_1() {
+    php_stomp("1.1").await;
+}
+
+#[tokio::test]
+async fn php_stomp_1_2() {
+    php_stomp("1.2").await;
 }

@@ -224,7 +224,7 @@ async fn ruby_stomp_content_length_zero_and_content_type_on_every_frame() {
 
 /// stompjs sends its `heart-beat` header whatever version it offers. 1.0 has
 /// no heart-beats: CONNECTED says nothing about them, the broker sends no
-/// EOLs, and a silent 1.0 client is not timed out.
+/// EOLs but the one ending each frame, and a silent 1.0 client is not timed out.
 #[tokio::test]
 async fn stompjs_v1_0_heart_beat_header_is_ignored() {
     let broker = TestBroker::start();
@@ -238,6 +238,7 @@ async fn stompjs_v1_0_heart_beat_header_is_ignored() {
         "{connected:?}"
     );
     assert!(!connected.contains("heart-beat"), "{connected:?}");
+    raw.expect_frame_eol().await;
     // Silent for longer than the 1000 ms x grace 3.0 a 1.1 client would get.
     let quiet = raw.read_chunk(Duration::from_millis(3500)).await;
     assert_eq!(

@@ -160,12 +160,13 @@ async fn disconnect_with_receipt_sends_receipt_then_closes() {
         .stomp_connect(&[("accept-version", "1.2"), ("host", "/")])
         .await;
     assert_eq!(connected.command, Command::Connected);
+    raw.expect_frame_eol().await;
     // Frames before DISCONNECT take effect; nothing follows the RECEIPT.
     raw.send(b"SEND\ndestination:/queue/dc\n\nbefore\0DISCONNECT\nreceipt:bye\n\n\0")
         .await;
     assert_eq!(
         raw.read_until_closed().await,
-        b"RECEIPT\nreceipt-id:bye\n\n\0".to_vec()
+        b"RECEIPT\nreceipt-id:bye\n\n\0\n".to_vec()
     );
     let m = sub.expect(Command::Message).await;
     assert_eq!(&m.body[..], b"before");
@@ -201,7 +202,7 @@ async fn disconnect_flushes_pending_messages_before_closing() {
     let all = raw.read_until_closed().await;
     let text = String::from_utf8_lossy(&all);
     assert!(
-        text.ends_with("RECEIPT\nreceipt-id:bye\n\n\0"),
+        text.ends_with("RECEIPT\nreceipt-id:bye\n\n\0\n"),
         "RECEIPT must be the last frame: {text:?}"
     );
     // Whatever was delivered before the RECEIPT arrived whole.

@@ -5,6 +5,7 @@
 #   the interop clients of tests/interop.rs: ruby + ruby-stomp (Debian), node
 #   (Debian's nodejs + npm only if no node is installed) and the npm packages
 #   pinned in tests/interop/package-lock.json, installed into tests/interop/node_modules,
+#   php + the stomp extension (Debian php-cli, php-stomp; pinned to bookworm's versions),
 #   the WebSocket tests: chromium + chromium-driver (Debian; the browser test drives
 #   /usr/bin/chromium) and the npm packages pinned in tests/browser/package-lock.json
 #   (@stomp/stompjs, ws, playwright-core, which never downloads a browser), installed
@@ -18,6 +19,8 @@ command -v promtool >/dev/null 2>&1 || need_apt="$need_apt prometheus"
 command -v ruby >/dev/null 2>&1 || need_apt="$need_apt ruby"
 ruby -e 'require "stomp"' >/dev/null 2>&1 || need_apt="$need_apt ruby-stomp"
 command -v node >/dev/null 2>&1 || need_apt="$need_apt nodejs npm"
+php -r 'exit(phpversion("stomp") === "2.0.3" ? 0 : 1);' >/dev/null 2>&1 \
+  || need_apt="$need_apt php-cli=2:8.2+93 php-stomp=2.0.3-2"
 [ -x /usr/bin/chromium ] || need_apt="$need_apt chromium"
 command -v chromedriver >/dev/null 2>&1 || need_apt="$need_apt chromium-driver"
 if [ -n "$need_apt" ]; then

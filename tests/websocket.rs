@@ -348,7 +348,7 @@ async fn binary_body_with_nul_bytes_arrives_byte_for_byte() {
     )
     .into_bytes();
     expected.extend_from_slice(payload);
-    expected.push(0);
+    expected.extend_from_slice(b"\0\n");
     assert_eq!(&got[..], &expected[..]);
 }
 

@@ -1,7 +1,7 @@
 //! The broker's acknowledgement modes, as the bench names them on its
 //! command line and writes them on SUBSCRIBE.
 
-pub use stompede::destination::AckMode;
+pub use stompede::model::AckMode;
 
 /// Parses a `--ack` value (`auto`, `client`, `client-individual`), with the
 /// broker's own SUBSCRIBE header parser.

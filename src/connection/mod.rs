@@ -35,7 +35,7 @@ use crate::messages::session::{ClientFrame, ConnectionLost};
 use crate::model::{AckMode, ConsumerKey, Transport};
 use crate::protocol::{
     encode_message_head, error_frame, receipt_frame, Command, Delivery, ErrorReason, ErrorVersion,
-    Frame, Outbound, ProtocolError, StompCodec, Version,
+    Frame, Outbound, ProtocolError, StompCodec, Version, FRAME_END,
 };
 use crate::session::Session;
 use crate::shared::Shared;
@@ -586,7 +586,7 @@ impl Handler<Deliver> for Connection {
         } else {
             self.out.extend_from_slice(body);
         }
-        self.out.extend_from_slice(b"\0");
+        self.out.extend_from_slice(FRAME_END);
         if auto {
             *self.settlements.entry(msg.subscription).or_insert(0) += 1;
         }

@@ -23,7 +23,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::headers::{escape_to, unescape};
-use super::{Command, Frame, ProtocolError, Version};
+use super::{Command, Frame, ProtocolError, Version, FRAME_END};
 
 /// Size bounds the decoder enforces while reading, before buffering more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,7 +369,7 @@ impl StompCodec {
         }
         dst.put_u8(b'\n');
         dst.extend_from_slice(&frame.body);
-        dst.put_u8(0);
+        dst.put_slice(FRAME_END);
     }
 
     fn encode_message(
@@ -381,11 +381,11 @@ impl StompCodec {
     ) {
         self.encode_message_head(delivery, shared, body.len(), dst);
         dst.extend_from_slice(body);
-        dst.put_u8(0);
+        dst.put_slice(FRAME_END);
     }
 
     /// Writes a MESSAGE's command and headers and the blank line, but neither
-    /// the body nor the closing NUL: for callers that write a large body
+    /// the body nor the closing [`FRAME_END`]: for callers that write a large body
     /// straight from its `Bytes` instead of copying it.
     pub fn encode_message_head(
         &self,

@@ -79,6 +79,12 @@ impl Command {
     }
 }
 
+/// What ends every frame stompede writes: the NUL, then one EOL, as ActiveMQ
+/// writes them. The spec allows EOLs after the NUL (1.2: `NULL *( EOL )`);
+/// PHP's stomp extension reads one byte past the NUL and takes it from the
+/// next frame when it is not an EOL.
+pub const FRAME_END: &[u8] = b"\0\n";
+
 /// One STOMP frame.
 ///
 /// Headers keep their wire order, repeats included; [`Frame::header`] returns the

@@ -51,7 +51,7 @@ pub fn encode_shared_headers(headers: &[(String, String)], version: Version) -> 
 
 /// Writes a MESSAGE up to and including the blank line: command, the
 /// delivery's headers, the pre-encoded `shared` headers and content-length.
-/// The caller writes the body and the closing NUL.
+/// The caller writes the body and the closing [`FRAME_END`](super::FRAME_END).
 pub fn encode_message_head(
     d: &Delivery<'_>,
     shared: &[u8],

@@ -13,7 +13,7 @@ mod version;
 pub use codec::{Inbound, Limits, Outbound, StompCodec};
 pub use error::ProtocolError;
 pub use error_reason::ErrorReason;
-pub use frame::{Command, Frame};
+pub use frame::{Command, Frame, FRAME_END};
 pub use headers::{escape_into, unescape};
 pub use message::{encode_message_head, encode_shared_headers, Delivery};
 pub use server::{error_frame, receipt_frame, ErrorVersion, ERROR_CONTENT_TYPE};

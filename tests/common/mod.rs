@@ -471,6 +471,13 @@ impl RawClient {
         self.read_frame().await
     }
 
+    /// Reads the EOL the broker writes after every frame's NUL, so that a
+    /// test asserting silence next does not take it for a heart-beat.
+    pub async fn expect_frame_eol(&mut self) {
+        let next = self.read_exact(1).await;
+        assert_eq!(next, b"\n", "a frame's NUL must be followed by an EOL");
+    }
+
     /// The exact bytes of the next frame, from its command line through its
     /// NUL, skipping heart-beat EOLs before it. Honours `content-length`, so
     /// bodies containing NUL octets come back whole.
