@@ -62,7 +62,8 @@ pub struct Http {
     pub chat_vendor_dir: std::path::PathBuf,
 }
 
-/// Restart policy for supervised destination and transaction actors.
+/// Restart budget of every supervised actor (session, transaction,
+/// destination): see `supervision::RestartBudget`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Supervision {

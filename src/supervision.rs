@@ -4,7 +4,8 @@
 //! still held; a panic would instead kill the actor's task. [`guarded`] runs a
 //! handler body under `catch_unwind` and turns a panic into a recorded cause
 //! plus `ctx.stop()`, which the supervisor sees as a failure. [`RestartBudget`]
-//! bounds restart storms.
+//! bounds restart storms; every supervised actor (session, transaction,
+//! destination) keeps one inside its [`Failures`], sized by `[supervision]`.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -77,6 +78,13 @@ impl RestartBudget {
     }
 }
 
+impl From<&crate::settings::Supervision> for RestartBudget {
+    /// `supervision.max_restarts` per `supervision.restart_window_ms`.
+    fn from(s: &crate::settings::Supervision) -> Self {
+        RestartBudget::new(s.max_restarts, Duration::from_millis(s.restart_window_ms))
+    }
+}
+
 /// What a supervised actor keeps about its failures: the last cause (logged
 /// and counted on restart) and its restart budget.
 #[derive(Debug, Clone)]
@@ -119,5 +127,13 @@ mod tests {
         assert!(b.allow());
         assert!(b.allow());
         assert!(!b.allow());
+    }
+
+    #[test]
+    fn budget_forgets_restarts_older_than_its_window() {
+        let mut b = RestartBudget::new(1, Duration::from_millis(1));
+        assert!(b.allow());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(b.allow());
     }
 }

@@ -42,14 +42,29 @@ pub struct AckCandidate {
 #[error("transaction holds the maximum of {0} frames")]
 pub struct TooManyFrames(pub usize);
 
+/// The transaction actor failed more often than `[supervision]` allows and
+/// dropped what it held; the session ends the connection with an ERROR.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("transaction failed repeatedly and was abandoned")]
+pub struct Abandoned;
+
+/// Why a frame could not be staged.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StageError {
+    #[error(transparent)]
+    Full(#[from] TooManyFrames),
+    #[error(transparent)]
+    Abandoned(#[from] Abandoned),
+}
+
 /// Holds one more operation. Sent by `Session` with `send`; the reply bounds the transaction.
 #[derive(Message)]
-#[rtype(result = "Result<(), TooManyFrames>")]
+#[rtype(result = "Result<(), StageError>")]
 pub struct Stage(pub TxOp);
 
 /// Returns every held operation, in order, and ends the transaction. `send`.
 #[derive(Message)]
-#[rtype(result = "Vec<TxOp>")]
+#[rtype(result = "Result<Vec<TxOp>, Abandoned>")]
 pub struct Commit;
 
 /// Drops every held operation and ends the transaction. `do_send`, once.
