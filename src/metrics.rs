@@ -24,11 +24,57 @@ use crate::settings::MetricsSettings;
 /// The label value shared by destinations beyond the per-destination cap.
 pub const OTHER: &str = "_other";
 
+/// A supervised actor kind: the `kind` label of `actor_restarts_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    Session,
+    Destination,
+    Transaction,
+}
+
+impl ActorKind {
+    /// The metric label value.
+    pub const fn label(self) -> &'static str {
+        match self {
+            ActorKind::Session => "session",
+            ActorKind::Destination => "destination",
+            ActorKind::Transaction => "transaction",
+        }
+    }
+}
+
 /// Actor kinds whose supervisor restarts are counted (`actor_restarts_total{kind}`).
-pub const RESTARTABLE: [&str; 3] = ["session", "destination", "transaction"];
+pub const RESTARTABLE: [&str; 3] = [
+    ActorKind::Session.label(),
+    ActorKind::Destination.label(),
+    ActorKind::Transaction.label(),
+];
+
+/// What became of a transaction: the `outcome` label of `transactions_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxOutcome {
+    Begun,
+    Committed,
+    Aborted,
+}
+
+impl TxOutcome {
+    /// The metric label value.
+    pub const fn label(self) -> &'static str {
+        match self {
+            TxOutcome::Begun => "begun",
+            TxOutcome::Committed => "committed",
+            TxOutcome::Aborted => "aborted",
+        }
+    }
+}
 
 /// Transaction outcomes (`transactions_total{outcome}`).
-pub const TX_OUTCOMES: [&str; 3] = ["begun", "committed", "aborted"];
+pub const TX_OUTCOMES: [&str; 3] = [
+    TxOutcome::Begun.label(),
+    TxOutcome::Committed.label(),
+    TxOutcome::Aborted.label(),
+];
 
 /// Every metric family of one broker.
 pub struct Metrics {

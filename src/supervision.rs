@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, Context};
 
+use crate::metrics::{ActorKind, Metrics};
+
 /// An actor that can remember why it failed (logged and counted on restart).
 pub trait Failing: Actor<Context = Context<Self>> {
     /// Records the failure's cause for `restarting()`.
@@ -109,8 +111,9 @@ impl Failures {
 
     /// Called from `restarting`: logs at warn with `who`, counts the restart
     /// for `kind`, and says whether the budget still allows it.
-    pub fn restarted(&mut self, metrics: &crate::metrics::Metrics, kind: &str, who: &str) -> bool {
+    pub fn restarted(&mut self, metrics: &Metrics, kind: ActorKind, who: &str) -> bool {
         let cause = self.cause.take().unwrap_or_else(|| "stopped".into());
+        let kind = kind.label();
         metrics.actor_restarts.with_label_values(&[kind]).inc();
         tracing::warn!(actor = kind, who, cause = %cause, "actor failed; restarted by its supervisor");
         self.budget.allow()

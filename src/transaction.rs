@@ -9,11 +9,8 @@ use actix::prelude::*;
 use crate::messages::transaction::{
     Abandoned, Abort, Commit, Stage, StageError, TooManyFrames, TxOp,
 };
-use crate::metrics::Metrics;
+use crate::metrics::{ActorKind, Metrics};
 use crate::supervision::{Failing, Failures, RestartBudget};
-
-/// The `stompede_actor_restarts_total{kind}` label for transactions.
-const RESTART_KIND: &str = "transaction";
 
 /// An open transaction.
 pub struct Transaction {
@@ -50,7 +47,10 @@ impl Actor for Transaction {
 impl actix::Supervised for Transaction {
     fn restarting(&mut self, _: &mut Context<Self>) {
         let who = format!("{} held", self.ops.len());
-        if !self.failures.restarted(&self.metrics, RESTART_KIND, &who) {
+        if !self
+            .failures
+            .restarted(&self.metrics, ActorKind::Transaction, &who)
+        {
             tracing::error!("transaction failing repeatedly; abandoning it");
             self.ops.clear();
             self.abandoned = true;

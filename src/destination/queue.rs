@@ -17,7 +17,7 @@ use crate::messages::destination::{
 use crate::messages::router::{
     DeadLetter, DestinationFailed, DestinationIdle, Reroute, RouterHandle,
 };
-use crate::metrics::{DestinationMetrics, Metrics};
+use crate::metrics::{ActorKind, DestinationMetrics, Metrics};
 use crate::model::{
     AckMode, ConsumerKey, DestinationId, Envelope, MessageData, Overflow, QueueLimits,
 };
@@ -303,7 +303,7 @@ impl actix::Supervised for Queue {
     fn restarting(&mut self, _: &mut Context<Self>) {
         if !self
             .failures
-            .restarted(&self.metrics, "destination", &self.name)
+            .restarted(&self.metrics, ActorKind::Destination, &self.name)
         {
             tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
             self.quarantine();

@@ -20,7 +20,7 @@ use crate::messages::destination::{
 use crate::messages::router::{
     DeadLetter, DestinationFailed, DestinationIdle, Reroute, RouterHandle,
 };
-use crate::metrics::{DestinationMetrics, Metrics};
+use crate::metrics::{ActorKind, DestinationMetrics, Metrics};
 use crate::model::{AckMode, ConsumerKey, DestinationId, Envelope, MemoryBudget, SlowConsumer};
 use crate::protocol::ErrorReason;
 use crate::supervision::{guarded, Failing, Failures, RestartBudget};
@@ -207,7 +207,7 @@ impl actix::Supervised for Topic {
     fn restarting(&mut self, _: &mut Context<Self>) {
         if !self
             .failures
-            .restarted(&self.metrics, "destination", &self.name)
+            .restarted(&self.metrics, ActorKind::Destination, &self.name)
         {
             tracing::error!(destination = %self.name, "destination failing repeatedly; quarantining it");
             self.quarantine();

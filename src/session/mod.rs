@@ -30,15 +30,13 @@ pub use error::{LookupError, SessionError, SettleError, SubscriptionError, Trans
 use crate::messages::connection::{Close, ConnectionHandle, Drain, Fail};
 use crate::messages::destination::{DestinationRef, Replies};
 pub use crate::messages::session::{ClientFrame, ConnectionLost};
+use crate::metrics::ActorKind;
 use crate::model::{AckMode, ConsumerKey, MessageData};
 use crate::protocol::{ErrorReason, Version};
 use crate::shared::Shared;
 use crate::supervision::{Failing, Failures, RestartBudget};
 use crate::transaction::Transaction;
 use subscriptions::Sub;
-
-/// The `stompede_actor_restarts_total{kind}` label for sessions.
-const RESTART_KIND: &str = "session";
 
 /// One connected client's STOMP state.
 pub struct Session {
@@ -191,9 +189,9 @@ impl actix::Supervised for Session {
         let who = self.id.to_string();
         // Every failure ends the session, whatever the budget says: the
         // restart only exists to release its state and tell the client.
-        let _within_budget = self
-            .failures
-            .restarted(&self.shared.metrics, RESTART_KIND, &who);
+        let _within_budget =
+            self.failures
+                .restarted(&self.shared.metrics, ActorKind::Session, &who);
         self.release();
         self.routes.clear();
         if !self.failed {

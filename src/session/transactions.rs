@@ -12,14 +12,10 @@ use super::settlement::settle_first;
 use super::{Ctx, Session, SessionError, TransactionError};
 use crate::messages::destination::{DestinationRef, Origin, Publish};
 use crate::messages::transaction::{Abort, Commit, Stage, StageError, TxOp};
+use crate::metrics::TxOutcome;
 use crate::model::MessageData;
 use crate::supervision::RestartBudget;
 use crate::transaction::Transaction;
-
-/// Labels of `stompede_transactions_total{outcome}`.
-const BEGUN: &str = "begun";
-const COMMITTED: &str = "committed";
-const ABORTED: &str = "aborted";
 
 /// One destination's share of a COMMIT: its name and messages, in order.
 type Batch = (String, Vec<Arc<MessageData>>);
@@ -45,11 +41,11 @@ fn batch(ops: Vec<TxOp>) -> (Vec<Batch>, Vec<TxOp>) {
 }
 
 impl Session {
-    fn count_transaction(&self, outcome: &str) {
+    fn count_transaction(&self, outcome: TxOutcome) {
         self.shared
             .metrics
             .transactions
-            .with_label_values(&[outcome])
+            .with_label_values(&[outcome.label()])
             .inc();
     }
 
@@ -67,7 +63,7 @@ impl Session {
         let budget = RestartBudget::from(&self.shared.settings.supervision);
         let addr = Supervisor::start(move |_| Transaction::new(max_frames, budget, metrics));
         self.txs.insert(tx, addr);
-        self.count_transaction(BEGUN);
+        self.count_transaction(TxOutcome::Begun);
         self.receipt(receipt);
     }
 
@@ -92,7 +88,7 @@ impl Session {
         let Some(addr) = self.txs.remove(&tx) else {
             return self.fail(TransactionError::Unknown(tx), receipt);
         };
-        self.count_transaction(COMMITTED);
+        self.count_transaction(TxOutcome::Committed);
         let router = self.shared.router.clone();
         let replies = self.replies.clone();
         let mut known = self.routes.clone();
@@ -163,7 +159,7 @@ impl Session {
             return self.fail(TransactionError::Unknown(tx), receipt);
         };
         addr.do_send(Abort);
-        self.count_transaction(ABORTED);
+        self.count_transaction(TxOutcome::Aborted);
         self.receipt(receipt);
     }
 
@@ -171,7 +167,7 @@ impl Session {
     pub(super) fn abort_all(&mut self) {
         for (_, tx) in std::mem::take(&mut self.txs) {
             tx.do_send(Abort);
-            self.count_transaction(ABORTED);
+            self.count_transaction(TxOutcome::Aborted);
         }
     }
 }
