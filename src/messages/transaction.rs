@@ -15,16 +15,29 @@ pub enum TxOp {
         destination: String,
         data: Arc<MessageData>,
     },
-    /// Applied to the first candidate subscription holding the message.
-    Ack {
+    /// An ACK or NACK, applied to the first candidate subscription holding the message.
+    Settle {
+        how: Settlement,
         candidates: Vec<AckCandidate>,
         message_id: u64,
     },
-    /// Applied like `Ack`.
-    Nack {
-        candidates: Vec<AckCandidate>,
-        message_id: u64,
-    },
+}
+
+/// Whether a client frame acknowledges a message or refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    Ack,
+    Nack,
+}
+
+impl std::fmt::Display for Settlement {
+    /// The STOMP command name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Settlement::Ack => "ACK",
+            Settlement::Nack => "NACK",
+        })
+    }
 }
 
 /// A subscription an ACK/NACK may name: its destination, its consumer key, and

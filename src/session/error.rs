@@ -11,7 +11,7 @@ use thiserror::Error;
 use super::CommandError;
 use crate::messages::destination::{AckError, SubscribeError};
 use crate::messages::router::RouteError;
-use crate::messages::transaction::TooManyFrames;
+use crate::messages::transaction::{Settlement, TooManyFrames};
 use crate::protocol::ErrorReason;
 
 /// A frame the session could not apply.
@@ -33,10 +33,10 @@ pub enum SessionError {
     #[error("too many subscriptions (limit {0})")]
     TooManySubscriptions(usize),
     /// An ACK or NACK that cannot be applied.
-    #[error("{} failed: {cause}", if *.ack { "ACK" } else { "NACK" })]
+    #[error("{how} failed: {cause}")]
     Settle {
-        /// ACK rather than NACK.
-        ack: bool,
+        /// ACK or NACK.
+        how: Settlement,
         /// What was wrong with it.
         cause: SettleError,
     },
@@ -204,13 +204,13 @@ mod tests {
     #[test]
     fn settle_errors_name_their_command() {
         let nack = SessionError::Settle {
-            ack: false,
+            how: Settlement::Nack,
             cause: SettleError::UnknownMessageId("7".into()),
         };
         assert_eq!(nack.to_string(), "NACK failed: unknown message id '7'");
         assert_eq!(nack.reason(), ErrorReason::Ack);
         let ack = SessionError::Settle {
-            ack: true,
+            how: Settlement::Ack,
             cause: AckError::Unknown(7).into(),
         };
         assert_eq!(

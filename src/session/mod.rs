@@ -30,6 +30,7 @@ pub use error::{LookupError, SessionError, SettleError, SubscriptionError, Trans
 use crate::messages::connection::{Close, ConnectionHandle, Drain, Fail};
 use crate::messages::destination::{DestinationRef, Replies};
 pub use crate::messages::session::{ClientFrame, ConnectionLost};
+use crate::messages::transaction::{Settlement, TxOp};
 use crate::metrics::ActorKind;
 use crate::model::{AckMode, ConsumerKey, MessageData};
 use crate::protocol::{ErrorReason, Version};
@@ -99,12 +100,7 @@ impl Session {
             } => {
                 let data = MessageData::from_send(frame.headers, frame.body);
                 match transaction {
-                    Some(tx) => self.stage(
-                        tx,
-                        crate::messages::transaction::TxOp::Publish { destination, data },
-                        receipt,
-                        ctx,
-                    ),
+                    Some(tx) => self.stage(tx, TxOp::Publish { destination, data }, receipt, ctx),
                     None => self.publish(destination, data, permit, receipt, ctx),
                 }
             }
@@ -118,11 +114,11 @@ impl Session {
             ClientCommand::Ack {
                 target,
                 transaction,
-            } => self.settle(target, transaction, true, (receipt, permit), ctx),
+            } => self.settle(Settlement::Ack, target, transaction, receipt, permit, ctx),
             ClientCommand::Nack {
                 target,
                 transaction,
-            } => self.settle(target, transaction, false, (receipt, permit), ctx),
+            } => self.settle(Settlement::Nack, target, transaction, receipt, permit, ctx),
             ClientCommand::Begin(tx) => self.begin(tx, receipt),
             ClientCommand::Commit(tx) => self.commit(tx, receipt, ctx),
             ClientCommand::Abort(tx) => self.abort(tx, receipt),

@@ -9,7 +9,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::subscriptions::Sub;
 use super::{AckTarget, Ctx, Session, SessionError, SettleError};
 use crate::messages::destination::{Ack, AckError, Nack, Origin};
-use crate::messages::transaction::{AckCandidate, TxOp};
+use crate::messages::transaction::{AckCandidate, Settlement, TxOp};
 use crate::model::AckMode;
 
 impl Session {
@@ -61,16 +61,17 @@ impl Session {
         }
     }
 
-    /// ACK (`ack`) or NACK `target`, now or, with `transaction`, at COMMIT.
+    /// ACK or NACK `target`, now or, with `transaction`, at COMMIT.
     pub(super) fn settle(
         &mut self,
+        how: Settlement,
         target: AckTarget,
         transaction: Option<String>,
-        ack: bool,
-        (receipt, permit): (Option<String>, OwnedSemaphorePermit),
+        receipt: Option<String>,
+        permit: OwnedSemaphorePermit,
         ctx: &mut Ctx,
     ) {
-        let failed = move |cause| SessionError::Settle { ack, cause };
+        let failed = move |cause| SessionError::Settle { how, cause };
         let (candidates, message_id) = match self.ack_candidates(&target) {
             Ok(c) => c,
             Err(e) => return self.fail(failed(e), receipt),
@@ -80,16 +81,10 @@ impl Session {
                 let unknown = SettleError::UnknownMessageId(message_id.to_string());
                 return self.fail(failed(unknown), receipt);
             }
-            let op = if ack {
-                TxOp::Ack {
-                    candidates,
-                    message_id,
-                }
-            } else {
-                TxOp::Nack {
-                    candidates,
-                    message_id,
-                }
+            let op = TxOp::Settle {
+                how,
+                candidates,
+                message_id,
             };
             return self.stage(tx, op, receipt, ctx);
         }
@@ -107,28 +102,27 @@ impl Session {
                     replies: self.replies.clone(),
                 });
                 let permit = Some(permit);
-                if ack {
-                    dest.ack(Ack {
+                match how {
+                    Settlement::Ack => dest.ack(Ack {
                         key,
                         message_id,
                         cumulative,
                         origin,
                         permit,
-                    });
-                } else {
-                    dest.nack(Nack {
+                    }),
+                    Settlement::Nack => dest.nack(Nack {
                         key,
                         message_id,
                         cumulative,
                         origin,
                         permit,
-                    });
+                    }),
                 }
             }
             return;
         }
         // 1.0 names only the message: try each client-ack subscription in turn.
-        settle_first(candidates, message_id, ack)
+        settle_first(candidates, message_id, how)
             .into_actor(self)
             .map(move |res, s, _| match res {
                 Ok(()) => s.receipt(receipt),
@@ -143,7 +137,7 @@ impl Session {
 pub(super) async fn settle_first(
     candidates: Vec<AckCandidate>,
     message_id: u64,
-    ack: bool,
+    how: Settlement,
 ) -> Result<(), AckError> {
     let mut last = Err(AckError::Unknown(message_id));
     for AckCandidate {
@@ -152,24 +146,27 @@ pub(super) async fn settle_first(
         cumulative,
     } in candidates
     {
-        let reply = if ack {
-            dest.request_ack(Ack {
-                key,
-                message_id,
-                cumulative,
-                origin: None,
-                permit: None,
-            })
-            .await
-        } else {
-            dest.request_nack(Nack {
-                key,
-                message_id,
-                cumulative,
-                origin: None,
-                permit: None,
-            })
-            .await
+        let reply = match how {
+            Settlement::Ack => {
+                dest.request_ack(Ack {
+                    key,
+                    message_id,
+                    cumulative,
+                    origin: None,
+                    permit: None,
+                })
+                .await
+            }
+            Settlement::Nack => {
+                dest.request_nack(Nack {
+                    key,
+                    message_id,
+                    cumulative,
+                    origin: None,
+                    permit: None,
+                })
+                .await
+            }
         };
         last = reply.unwrap_or(Err(AckError::NoSubscription));
         if last.is_ok() {

@@ -11,7 +11,9 @@ use super::routes::resolve;
 use super::settlement::settle_first;
 use super::{Ctx, Session, SessionError, TransactionError};
 use crate::messages::destination::{DestinationRef, Origin, Publish};
-use crate::messages::transaction::{Abort, Commit, Stage, StageError, TxOp};
+use crate::messages::transaction::{
+    Abort, AckCandidate, Commit, Settlement, Stage, StageError, TxOp,
+};
 use crate::metrics::TxOutcome;
 use crate::model::MessageData;
 use crate::supervision::RestartBudget;
@@ -20,10 +22,13 @@ use crate::transaction::Transaction;
 /// One destination's share of a COMMIT: its name and messages, in order.
 type Batch = (String, Vec<Arc<MessageData>>);
 
+/// A staged ACK or NACK: how, the subscriptions that may hold the message, its id.
+type StagedSettle = (Settlement, Vec<AckCandidate>, u64);
+
 /// A COMMIT's publishes grouped per destination in first-use order, each
 /// group in staging order, so each destination takes one COMMIT's messages
 /// contiguously; and its ACKs and NACKs, in order.
-fn batch(ops: Vec<TxOp>) -> (Vec<Batch>, Vec<TxOp>) {
+fn batch(ops: Vec<TxOp>) -> (Vec<Batch>, Vec<StagedSettle>) {
     let mut batches: Vec<Batch> = Vec::new();
     let mut settles = Vec::new();
     for op in ops {
@@ -34,7 +39,11 @@ fn batch(ops: Vec<TxOp>) -> (Vec<Batch>, Vec<TxOp>) {
                     None => batches.push((destination, vec![data])),
                 }
             }
-            other => settles.push(other),
+            TxOp::Settle {
+                how,
+                candidates,
+                message_id,
+            } => settles.push((how, candidates, message_id)),
         }
     }
     (batches, settles)
@@ -119,19 +128,8 @@ impl Session {
                 touched.push(dest);
             }
             let mut first_error = None;
-            for op in settles {
-                let (candidates, message_id, ack) = match op {
-                    TxOp::Ack {
-                        candidates,
-                        message_id,
-                    } => (candidates, message_id, true),
-                    TxOp::Nack {
-                        candidates,
-                        message_id,
-                    } => (candidates, message_id, false),
-                    TxOp::Publish { .. } => continue,
-                };
-                if let Err(e) = settle_first(candidates, message_id, ack).await {
+            for (how, candidates, message_id) in settles {
+                if let Err(e) = settle_first(candidates, message_id, how).await {
                     first_error.get_or_insert(e);
                 }
             }
