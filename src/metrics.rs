@@ -27,8 +27,11 @@ pub const OTHER: &str = "_other";
 /// A supervised actor kind: the `kind` label of `actor_restarts_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActorKind {
+    /// A client's `Session`.
     Session,
+    /// A queue or topic actor.
     Destination,
+    /// A `Transaction` actor.
     Transaction,
 }
 
@@ -53,8 +56,11 @@ pub const RESTARTABLE: [&str; 3] = [
 /// What became of a transaction: the `outcome` label of `transactions_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxOutcome {
+    /// BEGIN.
     Begun,
+    /// COMMIT.
     Committed,
+    /// ABORT, or the session ended with the transaction open.
     Aborted,
 }
 

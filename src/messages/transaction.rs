@@ -26,7 +26,9 @@ pub enum TxOp {
 /// Whether a client frame acknowledges a message or refuses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {
+    /// ACK: the message is consumed.
     Ack,
+    /// NACK: the message goes back (or to its dead-letter queue).
     Nack,
 }
 
@@ -64,8 +66,10 @@ pub struct Abandoned;
 /// Why a frame could not be staged.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum StageError {
+    /// `transactions.max_frames` reached.
     #[error(transparent)]
     Full(#[from] TooManyFrames),
+    /// The transaction was abandoned after failing past its restart budget.
     #[error(transparent)]
     Abandoned(#[from] Abandoned),
 }
