@@ -336,6 +336,19 @@ mod tests {
     }
 
     #[test]
+    fn built_in_codec_limits_are_the_embedded_defaults() {
+        // Clients, tests and the bench build codecs from `Limits::default()`;
+        // the broker from default.toml. They must not drift apart.
+        assert_eq!(Settings::defaults().codec_limits(), Limits::default());
+    }
+
+    #[test]
+    fn chat_vendor_dir_default_is_outside_the_test_tree() {
+        let dir = Settings::defaults().http.chat_vendor_dir;
+        assert_eq!(dir, Path::new("node_modules/@stomp/stompjs/bundles"));
+    }
+
+    #[test]
     fn env_overrides_listener() {
         let s = Settings::load(
             None,
