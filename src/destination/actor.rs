@@ -16,10 +16,10 @@ use super::delivery::Delivery;
 use super::DestinationPolicy;
 use crate::messages::connection::{Deliver, Fail};
 use crate::messages::router::{DestinationFailed, DestinationIdle, RouterHandle};
+use crate::metrics::ActorKind;
 use crate::metrics::Metrics;
 use crate::model::DestinationId;
 use crate::supervision::{Failing, Failures, RestartBudget};
-use crate::metrics::ActorKind;
 
 /// How soon paused publishers are looked at again while they must stay
 /// paused: the memory alarm can clear without this destination doing anything.

@@ -27,8 +27,8 @@ use tokio::sync::OwnedSemaphorePermit;
 pub use command::{AckTarget, ClientCommand, CommandError};
 pub use error::{LookupError, SessionError, SettleError, SubscriptionError, TransactionError};
 
-use crate::messages::connection::{Close, ConnectionHandle, Drain, Fail};
-use crate::messages::destination::{DestinationRef, Replies};
+use crate::messages::connection::{Close, ConnectionHandle, Drain, Fail, Unsubscribed};
+use crate::messages::destination::{DestinationRef, Replies, Unsubscribe};
 pub use crate::messages::session::{ClientFrame, ConnectionLost};
 use crate::messages::transaction::{Settlement, TxOp};
 use crate::metrics::ActorKind;
@@ -126,14 +126,44 @@ impl Session {
         }
     }
 
-    /// DISCONNECT: its RECEIPT follows everything this session published.
+    /// DISCONNECT: its RECEIPT follows everything this session published and
+    /// the release of what it held, so a client told "disconnected" can rely
+    /// on its unacknowledged messages being back in their queues (the next
+    /// consumer gets them at once). Subscriptions leave as UNSUBSCRIBE does:
+    /// auto-ack deliveries already written count as consumed.
     fn disconnect(&mut self, receipt: Option<String>, ctx: &mut Ctx) {
-        let dests = self.routes.values().cloned().collect();
-        self.sync_then(dests, ctx, move |s, _| {
+        let dests: Vec<DestinationRef> = self.routes.values().cloned().collect();
+        let subs: Vec<Sub> = self.subs.drain().map(|(_, sub)| sub).collect();
+        for sub in &subs {
+            self.conn.unsubscribed.do_send(Unsubscribed {
+                subscription: sub.key,
+            });
+        }
+        self.abort_all();
+        let session = self.id;
+        let conn = self.conn.clone();
+        async move {
+            if subs.iter().any(|sub| sub.ack == AckMode::Auto) {
+                let _ = conn.drain.send(Drain).await;
+            }
+            for sub in subs {
+                let key = ConsumerKey {
+                    session,
+                    subscription: sub.key,
+                };
+                let _ = sub.dest.unsubscribe(Unsubscribe { key }).await;
+            }
+            for d in dests {
+                let _ = d.sync().await;
+            }
+        }
+        .into_actor(self)
+        .map(move |_, s, _| {
             s.conn.close.do_send(Close {
                 receipt_id: receipt,
-            });
-        });
+            })
+        })
+        .wait(ctx);
     }
 
     /// Releases subscriptions (their unacknowledged messages go back to their

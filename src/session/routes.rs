@@ -73,21 +73,4 @@ impl Session {
             });
         });
     }
-
-    /// Waits until each destination has handled everything sent before, then runs `then`.
-    pub(super) fn sync_then(
-        &mut self,
-        dests: Vec<DestinationRef>,
-        ctx: &mut Ctx,
-        then: impl FnOnce(&mut Session, &mut Ctx) + 'static,
-    ) {
-        async move {
-            for d in dests {
-                let _ = d.sync().await;
-            }
-        }
-        .into_actor(self)
-        .map(move |_, s, ctx| then(s, ctx))
-        .wait(ctx);
-    }
 }
