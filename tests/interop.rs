@@ -125,3 +125,18 @@ async fn aiostomp_1_1() {
     let disconnects = frames_received_once_closed(&broker, "DISCONNECT").await;
     assert_eq!(disconnects, 0.0, "aiostomp 1.1: DISCONNECT frames");
 }
+
+#[tokio::test]
+async fn rx_stomp_1_0() {
+    scenario("node", "rx_stomp.mjs", "rx-stomp", "1.0").await;
+}
+
+#[tokio::test]
+async fn rx_stomp_1_1() {
+    scenario("node", "rx_stomp.mjs", "rx-stomp", "1.1").await;
+}
+
+#[tokio::test]
+async fn rx_stomp_1_2() {
+    scenario("node", "rx_stomp.mjs", "rx-stomp", "1.2").await;
+}
