@@ -14,10 +14,12 @@
 //! again); ACK; a committed and an aborted transaction; UNSUBSCRIBE; 3.5 s
 //! idle on heart-beats (1.1, 1.2); DISCONNECT with a receipt.
 //!
-//! The programs need outside packages (python3 + stomp.py, node +
-//! tests/interop/node_modules, ruby + ruby-stomp, php + php-stomp):
+//! The programs need outside packages (python3 + stomp.py, stompman and
+//! aiostomp, node + tests/interop/node_modules, ruby + ruby-stomp, php +
+//! php-stomp):
 //! `tests/setup.sh` installs them. A missing one FAILS its test with that advice; nothing is skipped.
-//! The Rust client (iridium-stomp) runs in `tests/interop_rust_client.rs`.
+//! The Rust client (iridium-stomp) runs in `tests/interop_rust_client.rs`,
+//! the WebSocket clients in `tests/interop_ws.rs`; the runner is `tests/interop_run/`.
 
 mod common;
 mod interop_run;
