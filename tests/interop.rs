@@ -14,107 +14,17 @@
 //! again); ACK; a committed and an aborted transaction; UNSUBSCRIBE; 3.5 s
 //! idle on heart-beats (1.1, 1.2); DISCONNECT with a receipt.
 //!
-//! The programs need outside packages (python3 + stomp.py, node +
-//! tests/interop/node_modules, ruby + ruby-stomp, php + php-stomp):
+//! The programs need outside packages (python3 + stomp.py, stompman and
+//! aiostomp, node + tests/interop/node_modules, ruby + ruby-stomp, php +
+//! php-stomp):
 //! `tests/setup.sh` installs them. A missing one FAILS its test with that advice; nothing is skipped.
-//! The Rust client (iridium-stomp) runs in `tests/interop_rust_client.rs`.
+//! The Rust client (iridium-stomp) runs in `tests/interop_rust_client.rs`,
+//! the WebSocket clients in `tests/interop_ws.rs`; the runner is `tests/interop_run/`.
 
 mod common;
+mod interop_run;
 
-use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
-
-use common::*;
-
-const CONFIG: &str = r#"
-[auth]
-anonymous = false
-users = [{ login = "interop", passcode = "secret" }]
-"#;
-
-/// Exit status the programs use for a missing library or a wrong version.
-const MISSING: i32 = 3;
-
-/// The longest a program may take; each of its own waits is bounded too.
-const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs `interpreter tests/interop/<script> HOST PORT LOGIN PASSCODE VERSION`
-/// against a fresh broker and checks the run and the broker's view of it;
-/// returns the broker for checks of one client's own.
-async fn scenario(interpreter: &str, script: &str, client: &str, version: &str) -> TestBroker {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    let broker = TestBroker::with_config(CONFIG, &[]);
-    let addr = broker.stomp();
-    let run = tokio::process::Command::new(interpreter)
-        .arg(dir.join(script))
-        .args([&addr.ip().to_string(), &addr.port().to_string()])
-        .args(["interop", "secret", version])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = match tokio::time::timeout(PROGRAM_TIMEOUT, run).await {
-        Err(_) => panic!("{client} {version}: {script} did not finish within {PROGRAM_TIMEOUT:?}"),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("{client} {version}: `{interpreter}` is not installed: run tests/setup.sh")
-        }
-        Ok(Err(e)) => panic!("{client} {version}: cannot run {interpreter}: {e}"),
-        Ok(Ok(out)) => out,
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(MISSING) {
-        panic!("{client} {version}: a client library is missing or has the wrong version (run tests/setup.sh):\n{stderr}");
-    }
-    assert!(
-        out.status.success(),
-        "{client} {version} deviated ({}):\n--- stdout\n{stdout}--- stderr\n{stderr}",
-        out.status
-    );
-    let pass = format!("PASS {client} {version}");
-    assert!(
-        stdout.lines().any(|l| l == pass),
-        "{client} {version}: exited 0 without `{pass}`:\n{stdout}{stderr}"
-    );
-    broker_saw_a_clean_run(&broker, client, version).await;
-    broker
-}
-
-/// The broker's side of a passing run: exactly two connections (the refused
-/// one and the real one), one ERROR (the refused login), no heart-beat
-/// timeout, the NACK (1.1 and 1.2) and the redelivery counted, and the queue
-/// left empty with nothing unacknowledged.
-async fn broker_saw_a_clean_run(broker: &TestBroker, client: &str, version: &str) {
-    let queue = format!("/queue/interop.{client}.{version}");
-    let q = [("destination", queue.as_str()), ("kind", "queue")];
-    let s = broker
-        .scrape_until("the interop queue to be settled", |s| {
-            s.get("stompede_destination_messages_unacked", &q) == Some(0.0)
-                && s.get("stompede_destination_messages_ready", &q) == Some(0.0)
-        })
-        .await;
-    let opened = s.value("stompede_connections_opened_total", &[("transport", "tcp")]);
-    assert_eq!(opened, 2.0, "{client} {version}: connections opened");
-    let timeouts = s.value("stompede_heartbeat_timeouts_total", &[]);
-    assert_eq!(timeouts, 0.0, "{client} {version}: heart-beat timeouts");
-    let errors: Vec<String> = s
-        .samples
-        .iter()
-        .filter(|(n, _, v)| n == "stompede_errors_total" && *v > 0.0)
-        .map(|(_, l, v)| format!("{l:?}={v}"))
-        .collect();
-    assert_eq!(
-        errors,
-        [r#"[("reason", "auth")]=1"#],
-        "{client} {version}: ERROR frames other than the refused login"
-    );
-    let nacks = if version == "1.0" { 0.0 } else { 1.0 };
-    let nacked = s.value("stompede_destination_messages_nacked_total", &q);
-    assert_eq!(nacked, nacks, "{client} {version}: NACKs");
-    let redelivered = s.value("stompede_destination_messages_redelivered_total", &q);
-    assert_eq!(redelivered, 1.0, "{client} {version}: redeliveries");
-}
+use interop_run::*;
 
 #[tokio::test]
 async fn stomp_py_1_0() {
@@ -181,18 +91,7 @@ async fn ruby_stomp_1_2() {
 /// here the broker shows that the DISCONNECT came and the connection closed.
 async fn php_stomp(version: &str) {
     let broker = scenario("php", "php_stomp.php", "php-stomp", version).await;
-    let s = broker
-        .scrape_until("the PHP connection to be closed", |s| {
-            s.samples
-                .iter()
-                .filter(|(n, _, _)| n == "stompede_connections")
-                .all(|(_, _, v)| *v == 0.0)
-        })
-        .await;
-    let disconnects = s.value(
-        "stompede_frames_received_total",
-        &[("command", "DISCONNECT")],
-    );
+    let disconnects = frames_received_once_closed(&broker, "DISCONNECT").await;
     assert_eq!(disconnects, 1.0, "php-stomp {version}: DISCONNECT frames");
 }
 
@@ -209,4 +108,37 @@ async fn php_stomp_1_1() {
 #[tokio::test]
 async fn php_stomp_1_2() {
     php_stomp("1.2").await;
+}
+
+/// stompman speaks 1.2 only; its DISCONNECT asks a receipt, but the library
+/// does not tell whether it came, so the broker shows the DISCONNECT here.
+#[tokio::test]
+async fn stompman_1_2() {
+    let broker = scenario("python3", "stompman_asyncio.py", "stompman", "1.2").await;
+    let disconnects = frames_received_once_closed(&broker, "DISCONNECT").await;
+    assert_eq!(disconnects, 1.0, "stompman 1.2: DISCONNECT frames");
+}
+
+/// aiostomp offers 1.1 only and closes its socket without DISCONNECT; the
+/// broker shows the close and that no DISCONNECT came.
+#[tokio::test]
+async fn aiostomp_1_1() {
+    let broker = scenario("python3", "aiostomp_asyncio.py", "aiostomp", "1.1").await;
+    let disconnects = frames_received_once_closed(&broker, "DISCONNECT").await;
+    assert_eq!(disconnects, 0.0, "aiostomp 1.1: DISCONNECT frames");
+}
+
+#[tokio::test]
+async fn rx_stomp_1_0() {
+    scenario("node", "rx_stomp.mjs", "rx-stomp", "1.0").await;
+}
+
+#[tokio::test]
+async fn rx_stomp_1_1() {
+    scenario("node", "rx_stomp.mjs", "rx-stomp", "1.1").await;
+}
+
+#[tokio::test]
+async fn rx_stomp_1_2() {
+    scenario("node", "rx_stomp.mjs", "rx-stomp", "1.2").await;
 }

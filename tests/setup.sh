@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the outside programs the test suite needs (idempotent):
 #   promtool + prometheus (Debian package `prometheus`) for the metrics tests,
-#   stomp.py (PyPI) for the Python client tests,
+#   stomp.py with websocket-client (its WebSocket transport), stompman and aiostomp
+#   (PyPI, pinned below) for the Python client tests,
 #   the interop clients of tests/interop.rs: ruby + ruby-stomp (Debian), node
 #   (Debian's nodejs + npm only if no node is installed) and the npm packages
 #   pinned in tests/interop/package-lock.json, installed into tests/interop/node_modules,
@@ -30,8 +31,13 @@ if [ -n "$need_apt" ]; then
   # The package may start a system Prometheus on :9090; the tests run their own.
   $SUDO systemctl stop prometheus >/dev/null 2>&1 || $SUDO service prometheus stop >/dev/null 2>&1 || true
 fi
-python3 -c 'import stomp, sys; sys.exit(stomp.__version__ != "9.0.0")' >/dev/null 2>&1 \
-  || python3 -m pip install -q 'stomp.py==9.0.0'
+# Python clients from PyPI, each pinned; pip runs only when one is missing or another version.
+py_pins="stomp.py==9.0.0 websocket-client==1.9.2 stompman==3.16.0 aiostomp==1.7.3"
+python3 - $py_pins >/dev/null 2>&1 <<'PY' || python3 -m pip install -q $py_pins
+import sys
+from importlib.metadata import version
+sys.exit(any(version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
+PY
 # npm ci only when an installed package is missing or not the locked version.
 (cd "$interop" && node -e '
   const lock = require("./package-lock.json").packages;

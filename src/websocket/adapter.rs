@@ -63,6 +63,13 @@ impl WsIo {
                 format!("message larger than {max_size} bytes"),
             ),
             WsError::Protocol(_) => (CloseCode::Protocol, "protocol error".to_string()),
+            // RFC 6455 requires failing the connection; 1007 with a hint
+            // tells clients that send every frame as text (stomp.py's
+            // default) why a non-UTF-8 body ended it.
+            WsError::Utf8(_) => (
+                CloseCode::Invalid,
+                "text message is not UTF-8; send binary messages for binary bodies".to_string(),
+            ),
             WsError::Io(_) => return to_io(e),
             _ => (CloseCode::Error, String::new()),
         };
