@@ -51,6 +51,9 @@ pub enum StoreError {
     /// A batch names a queue that was never declared.
     #[error("queue {0:?} was never declared")]
     UnknownQueue(super::QueueId),
+    /// Another open store (in this or another process) holds the journal's lock file.
+    #[error("journal is in use by another process (lock {} is held)", .0.display())]
+    Locked(PathBuf),
     /// `recover` hands the recovered messages over once; a second call gets this.
     #[error("recover() was already called on this store")]
     AlreadyRecovered,

@@ -3,7 +3,8 @@
 
 use std::{
     collections::HashMap,
-    fs,
+    fs::{self, File, TryLockError},
+    path::Path,
     sync::{
         atomic::{AtomicU32, Ordering::Relaxed},
         mpsc::{self, SyncSender, TrySendError},
@@ -30,6 +31,8 @@ pub struct Journal {
     next_queue: AtomicU32,
     recovered: Mutex<Option<Recovered>>,
     config: StoreConfig,
+    /// Held for the journal's lifetime: two processes appending to one journal would corrupt it.
+    _lock: File,
 }
 
 impl Journal {
@@ -45,6 +48,7 @@ impl Journal {
         if config.fsync {
             segment::sync_dir(&config.dir)?;
         }
+        let lock = lock(&dir)?;
         let replayed = recovery::replay(&dir)?;
         let queues: HashMap<String, QueueId> = (replayed.index.queues.iter())
             .map(|(id, name)| (name.clone(), *id))
@@ -70,6 +74,7 @@ impl Journal {
             next_queue: AtomicU32::new(next_queue),
             recovered: Mutex::new(Some(replayed.recovered)),
             config,
+            _lock: lock,
         })
     }
 
@@ -143,6 +148,22 @@ impl Store for Journal {
 
     fn stats(&self) -> StoreStats {
         self.shared.snapshot()
+    }
+}
+
+/// Takes the exclusive lock on `dir/LOCK`, or fails if another store holds it.
+fn lock(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join("LOCK");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io("creating", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Locked(path)),
+        Err(TryLockError::Error(e)) => Err(StoreError::io("locking", path, e)),
     }
 }
 

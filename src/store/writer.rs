@@ -72,7 +72,7 @@ impl Writer {
                 }
             }
         };
-        let writer = Writer {
+        let mut writer = Writer {
             config,
             dir,
             index,
@@ -80,6 +80,12 @@ impl Writer {
             buf: Vec::new(),
             shared,
         };
+        // The active segment must declare every queue, as rolling ensures for later segments:
+        // older segments may all be reclaimed, and a crash may have cut a roll short.
+        let declarations = writer.declarations();
+        writer.stage(&declarations)?;
+        writer.flush()?;
+        writer.sync()?;
         writer.publish();
         Ok(writer)
     }
@@ -231,12 +237,7 @@ impl Writer {
             pos: segment::HEADER_LEN as u64,
             size,
         };
-        let declarations: Vec<Op> = (self.index.queues.iter())
-            .map(|(queue, name)| Op::Declare {
-                queue: *queue,
-                name: name.clone(),
-            })
-            .collect();
+        let declarations = self.declarations();
         if declarations.is_empty() {
             return Ok(());
         }
@@ -248,6 +249,16 @@ impl Writer {
         }
         record::encode(&declarations, &mut self.buf);
         Ok(())
+    }
+
+    /// A declaration of every known queue.
+    fn declarations(&self) -> Vec<Op> {
+        (self.index.queues.iter())
+            .map(|(queue, name)| Op::Declare {
+                queue: *queue,
+                name: name.clone(),
+            })
+            .collect()
     }
 
     /// Makes the gauges match the index.

@@ -14,9 +14,10 @@ fn concurrent_submitters_share_syncs() {
         segment_bytes: 16 << 20,
         ..config(dir.path())
     };
-    let store = Arc::new(open(&config));
+    // Used the way the destination core will: as a shared trait object.
+    let store: Arc<dyn Store> = Arc::new(open(&config));
     let q = store.declare_queue("/queue/q").unwrap();
-    barrier(&store);
+    store.submit(Batch::new()).unwrap().wait().unwrap();
     let before = store.stats();
     let (threads, per_thread) = (16u64, 100u64);
     let workers: Vec<_> = (0..threads)

@@ -73,6 +73,7 @@ fn segments(config: &StoreConfig) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(config.journal_dir())
         .expect("journal dir")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
         .collect();
     files.sort();
     files

@@ -176,6 +176,48 @@ fn corruption_before_the_last_segment_refuses_to_open() {
     }
 }
 
+#[test]
+fn queue_names_survive_a_roll_cut_short_and_reclaim_of_every_older_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    {
+        let store = open(&config);
+        let q = store.declare_queue("/queue/q").unwrap();
+        for id in 1..=20 {
+            append(&store, q, id, 300);
+        }
+    }
+    // A crash right after a roll created the next segment, before anything was written to it.
+    let next = segments(&config).len() as u64 + 1;
+    crate::store::segment::create(&config.journal_dir(), next, 4096, true).unwrap();
+    {
+        let store = open(&config);
+        assert_eq!(ids(queue(&store.recover().unwrap(), "/queue/q")).len(), 20);
+        for id in 1..=20 {
+            ack(&store, QueueId(1), id);
+        }
+        barrier(&store);
+        assert_eq!(segments(&config).len(), 1, "every older segment reclaimed");
+    }
+    let store = open(&config);
+    let recovered = store.recover().unwrap();
+    assert!(queue(&recovered, "/queue/q").messages.is_empty());
+    assert_eq!(store.declare_queue("/queue/q").unwrap(), QueueId(1));
+}
+
+#[test]
+fn a_journal_opens_once_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let store = open(&config);
+    assert!(matches!(
+        Journal::open(config.clone()),
+        Err(StoreError::Locked(_))
+    ));
+    drop(store);
+    open(&config);
+}
+
 /// Offset of the first free byte of the only segment, read as recovery would.
 fn segment_used(config: &StoreConfig) -> u64 {
     let buf = fs::read(&segments(config)[0]).unwrap();
