@@ -38,8 +38,8 @@ pub(crate) fn replay(dir: &Path) -> Result<Replayed, StoreError> {
         let bad = loop {
             match record::read(&buf, pos) {
                 record::Read::Record { ops, next } => {
-                    for op in &ops {
-                        index.apply(op, id);
+                    for op in ops {
+                        index.apply(&op, id);
                         track(&mut data, op);
                     }
                     pos = next;
@@ -94,7 +94,7 @@ pub(crate) fn replay(dir: &Path) -> Result<Replayed, StoreError> {
     })
 }
 
-fn track(data: &mut HashMap<(QueueId, MessageId), (Bytes, Bytes)>, op: &Op) {
+fn track(data: &mut HashMap<(QueueId, MessageId), (Bytes, Bytes)>, op: Op) {
     match op {
         Op::Append {
             queue,
@@ -103,10 +103,10 @@ fn track(data: &mut HashMap<(QueueId, MessageId), (Bytes, Bytes)>, op: &Op) {
             body,
             ..
         } => {
-            data.insert((*queue, *id), (headers.clone(), body.clone()));
+            data.insert((queue, id), (headers, body));
         }
         Op::Ack { queue, id } => {
-            data.remove(&(*queue, *id));
+            data.remove(&(queue, id));
         }
         Op::Declare { .. } | Op::Deliveries { .. } => {}
     }
