@@ -64,22 +64,21 @@ impl Index {
                 deliveries,
                 ..
             } => {
+                let bytes = record::record_len(std::slice::from_ref(op)) as u64;
+                let entry = Entry {
+                    seq: *seq,
+                    segment,
+                    bytes,
+                    deliveries: *deliveries,
+                };
                 // A second append of the same key is a copy made by compaction (same seq) or a
                 // reused id (new seq); either way the latest one is what lives.
-                self.remove(*queue, *id);
-                let bytes = record::record_len(std::slice::from_ref(op)) as u64;
+                if let Some(old) = self.live.insert((*queue, *id), entry) {
+                    self.release(&old);
+                }
                 let usage = self.segments.entry(segment).or_default();
                 usage.live += 1;
                 usage.live_bytes += bytes;
-                self.live.insert(
-                    (*queue, *id),
-                    Entry {
-                        seq: *seq,
-                        segment,
-                        bytes,
-                        deliveries: *deliveries,
-                    },
-                );
                 self.next_seq = self.next_seq.max(seq + 1);
             }
             Op::Ack { queue, id } => {
@@ -94,13 +93,18 @@ impl Index {
         }
     }
 
-    fn remove(&mut self, queue: QueueId, id: MessageId) -> Option<Entry> {
-        let entry = self.live.remove(&(queue, id))?;
+    fn remove(&mut self, queue: QueueId, id: MessageId) {
+        if let Some(entry) = self.live.remove(&(queue, id)) {
+            self.release(&entry);
+        }
+    }
+
+    /// Takes a message that is no longer live here off its segment's usage.
+    fn release(&mut self, entry: &Entry) {
         if let Some(usage) = self.segments.get_mut(&entry.segment) {
             usage.live -= 1;
             usage.live_bytes -= entry.bytes;
         }
-        Some(entry)
     }
 
     /// Sum of all segment file sizes.

@@ -115,7 +115,7 @@ fn track(data: &mut HashMap<(QueueId, MessageId), (Bytes, Bytes)>, op: Op) {
 /// Per declared queue, its live messages in original order.
 fn collect(
     index: &Index,
-    mut data: HashMap<(QueueId, MessageId), (Bytes, Bytes)>,
+    data: HashMap<(QueueId, MessageId), (Bytes, Bytes)>,
 ) -> Vec<RecoveredQueue> {
     let mut queues: Vec<RecoveredQueue> = index
         .queues
@@ -128,16 +128,22 @@ fn collect(
         .collect();
     let position: HashMap<QueueId, usize> =
         queues.iter().enumerate().map(|(n, q)| (q.id, n)).collect();
-    let mut live: Vec<_> = index.live.iter().collect();
-    live.sort_unstable_by_key(|(_, e)| e.seq);
-    for (&(queue, id), entry) in live {
-        let (Some((headers, body)), Some(&n)) = (data.remove(&(queue, id)), position.get(&queue))
-        else {
+    // Every tracked message is live (acks removed theirs); the index has its order and count.
+    let mut live: Vec<_> = data
+        .into_iter()
+        .filter_map(|(key, (headers, body))| {
+            let entry = index.live.get(&key)?;
+            Some((entry.seq, entry.deliveries, key, headers, body))
+        })
+        .collect();
+    live.sort_unstable_by_key(|m| m.0);
+    for (_, deliveries, (queue, id), headers, body) in live {
+        let Some(&n) = position.get(&queue) else {
             continue; // submit refuses messages of undeclared queues, so this is never skipped
         };
         queues[n].messages.push(RecoveredMessage {
             id,
-            deliveries: entry.deliveries,
+            deliveries,
             headers,
             body,
         });
