@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::chat::ChatPage;
 use crate::destination::DestinationPolicy;
 use crate::listener::{Listener, StopAccepting};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, MetricsError};
 use crate::model::MemoryBudget;
 use crate::router::Router;
 use crate::settings::Settings;
@@ -32,6 +32,8 @@ pub enum StartError {
     },
     #[error("broker thread failed to start: {0}")]
     Thread(String),
+    #[error("cannot build the metrics registry: {0}")]
+    Metrics(#[from] MetricsError),
 }
 
 /// Where the broker's listeners are bound (port 0 resolved).
@@ -50,6 +52,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     on_bound: impl FnOnce(BoundAddrs),
 ) -> Result<(), StartError> {
+    // Before anything is bound or started, so a failure leaves nothing behind.
+    let metrics = Arc::new(Metrics::from_settings(&settings.metrics)?);
     let stomp = bind("stomp", settings.listeners.stomp).await?;
     let http_std = std::net::TcpListener::bind(settings.listeners.http).map_err(|source| {
         StartError::Bind {
@@ -84,7 +88,6 @@ pub async fn serve(
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
     let handles: Vec<ArbiterHandle> = arbiters.iter().map(|a| a.handle()).collect();
 
-    let metrics = Arc::new(Metrics::from_settings(&settings.metrics));
     let memory = MemoryBudget::new(settings.broker.max_buffered_bytes)
         .with_gauges(metrics.buffered_bytes.clone(), metrics.memory_alarm.clone());
     let policy = Arc::new(DestinationPolicy::with_memory(&settings, memory));

@@ -21,6 +21,11 @@ use crate::protocol::{error_frame, Command, ErrorReason, ErrorVersion, Outbound,
 use crate::shared::Shared;
 use crate::websocket;
 
+/// How often a shutting-down listener checks whether its connections have
+/// all closed: short against `broker.shutdown_grace_ms`, long enough not to
+/// spin while they flush.
+const SHUTDOWN_RECHECK: Duration = Duration::from_millis(10);
+
 /// A connection actor started on a worker arbiter.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -233,7 +238,7 @@ impl Handler<StopAccepting> for Listener {
 }
 
 fn wait_until_empty(deadline: tokio::time::Instant) -> impl ActorFuture<Listener, Output = ()> {
-    actix::fut::wrap_future::<_, Listener>(tokio::time::sleep(Duration::from_millis(10))).then(
+    actix::fut::wrap_future::<_, Listener>(tokio::time::sleep(SHUTDOWN_RECHECK)).then(
         move |_,
               l: &mut Listener,
               _|

@@ -18,17 +18,92 @@ use prometheus::{
 pub use destination::{Counter, DestinationMetrics, Gauge, Handles, Timer};
 pub use select::Selection;
 
+use thiserror::Error;
+
 use crate::protocol::Command;
 use crate::settings::MetricsSettings;
+
+/// A metric family could not be built or registered: a start-up error for
+/// the broker (or its embedder), never a panic.
+#[derive(Debug, Error)]
+#[error("metric {name}: {source}")]
+pub struct MetricsError {
+    /// The metric (or collector) that failed.
+    pub name: String,
+    /// What prometheus said.
+    #[source]
+    pub source: prometheus::Error,
+}
+
+impl MetricsError {
+    fn of(name: &str) -> impl FnOnce(prometheus::Error) -> MetricsError + '_ {
+        move |source| MetricsError {
+            name: name.to_owned(),
+            source,
+        }
+    }
+}
 
 /// The label value shared by destinations beyond the per-destination cap.
 pub const OTHER: &str = "_other";
 
+/// A supervised actor kind: the `kind` label of `actor_restarts_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A client's `Session`.
+    Session,
+    /// A queue or topic actor.
+    Destination,
+    /// A `Transaction` actor.
+    Transaction,
+}
+
+impl ActorKind {
+    /// The metric label value.
+    pub const fn label(self) -> &'static str {
+        match self {
+            ActorKind::Session => "session",
+            ActorKind::Destination => "destination",
+            ActorKind::Transaction => "transaction",
+        }
+    }
+}
+
 /// Actor kinds whose supervisor restarts are counted (`actor_restarts_total{kind}`).
-pub const RESTARTABLE: [&str; 3] = ["session", "destination", "transaction"];
+pub const RESTARTABLE: [&str; 3] = [
+    ActorKind::Session.label(),
+    ActorKind::Destination.label(),
+    ActorKind::Transaction.label(),
+];
+
+/// What became of a transaction: the `outcome` label of `transactions_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// BEGIN.
+    Begun,
+    /// COMMIT.
+    Committed,
+    /// ABORT, or the session ended with the transaction open.
+    Aborted,
+}
+
+impl TxOutcome {
+    /// The metric label value.
+    pub const fn label(self) -> &'static str {
+        match self {
+            TxOutcome::Begun => "begun",
+            TxOutcome::Committed => "committed",
+            TxOutcome::Aborted => "aborted",
+        }
+    }
+}
 
 /// Transaction outcomes (`transactions_total{outcome}`).
-pub const TX_OUTCOMES: [&str; 3] = ["begun", "committed", "aborted"];
+pub const TX_OUTCOMES: [&str; 3] = [
+    TxOutcome::Begun.label(),
+    TxOutcome::Committed.label(),
+    TxOutcome::Aborted.label(),
+];
 
 /// Every metric family of one broker.
 pub struct Metrics {
@@ -62,24 +137,39 @@ pub struct Metrics {
     destinations: Arc<destination::Registry>,
 }
 
-fn register<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
-    // Names are fixed at compile time and unique; a clash is a programming
-    // error that every test building a broker would catch.
+fn register<C: prometheus::core::Collector + Clone + 'static>(
+    r: &Registry,
+    name: &str,
+    c: C,
+) -> Result<C, MetricsError> {
     r.register(Box::new(c.clone()))
-        .unwrap_or_else(|e| panic!("metric registration: {e}"));
-    c
+        .map_err(MetricsError::of(name))?;
+    Ok(c)
 }
 
-fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)
-        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    register(r, c)
+fn counter(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, MetricsError> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).map_err(MetricsError::of(name))?;
+    register(r, name, c)
 }
 
-fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels)
-        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    register(r, g)
+fn gauge(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntGaugeVec, MetricsError> {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).map_err(MetricsError::of(name))?;
+    register(r, name, g)
+}
+
+fn int_gauge(r: &Registry, name: &str, help: &str) -> Result<IntGauge, MetricsError> {
+    let g = IntGauge::new(name, help).map_err(MetricsError::of(name))?;
+    register(r, name, g)
 }
 
 const DEST: &[&str] = &["destination", "kind"];
@@ -93,12 +183,12 @@ const LATENCY_BUCKETS: [f64; 16] = [
 impl Metrics {
     /// A fresh registry where every destination is eligible for its own
     /// series, up to `max_destinations`.
-    pub fn new(max_destinations: usize) -> Metrics {
+    pub fn new(max_destinations: usize) -> Result<Metrics, MetricsError> {
         Self::with_selection(max_destinations, Selection::all())
     }
 
     /// A fresh registry configured by the `[metrics]` section.
-    pub fn from_settings(s: &MetricsSettings) -> Metrics {
+    pub fn from_settings(s: &MetricsSettings) -> Result<Metrics, MetricsError> {
         Self::build(
             s.max_destinations,
             Selection::new(&s.include, &s.exclude),
@@ -108,33 +198,40 @@ impl Metrics {
 
     /// A fresh registry: destinations admitted by `selection` get series of
     /// their own, at most `max_destinations` at a time.
-    pub fn with_selection(max_destinations: usize, selection: Selection) -> Metrics {
+    pub fn with_selection(
+        max_destinations: usize,
+        selection: Selection,
+    ) -> Result<Metrics, MetricsError> {
         Self::build(max_destinations, selection, true)
     }
 
     /// `enabled = false` keeps the families (at zero) but makes every
     /// per-message count a no-op: how the cost of counting is measured.
-    fn build(max_destinations: usize, selection: Selection, enabled: bool) -> Metrics {
+    fn build(
+        max_destinations: usize,
+        selection: Selection,
+        enabled: bool,
+    ) -> Result<Metrics, MetricsError> {
         let r = Registry::new_custom(Some("stompede".into()), None)
-            .unwrap_or_else(|e| panic!("registry: {e}"));
+            .map_err(MetricsError::of("registry"))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))
-        .unwrap_or_else(|e| panic!("process collector: {e}"));
-        let families = destination_families(&r);
+        .map_err(MetricsError::of("process collector"))?;
+        let families = destination_families(&r)?;
         let frames_received = counter(
             &r,
             "frames_received_total",
             "Frames received, by command.",
             &["command"],
-        );
+        )?;
         let frames_sent = counter(
             &r,
             "frames_sent_total",
             "Frames sent, by command.",
             &["command"],
-        );
+        )?;
         let by_command = |v: &IntCounterVec| -> Vec<Counter> {
             Command::ALL
                 .iter()
@@ -146,19 +243,19 @@ impl Metrics {
             "actor_restarts_total",
             "Actor restarts by supervisors, by actor kind.",
             &["kind"],
-        );
+        )?;
         let transactions = counter(
             &r,
             "transactions_total",
             "Transactions by outcome (begun, committed, aborted).",
             &["outcome"],
-        );
+        )?;
         let connections_opened = counter(
             &r,
             "connections_opened_total",
             "Client connections accepted, by transport.",
             &["transport"],
-        );
+        )?;
         // Known label values start at 0 so that rate() and dashboards see the
         // series before the first event.
         for k in RESTARTABLE {
@@ -172,13 +269,13 @@ impl Metrics {
         for k in ["queue", "topic"] {
             families.live.with_label_values(&[k]);
         }
-        Metrics {
+        Ok(Metrics {
             connections: gauge(
                 &r,
                 "connections",
                 "Open client connections, by transport and protocol version.",
                 &["transport", "version"],
-            ),
+            )?,
             connections_opened,
             received_by_command: by_command(&frames_received),
             sent_by_command: by_command(&frames_sent),
@@ -189,42 +286,33 @@ impl Metrics {
                 "errors_total",
                 "ERROR frames sent, by reason.",
                 &["reason"],
-            ),
-            auth_failures: counter(&r, "auth_failures_total", "Failed logins.", &[])
+            )?,
+            auth_failures: counter(&r, "auth_failures_total", "Failed logins.", &[])?
                 .with_label_values::<&str>(&[]),
             heartbeat_timeouts: counter(
                 &r,
                 "heartbeat_timeouts_total",
                 "Connections closed for missing heart-beats.",
                 &[],
-            )
+            )?
             .with_label_values::<&str>(&[]),
             actor_restarts,
             transactions,
-            outbound_pending_bytes: register(
+            outbound_pending_bytes: int_gauge(
                 &r,
-                IntGauge::new(
-                    "outbound_pending_bytes",
-                    "Bytes queued for writing to client sockets, across all connections.",
-                )
-                .unwrap_or_else(|e| panic!("metric: {e}")),
-            ),
-            buffered_bytes: register(
+                "outbound_pending_bytes",
+                "Bytes queued for writing to client sockets, across all connections.",
+            )?,
+            buffered_bytes: int_gauge(
                 &r,
-                IntGauge::new(
-                    "buffered_message_bytes",
-                    "Memory held by messages in destinations (bodies, headers and bookkeeping).",
-                )
-                .unwrap_or_else(|e| panic!("metric: {e}")),
-            ),
-            memory_alarm: register(
+                "buffered_message_bytes",
+                "Memory held by messages in destinations (bodies, headers and bookkeeping).",
+            )?,
+            memory_alarm: int_gauge(
                 &r,
-                IntGauge::new(
-                    "memory_alarm",
-                    "1 while buffered message bytes exceed broker.max_buffered_bytes and publishers are paused.",
-                )
-                .unwrap_or_else(|e| panic!("metric: {e}")),
-            ),
+                "memory_alarm",
+                "1 while buffered message bytes exceed broker.max_buffered_bytes and publishers are paused.",
+            )?,
             destinations: Arc::new(destination::Registry::new(
                 families,
                 max_destinations,
@@ -232,7 +320,7 @@ impl Metrics {
                 enabled,
             )),
             registry: r,
-        }
+        })
     }
 
     /// The registry to encode on `/metrics`.
@@ -258,54 +346,55 @@ impl Metrics {
     }
 }
 
-fn destination_families(r: &Registry) -> destination::Families {
+fn destination_families(r: &Registry) -> Result<destination::Families, MetricsError> {
     let c = |name: &str, help: &str| counter(r, name, help, DEST);
     let g = |name: &str, help: &str| gauge(r, name, help, DEST);
-    destination::Families {
+    Ok(destination::Families {
         published: c(
             "destination_messages_published_total",
             "Messages published to the destination.",
-        ),
+        )?,
         delivered: c(
             "destination_messages_delivered_total",
             "Messages delivered to subscribers, redeliveries included.",
-        ),
+        )?,
         acked: c(
             "destination_messages_acked_total",
             "Messages acknowledged (auto ack counts once written to the socket).",
-        ),
+        )?,
         nacked: c(
             "destination_messages_nacked_total",
             "Messages negatively acknowledged.",
-        ),
+        )?,
         redelivered: c(
             "destination_messages_redelivered_total",
             "Deliveries of messages delivered before (redelivered:true).",
-        ),
+        )?,
         dead_lettered: c(
             "destination_messages_dead_lettered_total",
             "Messages moved to a dead-letter queue.",
-        ),
+        )?,
         dropped: c(
             "destination_messages_dropped_total",
             "Messages dropped for a slow topic subscriber or without a dead-letter queue.",
-        ),
-        published_bytes: c("destination_published_bytes_total", "Body bytes published."),
+        )?,
+        published_bytes: c("destination_published_bytes_total", "Body bytes published.")?,
         delivered_bytes: c(
             "destination_delivered_bytes_total",
             "Body bytes delivered, redeliveries included.",
-        ),
+        )?,
         ready: g(
             "destination_messages_ready",
             "Messages waiting for a subscriber with room.",
-        ),
+        )?,
         unacked: g(
             "destination_messages_unacked",
             "Messages delivered and not yet acknowledged.",
-        ),
-        consumers: g("destination_consumers", "Subscriptions on the destination."),
+        )?,
+        consumers: g("destination_consumers", "Subscriptions on the destination.")?,
         latency: register(
             r,
+            "destination_delivery_latency_seconds",
             HistogramVec::new(
                 HistogramOpts::new(
                     "destination_delivery_latency_seconds",
@@ -314,23 +403,20 @@ fn destination_families(r: &Registry) -> destination::Families {
                 .buckets(LATENCY_BUCKETS.to_vec()),
                 DEST,
             )
-            .unwrap_or_else(|e| panic!("metric: {e}")),
-        ),
-        folded: register(
+            .map_err(MetricsError::of("destination_delivery_latency_seconds"))?,
+        )?,
+        folded: int_gauge(
             r,
-            IntGauge::new(
-                "destinations_folded",
-                "Live destinations whose series are summed under destination=\"_other\".",
-            )
-            .unwrap_or_else(|e| panic!("metric: {e}")),
-        ),
+            "destinations_folded",
+            "Live destinations whose series are summed under destination=\"_other\".",
+        )?,
         live: gauge(
             r,
             "destinations",
             "Live destination actors, by kind.",
             &["kind"],
-        ),
-    }
+        )?,
+    })
 }
 
 #[cfg(test)]

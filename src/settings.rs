@@ -62,7 +62,8 @@ pub struct Http {
     pub chat_vendor_dir: std::path::PathBuf,
 }
 
-/// Restart policy for supervised destination and transaction actors.
+/// Restart budget of every supervised actor (session, transaction,
+/// destination): see `supervision::RestartBudget`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Supervision {
@@ -332,6 +333,19 @@ mod tests {
         let s = Settings::load(None, env(&[])).expect("defaults");
         assert_eq!(s.listeners.stomp.port(), 61613);
         assert_eq!(s.limits.max_frame_size, 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn built_in_codec_limits_are_the_embedded_defaults() {
+        // Clients, tests and the bench build codecs from `Limits::default()`;
+        // the broker from default.toml. They must not drift apart.
+        assert_eq!(Settings::defaults().codec_limits(), Limits::default());
+    }
+
+    #[test]
+    fn chat_vendor_dir_default_is_outside_the_test_tree() {
+        let dir = Settings::defaults().http.chat_vendor_dir;
+        assert_eq!(dir, Path::new("node_modules/@stomp/stompjs/bundles"));
     }
 
     #[test]

@@ -4,13 +4,16 @@
 //! still held; a panic would instead kill the actor's task. [`guarded`] runs a
 //! handler body under `catch_unwind` and turns a panic into a recorded cause
 //! plus `ctx.stop()`, which the supervisor sees as a failure. [`RestartBudget`]
-//! bounds restart storms.
+//! bounds restart storms; every supervised actor (session, transaction,
+//! destination) keeps one inside its [`Failures`], sized by `[supervision]`.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorContext, Context};
+
+use crate::metrics::{ActorKind, Metrics};
 
 /// An actor that can remember why it failed (logged and counted on restart).
 pub trait Failing: Actor<Context = Context<Self>> {
@@ -77,6 +80,13 @@ impl RestartBudget {
     }
 }
 
+impl From<&crate::settings::Supervision> for RestartBudget {
+    /// `supervision.max_restarts` per `supervision.restart_window_ms`.
+    fn from(s: &crate::settings::Supervision) -> Self {
+        RestartBudget::new(s.max_restarts, Duration::from_millis(s.restart_window_ms))
+    }
+}
+
 /// What a supervised actor keeps about its failures: the last cause (logged
 /// and counted on restart) and its restart budget.
 #[derive(Debug, Clone)]
@@ -101,8 +111,9 @@ impl Failures {
 
     /// Called from `restarting`: logs at warn with `who`, counts the restart
     /// for `kind`, and says whether the budget still allows it.
-    pub fn restarted(&mut self, metrics: &crate::metrics::Metrics, kind: &str, who: &str) -> bool {
+    pub fn restarted(&mut self, metrics: &Metrics, kind: ActorKind, who: &str) -> bool {
         let cause = self.cause.take().unwrap_or_else(|| "stopped".into());
+        let kind = kind.label();
         metrics.actor_restarts.with_label_values(&[kind]).inc();
         tracing::warn!(actor = kind, who, cause = %cause, "actor failed; restarted by its supervisor");
         self.budget.allow()
@@ -119,5 +130,13 @@ mod tests {
         assert!(b.allow());
         assert!(b.allow());
         assert!(!b.allow());
+    }
+
+    #[test]
+    fn budget_forgets_restarts_older_than_its_window() {
+        let mut b = RestartBudget::new(1, Duration::from_millis(1));
+        assert!(b.allow());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(b.allow());
     }
 }

@@ -2,33 +2,38 @@
 //! It holds SEND, ACK and NACK frames until COMMIT hands them back, in order,
 //! for the session to apply; ABORT simply drops them.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 
-use crate::messages::transaction::{Abort, Commit, Stage, TooManyFrames, TxOp};
+use crate::messages::transaction::{
+    Abandoned, Abort, Commit, Stage, StageError, TooManyFrames, TxOp,
+};
+use crate::metrics::{ActorKind, Metrics};
+use crate::supervision::{Failing, Failures, RestartBudget};
 
 /// An open transaction.
 pub struct Transaction {
     ops: Vec<TxOp>,
     max_frames: usize,
-    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
-    failure: Option<String>,
+    metrics: Arc<Metrics>,
+    failures: Failures,
+    /// Set once the restart budget is spent: `ops` is gone, and every later
+    /// frame is refused rather than committing half a transaction.
+    abandoned: bool,
 }
 
 impl Transaction {
-    /// An empty transaction holding at most `max_frames` operations.
-    pub fn new(max_frames: usize) -> Self {
+    /// An empty transaction holding at most `max_frames` operations,
+    /// restarted within `budget`, counting restarts in `metrics`.
+    pub fn new(max_frames: usize, budget: RestartBudget, metrics: Arc<Metrics>) -> Self {
         Transaction {
             ops: Vec::new(),
             max_frames,
-            metrics: None,
-            failure: None,
+            metrics,
+            failures: Failures::new(budget),
+            abandoned: false,
         }
-    }
-
-    /// Counts restarts in `metrics`.
-    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
-        self.metrics = Some(metrics);
-        self
     }
 }
 
@@ -37,20 +42,25 @@ impl Actor for Transaction {
 }
 
 /// Held operations are the transaction's whole state and survive a restart:
-/// a failed transaction actor comes back holding everything staged so far.
+/// a failed transaction actor comes back holding everything staged so far,
+/// unless it keeps failing past its budget.
 impl actix::Supervised for Transaction {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        let cause = self.failure.take().unwrap_or_else(|| "stopped".into());
-        if let Some(m) = &self.metrics {
-            m.actor_restarts.with_label_values(&["transaction"]).inc();
+        let who = format!("{} held", self.ops.len());
+        if !self
+            .failures
+            .restarted(&self.metrics, ActorKind::Transaction, &who)
+        {
+            tracing::error!("transaction failing repeatedly; abandoning it");
+            self.ops.clear();
+            self.abandoned = true;
         }
-        tracing::warn!(cause = %cause, held = self.ops.len(), "transaction actor failed; restarting");
     }
 }
 
-impl crate::supervision::Failing for Transaction {
+impl Failing for Transaction {
     fn record_failure(&mut self, cause: String) {
-        self.failure = Some(cause);
+        self.failures.record(cause);
     }
 }
 
@@ -64,11 +74,14 @@ impl Handler<crate::fault::Crash> for Transaction {
 }
 
 impl Handler<Stage> for Transaction {
-    type Result = Result<(), TooManyFrames>;
+    type Result = Result<(), StageError>;
 
     fn handle(&mut self, msg: Stage, _: &mut Self::Context) -> Self::Result {
+        if self.abandoned {
+            return Err(Abandoned.into());
+        }
         if self.ops.len() >= self.max_frames {
-            return Err(TooManyFrames(self.max_frames));
+            return Err(TooManyFrames(self.max_frames).into());
         }
         self.ops.push(msg.0);
         Ok(())
@@ -79,9 +92,12 @@ impl Handler<Commit> for Transaction {
     type Result = MessageResult<Commit>;
 
     fn handle(&mut self, _: Commit, _: &mut Self::Context) -> Self::Result {
+        if self.abandoned {
+            return MessageResult(Err(Abandoned));
+        }
         // No `ctx.stop()`: under a supervisor that would be a restart. The
         // actor ends when the session drops its address.
-        MessageResult(std::mem::take(&mut self.ops))
+        MessageResult(Ok(std::mem::take(&mut self.ops)))
     }
 }
 

@@ -72,7 +72,7 @@ async fn missing_stompjs_bundle_answers_404_saying_how_to_install_it() {
     let broker = chat_broker(&empty.path);
     let (status, body) = broker.http_get("/chat/vendor/stomp.umd.min.js").await;
     assert_eq!(status, 404, "{body}");
-    assert!(body.contains("npm ci --prefix tests/browser"), "{body}");
+    assert!(body.contains("npm install @stomp/stompjs"), "{body}");
 }
 
 #[tokio::test]

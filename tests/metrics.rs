@@ -587,7 +587,7 @@ async fn readyz_is_503_until_the_listeners_are_reported_bound() {
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let metrics = Arc::new(Metrics::new(10));
+            let metrics = Arc::new(Metrics::new(10).expect("metrics"));
             let (server, handle) =
                 stompede::http::serve(listener, metrics, flag).expect("http serve");
             tx.send(handle).expect("hand over the server handle");

@@ -378,3 +378,39 @@ async fn destination_failing_past_its_budget_is_quarantined_to_its_dead_letter_q
     dlq.expect_nothing(std::time::Duration::from_millis(100))
         .await;
 }
+
+#[tokio::test]
+async fn transaction_failing_past_its_budget_is_abandoned_and_commits_nothing() {
+    let broker = TestBroker::with(&[("STOMPEDE__SUPERVISION__MAX_RESTARTS", "1")]);
+    let mut c = broker.client().await;
+    c.subscribe("/queue/txstorm", "s", "auto").await;
+    let mut p = broker.client().await;
+    p.send(Frame::new(Command::Begin).with_header("transaction", "t"))
+        .await;
+    p.publish("/queue/txstorm", "m0", &[("transaction", "t")])
+        .await;
+    // The first failure is within the budget: the actor comes back holding m0
+    // and stages the fault frame too. The second spends the budget.
+    p.send_with_receipt(
+        fault("/queue/txstorm", "transaction").with_header("transaction", "t"),
+        "f0",
+    )
+    .await;
+    p.send(fault("/queue/txstorm", "transaction").with_header("transaction", "t"))
+        .await;
+    let err = p.expect_error().await;
+    assert_eq!(err.header("message"), Some("transaction 't' failed"));
+    assert_eq!(restarts(&broker, "transaction").await, 2.0);
+    let (_, text) = broker.http_get("/metrics").await;
+    assert_eq!(
+        parse_metrics(&text).get("stompede_errors_total{reason=\"internal\"}"),
+        Some(&1.0)
+    );
+
+    // Nothing the abandoned transaction held reaches the queue.
+    let mut q = broker.client().await;
+    q.publish("/queue/txstorm", "after", &[]).await;
+    let m = c.expect(Command::Message).await;
+    assert_eq!(&m.body[..], b"after");
+    c.disconnect().await;
+}

@@ -207,7 +207,7 @@
   }
 
   if (typeof StompJs === 'undefined') {
-    setStatus('stomp.js is not installed on the server: run `npm ci --prefix tests/browser`.', 'error');
+    setStatus('stomp.js is not installed on the server: run `npm install @stomp/stompjs@7.5.0` in the broker\'s working directory.', 'error');
     $('join').disabled = true;
   }
   if (params.get('name')) $('name').value = params.get('name');

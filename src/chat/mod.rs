@@ -4,9 +4,10 @@
 //!
 //! The page's own files (`index.html`, `chat.js`, `chat.css`) are compiled
 //! into the binary. The STOMP client, @stomp/stompjs, is not part of the
-//! project: `npm ci --prefix tests/browser` installs it, and its bundle is
-//! read from `http.chat_vendor_dir` on each request, so installing it does
-//! not need a restart.
+//! project: `npm install @stomp/stompjs@7.5.0` in the broker's working
+//! directory installs it where `http.chat_vendor_dir` looks by default, and
+//! its bundle is read on each request, so installing it does not need a
+//! restart.
 //!
 //! Rooms map to destinations: messages on `/topic/chat.<room>`, presence
 //! (join, periodic "here", leave) on `/topic/presence.<room>`.
@@ -102,7 +103,8 @@ async fn vendor(page: web::Data<ChatPage>) -> HttpResponse {
         Ok(Err(e)) => {
             tracing::warn!(path = %path.display(), error = %e, "chat page: stomp.js bundle missing");
             HttpResponse::NotFound().content_type("text/plain").body(format!(
-                "{} not readable ({e}): install @stomp/stompjs with `npm ci --prefix tests/browser`, \
+                "{} not readable ({e}): install @stomp/stompjs with `npm install @stomp/stompjs@7.5.0` \
+                 in the broker's working directory, \
                  or point http.chat_vendor_dir at a directory holding {VENDOR_BUNDLE}\n",
                 path.display()
             ))

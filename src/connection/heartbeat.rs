@@ -1,6 +1,13 @@
-//! Heart-beat negotiation (STOMP 1.1+ `heart-beat` header).
+//! Heart-beats (STOMP 1.1+): negotiating the `heart-beat` header, and the
+//! connection's timers that send them and watch for the client's.
 
 use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::{Connection, State};
+use crate::messages::connection::Fail;
+use crate::protocol::{ErrorReason, Outbound};
 
 /// Intervals agreed for one connection; `None` means no heart-beats that way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +51,47 @@ impl Heartbeats {
     pub fn header(&self) -> String {
         let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as u64);
         format!("{},{}", ms(self.send), ms(self.receive))
+    }
+}
+
+impl Connection {
+    /// Starts the timers for the agreed intervals.
+    pub(super) fn start_heartbeats(&mut self, hb: Heartbeats, ctx: &mut Context<Self>) {
+        if let Some(every) = hb.send {
+            // Clients allow little slack past the agreed interval (stompit:
+            // 100 ms), so gaps must stay well below it: ticking at a quarter
+            // and sending after half of it idle keeps them near 3/4.
+            let tick = (every / 4).max(Duration::from_millis(1));
+            let idle = every / 2;
+            ctx.run_interval(tick, move |c, ctx| {
+                if c.state != State::Closing
+                    && c.last_write.elapsed() >= idle
+                    && c.output.is_empty()
+                {
+                    c.write(Outbound::Heartbeat, ctx);
+                }
+            });
+        }
+        if let Some(every) = hb.receive {
+            let limit = every.mul_f64(self.shared.settings.heartbeat.grace);
+            let tick = (every / 2).max(Duration::from_millis(1));
+            ctx.run_interval(tick, move |c, ctx| {
+                if c.state != State::Closing && c.last_read.silence() > limit {
+                    c.shared.metrics.heartbeat_timeouts.inc();
+                    tracing::info!(session = c.id, peer = %c.peer, "heart-beat timeout");
+                    let ms = limit.as_millis();
+                    c.fail(
+                        ctx,
+                        Fail {
+                            message: "heart-beat timeout".into(),
+                            detail: format!("nothing received for more than {ms} ms"),
+                            receipt_id: None,
+                            reason: ErrorReason::HeartbeatTimeout,
+                        },
+                    );
+                }
+            });
+        }
     }
 }
 

@@ -10,11 +10,39 @@ use std::time::Instant;
 use actix::Addr;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::{Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio_util::codec::Decoder;
 
-use super::{Connection, FrameReceived, ReadControl, ReadEnded};
-use crate::protocol::{Command, Inbound, StompCodec};
+use super::Connection;
+use crate::protocol::{Command, Frame, Inbound, ProtocolError, StompCodec, Version};
+
+/// A frame read from the socket. Sent by the reader task: CONNECT/STOMP with
+/// `send` (the reply tells the reader which version to decode with), every
+/// other frame with `do_send`, bounded by the frame's in-flight permit.
+#[derive(actix::Message)]
+#[rtype(result = "ReadControl")]
+pub struct FrameReceived {
+    pub frame: Frame,
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// The reader's next step after a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, actix::MessageResponse)]
+pub enum ReadControl {
+    Continue,
+    /// Decode the following frames with this version's escaping.
+    SetVersion(Version),
+    Stop,
+}
+
+/// The reader stopped. Sent once by the reader task (`do_send`).
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub enum ReadEnded {
+    PeerClosed,
+    /// A decode error, with the bad frame's `receipt` if it had been read.
+    Malformed(ProtocolError, Option<String>),
+}
 
 /// Milliseconds since `epoch` of the last byte read: any byte counts as liveness.
 #[derive(Clone)]

@@ -12,9 +12,16 @@ use prometheus::IntGauge;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::{Connection, WriterEnded};
+use super::Connection;
 use crate::messages::destination::Settle;
 use crate::model::ConsumerKey;
+
+/// The writer stopped (closed as asked, or the socket failed). Sent once by the writer task.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct WriterEnded {
+    pub error: Option<String>,
+}
 
 /// Auto-ack deliveries contained in a chunk.
 pub struct Settlement {

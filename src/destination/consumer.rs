@@ -1,34 +1,48 @@
 //! One subscription as a destination sees it: its ack mode, its prefetch
-//! window and the messages it holds unacknowledged.
+//! window and the messages it holds unacknowledged. It reaches its
+//! connection through an [`Outlet`], so delivery strategies are plain Rust
+//! that tests drive without actors.
 
 use std::collections::VecDeque;
 
-use actix::Recipient;
-
-use crate::messages::connection::Deliver;
+use crate::messages::connection::{Deliver, Fail};
 use crate::messages::destination::AckError;
 use crate::model::{AckMode, ConsumerKey, Envelope};
 
+/// The subscriber's connection, as a destination uses it.
+pub trait Outlet {
+    /// Queues one delivery on the connection (never waits).
+    fn deliver(&self, msg: Deliver);
+    /// Ends the connection with an ERROR frame (slow-consumer policy).
+    fn fail(&self, msg: Fail);
+    /// Whether the connection still exists.
+    fn connected(&self) -> bool;
+}
+
 /// A subscription's delivery state inside a destination.
-pub(crate) struct Consumer {
+pub struct Consumer {
+    /// Which subscription of which session.
     pub key: ConsumerKey,
+    /// How its deliveries are settled.
     pub ack: AckMode,
+    /// Most messages outstanding at once (the count side of the window).
     pub prefetch: u32,
     /// Body bytes it may hold outstanding: a window in bytes beside the count,
     /// so large messages cannot pile up in a slow reader's output buffer.
     window_bytes: usize,
     outstanding_bytes: usize,
-    deliver: Recipient<Deliver>,
+    outlet: Box<dyn Outlet>,
     /// Delivered, not yet settled/acknowledged, in delivery order.
     outstanding: VecDeque<Envelope>,
 }
 
 impl Consumer {
+    /// A consumer with an empty window of `prefetch` messages and `window_bytes`.
     pub fn new(
         key: ConsumerKey,
         ack: AckMode,
         (prefetch, window_bytes): (u32, usize),
-        deliver: Recipient<Deliver>,
+        outlet: Box<dyn Outlet>,
     ) -> Self {
         Consumer {
             key,
@@ -36,7 +50,7 @@ impl Consumer {
             prefetch,
             window_bytes,
             outstanding_bytes: 0,
-            deliver,
+            outlet,
             outstanding: VecDeque::new(),
         }
     }
@@ -46,7 +60,7 @@ impl Consumer {
     pub fn has_room(&self) -> bool {
         (self.outstanding.len() as u32) < self.prefetch
             && self.outstanding_bytes < self.window_bytes
-            && self.deliver.connected()
+            && self.outlet.connected()
     }
 
     fn released(&mut self, envs: &[Envelope]) {
@@ -56,14 +70,30 @@ impl Consumer {
 
     /// Whether the subscriber's connection still exists.
     pub fn is_connected(&self) -> bool {
-        self.deliver.connected()
+        self.outlet.connected()
+    }
+
+    /// Ends the subscriber's connection with `msg`.
+    pub fn fail(&self, msg: Fail) {
+        self.outlet.fail(msg)
+    }
+
+    /// The delivery just made (for the message store's hook).
+    pub fn last_delivered(&self) -> Option<&Envelope> {
+        self.outstanding.back()
+    }
+
+    /// How many deliveries it holds unsettled.
+    #[cfg(test)]
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.len()
     }
 
     /// Hands `env` to the subscriber. The window bounds how many `Deliver`s
     /// can sit in the connection's mailbox, so `do_send` cannot grow it without bound.
     pub fn deliver(&mut self, mut env: Envelope) {
         env.deliveries = env.deliveries.saturating_add(1);
-        self.deliver.do_send(Deliver {
+        self.outlet.deliver(Deliver {
             subscription: self.key.subscription,
             data: env.data.clone(),
             delivery_count: env.deliveries,
@@ -80,8 +110,12 @@ impl Consumer {
         done
     }
 
-    /// Removes the acknowledged message (and, if `cumulative`, every earlier one).
+    /// Removes the acknowledged message (and, if `cumulative`, every earlier
+    /// one). In `auto` mode nothing waits for an ACK, so every id is unknown.
     pub fn take_acked(&mut self, id: u64, cumulative: bool) -> Result<Vec<Envelope>, AckError> {
+        if self.ack == AckMode::Auto {
+            return Err(AckError::Unknown(id));
+        }
         let pos = self
             .outstanding
             .iter()

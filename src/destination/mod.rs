@@ -1,14 +1,36 @@
-//! Destinations: one actor per `/queue/NAME` ([`Queue`]) and per `/topic/NAME`
-//! ([`Topic`]). Destinations know consumers only as `Recipient<Deliver>` and
-//! the router only as a [`RouterHandle`](crate::messages::router::RouterHandle):
-//! nothing here knows about sockets or sessions. What they handle is in
+//! Destinations: one [`Destination`] actor per `/queue/NAME` ([`Queue`]) and
+//! per `/topic/NAME` ([`Topic`]). The actor (`actor.rs`, `handlers.rs`) does
+//! what both kinds share; a plain-Rust [`Delivery`] strategy (`queue.rs`,
+//! `topic.rs`) says who gets each message; a queue's waiting messages live in
+//! a [`Store`], the seam for durable storage. Destinations know consumers only
+//! through an outlet over their connection's recipients and the router only
+//! as a [`RouterHandle`](crate::messages::router::RouterHandle): nothing here
+//! knows about sockets or sessions. What they handle is in
 //! [`crate::messages::destination`].
 
+mod actor;
 mod consumer;
+mod core;
+mod delivery;
+mod handlers;
 mod policy;
 mod queue;
+mod store;
+#[cfg(test)]
+mod testing;
 mod topic;
 
+pub use actor::Destination;
+pub use consumer::{Consumer, Outlet};
+pub use core::Core;
+pub use delivery::{Delivery, Refused};
 pub use policy::DestinationPolicy;
-pub use queue::Queue;
-pub use topic::Topic;
+pub use queue::QueueDelivery;
+pub use store::{MemoryStore, Removal, Store, StoreError};
+pub use topic::TopicDelivery;
+
+/// A point-to-point destination: each message to one consumer.
+pub type Queue = Destination<QueueDelivery>;
+
+/// A publish/subscribe destination: each message to every subscriber.
+pub type Topic = Destination<TopicDelivery>;

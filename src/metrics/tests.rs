@@ -43,7 +43,7 @@ fn command_discriminants_index_all() {
     for (i, c) in Command::ALL.iter().enumerate() {
         assert_eq!(*c as usize, i, "{c:?}");
     }
-    let m = Metrics::new(1);
+    let m = Metrics::new(1).expect("metrics");
     m.frame_received(Command::Send).inc();
     m.frame_sent(Command::Message).inc_by(2);
     let sends = value(&m, "stompede_frames_received_total", &[("command", "SEND")]);
@@ -56,7 +56,8 @@ fn cap_and_patterns_choose_own_series_and_fold_the_rest() {
     let m = Metrics::with_selection(
         2,
         Selection::new(&["/queue/*".into()], &["/queue/tmp.*".into()]),
-    );
+    )
+    .expect("metrics");
     let a = m.destination("/queue/a", "queue");
     let tmp = m.destination("/queue/tmp.1", "queue");
     let topic = m.destination("/topic/x", "topic");
@@ -129,7 +130,7 @@ fn cap_and_patterns_choose_own_series_and_fold_the_rest() {
 
 #[test]
 fn series_survive_until_the_last_instance_of_a_name_is_gone() {
-    let m = Metrics::new(10);
+    let m = Metrics::new(10).expect("metrics");
     let old = m.destination("/queue/a", "queue");
     let new = m.destination("/queue/a", "queue");
     old.published.inc();
@@ -153,7 +154,7 @@ fn series_survive_until_the_last_instance_of_a_name_is_gone() {
 
 #[test]
 fn zero_cap_folds_everything() {
-    let m = Metrics::new(0);
+    let m = Metrics::new(0).expect("metrics");
     let a = m.destination("/queue/a", "queue");
     assert!(!a.own);
     a.published.inc();
@@ -163,7 +164,7 @@ fn zero_cap_folds_everything() {
 
 #[test]
 fn known_label_values_start_at_zero() {
-    let m = Metrics::new(1);
+    let m = Metrics::new(1).expect("metrics");
     for k in RESTARTABLE {
         assert_eq!(
             value(&m, "stompede_actor_restarts_total", &[("kind", k)]),
@@ -186,7 +187,16 @@ fn settings_patterns_are_used() {
         exclude: vec![],
         enabled: true,
     };
-    let m = Metrics::from_settings(&s);
+    let m = Metrics::from_settings(&s).expect("metrics");
     assert!(!m.destination("/queue/a", "queue").own);
     assert!(m.destination("/topic/a", "topic").own);
+}
+
+#[test]
+fn a_metric_that_cannot_register_is_an_error_naming_it() {
+    let r = Registry::new();
+    counter(&r, "twice_total", "Registered twice.", &[]).expect("first registration");
+    let e = counter(&r, "twice_total", "Registered twice.", &[]).expect_err("a clash");
+    assert_eq!(e.name, "twice_total");
+    assert!(e.to_string().contains("twice_total"), "{e}");
 }

@@ -17,9 +17,8 @@
 //! CR before LF is stripped on every line in every version, as 1.2 requires
 //! and lenient 1.0/1.1 parsing allows.
 
-use std::sync::Arc;
-
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use memchr::memchr;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::headers::{escape_to, unescape};
@@ -38,13 +37,26 @@ pub struct Limits {
     pub max_command_len: usize,
 }
 
+impl Limits {
+    /// Default `limits.max_frame_size`: 4 MiB.
+    pub const DEFAULT_MAX_FRAME_SIZE: usize = 4 * 1024 * 1024;
+    /// Default `limits.max_headers`.
+    pub const DEFAULT_MAX_HEADERS: usize = 100;
+    /// Default `limits.max_header_line`: 10 KiB.
+    pub const DEFAULT_MAX_HEADER_LINE: usize = 10 * 1024;
+    /// Default `limits.max_command_len`.
+    pub const DEFAULT_MAX_COMMAND_LEN: usize = 32;
+}
+
+/// The broker's built-in limits, the same as `config/default.toml`'s
+/// `[limits]` (a settings test holds the two together).
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_frame_size: 4 * 1024 * 1024,
-            max_headers: 100,
-            max_header_line: 8 * 1024,
-            max_command_len: 32,
+            max_frame_size: Self::DEFAULT_MAX_FRAME_SIZE,
+            max_headers: Self::DEFAULT_MAX_HEADERS,
+            max_header_line: Self::DEFAULT_MAX_HEADER_LINE,
+            max_command_len: Self::DEFAULT_MAX_COMMAND_LEN,
         }
     }
 }
@@ -64,20 +76,6 @@ pub enum Outbound {
     /// Any frame; headers are escaped per the codec's version unless the
     /// command is CONNECT, STOMP or CONNECTED.
     Frame(Frame),
-    /// A MESSAGE built from per-delivery headers (subscription, message-id, ack…)
-    /// followed by headers shared by every delivery of the same message.
-    ///
-    /// `content-length` is always written from `body`; a `content-length` in
-    /// `delivery` or `shared`, and any shared header whose name is already
-    /// among the delivery headers, is left out.
-    Message {
-        /// Headers specific to this delivery, written first.
-        delivery: Vec<(&'static str, String)>,
-        /// Headers common to every delivery of the message.
-        shared: Arc<[(String, String)]>,
-        /// The message body, shared between deliveries.
-        body: Bytes,
-    },
     /// A heart-beat: a single LF.
     Heartbeat,
 }
@@ -155,7 +153,7 @@ impl StompCodec {
     /// EOL and the length including it.
     fn find_line(&mut self, src: &[u8]) -> Option<(usize, usize)> {
         let start = self.state.scanned;
-        match src.get(start..).and_then(|rest| find_byte(b'\n', rest)) {
+        match src.get(start..).and_then(|rest| memchr(b'\n', rest)) {
             Some(i) => {
                 self.state.scanned = 0;
                 let lf = start + i;
@@ -284,7 +282,7 @@ impl StompCodec {
                     let start = self.state.scanned;
                     let found = src
                         .get(start..window)
-                        .and_then(|rest| find_byte(0, rest))
+                        .and_then(|rest| memchr(0, rest))
                         .map(|i| start + i);
                     return match found {
                         Some(nul) => {
@@ -371,54 +369,6 @@ impl StompCodec {
         dst.extend_from_slice(&frame.body);
         dst.put_slice(FRAME_END);
     }
-
-    fn encode_message(
-        &self,
-        delivery: &[(&'static str, String)],
-        shared: &[(String, String)],
-        body: &[u8],
-        dst: &mut BytesMut,
-    ) {
-        self.encode_message_head(delivery, shared, body.len(), dst);
-        dst.extend_from_slice(body);
-        dst.put_slice(FRAME_END);
-    }
-
-    /// Writes a MESSAGE's command and headers and the blank line, but neither
-    /// the body nor the closing [`FRAME_END`]: for callers that write a large body
-    /// straight from its `Bytes` instead of copying it.
-    pub fn encode_message_head(
-        &self,
-        delivery: &[(&'static str, String)],
-        shared: &[(String, String)],
-        body_len: usize,
-        dst: &mut BytesMut,
-    ) {
-        let version = self.escaping(Command::Message);
-        let header_bytes: usize = delivery
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 2)
-            .sum::<usize>()
-            + shared
-                .iter()
-                .map(|(n, v)| n.len() + v.len() + 2)
-                .sum::<usize>();
-        dst.reserve(header_bytes + 48);
-        dst.put_slice(b"MESSAGE\n");
-        // The length is always written from the real body, so any other
-        // content-length would be a wrong duplicate.
-        for (name, value) in delivery.iter().filter(|(n, _)| *n != "content-length") {
-            put_header(dst, name, value, version);
-        }
-        for (name, value) in shared {
-            if name == "content-length" || delivery.iter().any(|(d, _)| d == name) {
-                continue;
-            }
-            put_header(dst, name, value, version);
-        }
-        put_content_length(dst, body_len);
-        dst.put_u8(b'\n');
-    }
 }
 
 impl Decoder for StompCodec {
@@ -466,11 +416,6 @@ impl Encoder<Outbound> for StompCodec {
     fn encode(&mut self, item: Outbound, dst: &mut BytesMut) -> Result<(), ProtocolError> {
         match item {
             Outbound::Frame(frame) => self.encode_frame(frame, dst),
-            Outbound::Message {
-                delivery,
-                shared,
-                body,
-            } => self.encode_message(&delivery, &shared, &body, dst),
             Outbound::Heartbeat => dst.put_u8(b'\n'),
         }
         Ok(())
@@ -480,7 +425,7 @@ impl Encoder<Outbound> for StompCodec {
 /// Splits a header line at its first colon (values may contain raw colons in
 /// 1.0, and lenient parsing accepts them later too) and unescapes both halves.
 fn parse_header(line: &[u8], version: Version) -> Result<(String, String), ProtocolError> {
-    let colon = find_byte(b':', line).ok_or(ProtocolError::MissingColon)?;
+    let colon = memchr(b':', line).ok_or(ProtocolError::MissingColon)?;
     let (name, value) = line.split_at(colon);
     let value = value.get(1..).unwrap_or_default();
     // A name ending in a backslash means the wire had `\:`: report that.
@@ -522,29 +467,6 @@ fn partial_line_len(buf: &[u8]) -> usize {
     }
 }
 
-/// Position of the first `needle` in `hay`, eight bytes at a time: std has no
-/// public byte search for slices and bodies can be megabytes long.
-fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * u64::from(needle);
-    let mut skipped = 0;
-    for chunk in hay.chunks_exact(8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(word) ^ pattern;
-        // Non-zero exactly when some byte of `x` is zero, i.e. matched.
-        if x.wrapping_sub(LO) & !x & HI != 0 {
-            break;
-        }
-        skipped += 8;
-    }
-    hay.get(skipped..)?
-        .iter()
-        .position(|&b| b == needle)
-        .map(|i| skipped + i)
-}
-
 fn put_header(dst: &mut BytesMut, name: &str, value: &str, version: Version) {
     escape_to(name, version, dst);
     dst.put_u8(b':');
@@ -554,9 +476,14 @@ fn put_header(dst: &mut BytesMut, name: &str, value: &str, version: Version) {
 
 pub(super) fn put_content_length(dst: &mut BytesMut, len: usize) {
     dst.put_slice(b"content-length:");
+    put_decimal(dst, len as u64);
+    dst.put_u8(b'\n');
+}
+
+/// Writes `n` in decimal without going through `fmt` (this is per frame).
+pub(super) fn put_decimal(dst: &mut BytesMut, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
-    let mut n = len;
     loop {
         start -= 1;
         digits[start] = b'0' + (n % 10) as u8;
@@ -566,7 +493,6 @@ pub(super) fn put_content_length(dst: &mut BytesMut, len: usize) {
         }
     }
     dst.put_slice(&digits[start..]);
-    dst.put_u8(b'\n');
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Tests for `StompCodec`: exact bytes for each grammar rule and limit, plus
 //! property tests for round-trips, arbitrary read splits and hostile input.
 
-use std::sync::Arc;
-
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
@@ -487,57 +485,8 @@ fn connected_is_encoded_without_escaping() {
 }
 
 #[test]
-fn encodes_messages_delivery_headers_first() {
-    let mut c = codec(Some(Version::V1_2));
-    let shared: Arc<[(String, String)]> = hdrs(&[
-        ("destination", "/q/a:b"),
-        ("subscription", "shadowed"),
-        ("content-length", "999"),
-        ("x", "y"),
-    ])
-    .into();
-    let msg = Outbound::Message {
-        delivery: vec![
-            ("subscription", "s1".to_owned()),
-            ("message-id", "m1".to_owned()),
-        ],
-        shared,
-        body: Bytes::from_static(b"\0ab"),
-    };
-    assert_eq!(
-        encode(&mut c, msg),
-        b"MESSAGE\nsubscription:s1\nmessage-id:m1\ndestination:/q/a\\cb\nx:y\ncontent-length:3\n\n\0ab\0\n"
-            .to_vec()
-    );
-    let empty = Outbound::Message {
-        delivery: vec![],
-        shared: Arc::from(Vec::new()),
-        body: Bytes::new(),
-    };
-    assert_eq!(encode(&mut c, empty), b"MESSAGE\ncontent-length:0\n\n\0\n");
-}
-
-#[test]
 fn encodes_heartbeats_as_one_lf() {
     assert_eq!(encode(&mut codec(None), Outbound::Heartbeat), b"\n");
-}
-
-#[test]
-fn find_byte_agrees_with_a_linear_search() {
-    let hay: Vec<u8> = (0..100u8).collect();
-    for needle in 0..=100u8 {
-        for start in 0..20 {
-            let slice = &hay[start..];
-            assert_eq!(
-                find_byte(needle, slice),
-                slice.iter().position(|&b| b == needle)
-            );
-        }
-    }
-    assert_eq!(
-        find_byte(0x80, &[0x7f, 0x00, 0x01, 0x80, 0, 0, 0, 0, 0x80]),
-        Some(3)
-    );
 }
 
 // ---- property tests ----

@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::codec::put_content_length;
+use super::codec::{put_content_length, put_decimal};
 use super::headers::escape_to;
 use super::Version;
 
@@ -63,33 +63,19 @@ pub fn encode_message_head(
     dst.put_slice(b"MESSAGE\nsubscription:");
     escape_to(d.subscription, version, dst);
     dst.put_slice(b"\nmessage-id:");
-    put_u64(dst, d.message_id);
+    put_decimal(dst, d.message_id);
     if let Some(ack) = d.ack {
         dst.put_slice(b"\nack:");
         escape_to(ack, version, dst);
     }
     if let Some(n) = d.redelivered {
         dst.put_slice(b"\nredelivered:true\ndelivery-count:");
-        put_u64(dst, u64::from(n));
+        put_decimal(dst, u64::from(n));
     }
     dst.put_u8(b'\n');
     dst.put_slice(shared);
     put_content_length(dst, body_len);
     dst.put_u8(b'\n');
-}
-
-fn put_u64(dst: &mut BytesMut, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    dst.put_slice(&digits[start..]);
 }
 
 #[cfg(test)]
@@ -117,6 +103,38 @@ mod tests {
         assert_eq!(
             &out[..],
             &b"MESSAGE\nsubscription:s\\n1\nmessage-id:42\nack:3\\c42\nredelivered:true\ndelivery-count:2\ndestination:/queue/a\nx-k:a\\cb\ncontent-length:5\n\n"[..]
+        );
+    }
+
+    #[test]
+    fn a_whole_message_ends_in_nul_lf_and_counts_its_body() {
+        let shared = encode_shared_headers(
+            &[
+                ("subscription".into(), "forged".into()),
+                ("content-length".into(), "999".into()),
+                ("x".into(), "y".into()),
+            ],
+            Version::V1_1,
+        );
+        let d = Delivery {
+            subscription: "s1",
+            message_id: 7,
+            ack: None,
+            redelivered: None,
+        };
+        let mut out = BytesMut::new();
+        encode_message_head(&d, &shared, 3, Version::V1_1, &mut out);
+        out.extend_from_slice(b"\0ab");
+        out.extend_from_slice(crate::protocol::FRAME_END);
+        assert_eq!(
+            &out[..],
+            &b"MESSAGE\nsubscription:s1\nmessage-id:7\nx:y\ncontent-length:3\n\n\0ab\0\n"[..]
+        );
+        let mut empty = BytesMut::new();
+        encode_message_head(&d, &[], 0, Version::V1_1, &mut empty);
+        assert_eq!(
+            &empty[..],
+            &b"MESSAGE\nsubscription:s1\nmessage-id:7\ncontent-length:0\n\n"[..]
         );
     }
 }

@@ -1,0 +1,242 @@
+//! A connection's life: the CONNECT handshake that starts its session, the
+//! frames it passes on, and the ways it ends (ERROR then close, a clean
+//! close, the peer or the writer going away, broker shutdown).
+
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::handshake::{self, HandshakeError};
+use super::reader::{FrameReceived, ReadControl, ReadEnded};
+use super::writer::{WriteCmd, WriterEnded};
+use super::{Connection, State};
+use crate::messages::connection::{Close, ConnectionHandle, Fail, Shutdown};
+use crate::messages::session::{ClientFrame, ConnectionLost};
+use crate::protocol::{
+    error_frame, receipt_frame, Command, ErrorReason, ErrorVersion, Frame, Version,
+};
+use crate::session::Session;
+
+/// How long a closing connection waits for its writer: a peer that never
+/// reads could otherwise hold it open forever.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Connection {
+    /// ERROR frame, then close once it is written.
+    pub(super) fn fail(&mut self, ctx: &mut Context<Self>, f: Fail) {
+        if self.state == State::Closing {
+            return;
+        }
+        let version = match self.state {
+            State::Connected(v) => ErrorVersion::Negotiated(v),
+            _ => ErrorVersion::None,
+        };
+        self.send_error(ctx, f, version);
+    }
+
+    fn fail_with_versions(&mut self, ctx: &mut Context<Self>, f: Fail) {
+        if self.state == State::Closing {
+            return;
+        }
+        self.send_error(ctx, f, ErrorVersion::Supported);
+    }
+
+    /// Counts, logs and writes the ERROR, then closes once it is written.
+    fn send_error(&mut self, ctx: &mut Context<Self>, f: Fail, version: ErrorVersion) {
+        let reason = f.reason.label();
+        tracing::info!(session = self.id, peer = %self.peer, reason, error = %f.message, "closing connection with ERROR");
+        self.shared
+            .metrics
+            .errors
+            .with_label_values(&[reason])
+            .inc();
+        let frame = error_frame(f.message, f.detail, f.receipt_id, version);
+        self.write_frame(frame, ctx);
+        self.close(ctx);
+    }
+
+    /// Flushes, closes the write side, and stops reading.
+    fn close(&mut self, ctx: &mut Context<Self>) {
+        if self.state == State::Closing {
+            return;
+        }
+        self.state = State::Closing;
+        self.flush();
+        let _ = self.tx.send(WriteCmd::Close);
+        if let Some(reader) = self.tasks.first() {
+            reader.abort();
+        }
+        self.end_session();
+        ctx.run_later(CLOSE_TIMEOUT, |_, ctx| ctx.stop());
+    }
+
+    pub(super) fn end_session(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.do_send(ConnectionLost);
+        }
+    }
+
+    fn on_connect(&mut self, frame: Frame, ctx: &mut Context<Self>) -> ReadControl {
+        match handshake::accept(&frame, &self.shared, self.id) {
+            Ok(ok) => {
+                self.state = State::Connected(ok.version);
+                self.codec.set_version(ok.version);
+                let open = self
+                    .shared
+                    .metrics
+                    .connections
+                    .with_label_values(&[self.transport.label(), ok.version.as_str()]);
+                open.inc();
+                self.open_gauge = Some(open);
+                tracing::info!(session = self.id, peer = %self.peer, transport = self.transport.label(), version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
+                self.write_frame(ok.connected, ctx);
+                self.start_heartbeats(ok.heartbeats, ctx);
+                let (conn, shared, id, version) = (
+                    ConnectionHandle::of(&ctx.address()),
+                    self.shared.clone(),
+                    self.id,
+                    ok.version,
+                );
+                self.session = Some(Supervisor::start(move |_| {
+                    Session::new(id, version, conn, shared)
+                }));
+                ReadControl::SetVersion(ok.version)
+            }
+            Err(e) => {
+                if e.is_auth() {
+                    self.shared.metrics.auth_failures.inc();
+                    tracing::warn!(session = self.id, peer = %self.peer, login = frame.header("login").unwrap_or(""), "authentication failed");
+                }
+                let mut fail = Fail {
+                    message: e.to_string(),
+                    detail: e.detail(),
+                    receipt_id: frame.header("receipt").map(str::to_string),
+                    reason: e.reason(),
+                };
+                if let HandshakeError::NoCommonVersion(_) = e {
+                    // The spec wants the supported versions in a `version` header.
+                    fail.detail = format!("supported versions are {}", Version::supported_list());
+                    self.fail_with_versions(ctx, fail);
+                } else {
+                    self.fail(ctx, fail);
+                }
+                ReadControl::Stop
+            }
+        }
+    }
+}
+
+impl Handler<FrameReceived> for Connection {
+    type Result = ReadControl;
+
+    fn handle(&mut self, msg: FrameReceived, ctx: &mut Self::Context) -> ReadControl {
+        let frame = msg.frame;
+        self.shared.metrics.frame_received(frame.command).inc();
+        match self.state {
+            State::Closing => ReadControl::Stop,
+            State::AwaitingConnect => match frame.command {
+                Command::Connect | Command::Stomp => self.on_connect(frame, ctx),
+                other => {
+                    self.fail(
+                        ctx,
+                        Fail {
+                            message: format!("expected CONNECT or STOMP, got {}", other.as_str()),
+                            detail: "the first frame on a connection must be CONNECT or STOMP"
+                                .into(),
+                            receipt_id: frame.header("receipt").map(str::to_string),
+                            reason: ErrorReason::NotConnected,
+                        },
+                    );
+                    ReadControl::Stop
+                }
+            },
+            State::Connected(_) => {
+                if frame.command == Command::Unsubscribe {
+                    self.stop_rendering(&frame);
+                }
+                match &self.session {
+                    Some(s) => {
+                        s.do_send(ClientFrame {
+                            frame,
+                            permit: msg.permit,
+                        });
+                        ReadControl::Continue
+                    }
+                    None => ReadControl::Stop,
+                }
+            }
+        }
+    }
+}
+
+impl Handler<ReadEnded> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReadEnded, ctx: &mut Self::Context) {
+        match msg {
+            ReadEnded::PeerClosed => {
+                self.state = State::Closing;
+                self.end_session();
+                ctx.stop();
+            }
+            ReadEnded::Malformed(e, receipt_id) => {
+                let reason = e.reason();
+                self.fail(
+                    ctx,
+                    Fail {
+                        message: e.to_string(),
+                        detail: "the frame could not be read; see the STOMP specification".into(),
+                        receipt_id,
+                        reason,
+                    },
+                );
+            }
+        }
+    }
+}
+
+impl Handler<WriterEnded> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: WriterEnded, ctx: &mut Self::Context) {
+        if let Some(e) = msg.error {
+            tracing::debug!(session = self.id, error = %e, "write failed");
+        }
+        ctx.stop();
+    }
+}
+
+impl Handler<Fail> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Fail, ctx: &mut Self::Context) {
+        self.fail(ctx, msg);
+    }
+}
+
+impl Handler<Close> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: Close, ctx: &mut Self::Context) {
+        if let Some(r) = msg.receipt_id {
+            self.write_frame(receipt_frame(r), ctx);
+        }
+        self.close(ctx);
+    }
+}
+
+impl Handler<Shutdown> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        self.fail(
+            ctx,
+            Fail {
+                message: "broker shutting down".into(),
+                detail: "the broker is stopping; reconnect later".into(),
+                receipt_id: None,
+                reason: ErrorReason::Shutdown,
+            },
+        );
+    }
+}

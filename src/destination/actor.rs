@@ -1,0 +1,178 @@
+//! `Destination<S>`: the actor that runs one queue or topic. What every
+//! destination does alike lives here, once: the idle timer and retirement,
+//! supervision and quarantine, pausing and resuming publishers, forwarding
+//! dead letters to the router. How messages reach consumers is the
+//! [`Delivery`] strategy `S`; the message handlers are in `handlers.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::consumer::Outlet;
+use super::core::Core;
+use super::delivery::Delivery;
+use super::DestinationPolicy;
+use crate::messages::connection::{Deliver, Fail};
+use crate::messages::router::{DestinationFailed, DestinationIdle, RouterHandle};
+use crate::metrics::Metrics;
+use crate::model::DestinationId;
+use crate::supervision::{Failing, Failures, RestartBudget};
+use crate::metrics::ActorKind;
+
+/// How soon paused publishers are looked at again while they must stay
+/// paused: the memory alarm can clear without this destination doing anything.
+const RESUME_RECHECK: Duration = Duration::from_millis(10);
+
+/// The shortest period of the idle timer, however short `idle_timeout` is.
+const MIN_IDLE_TICK: Duration = Duration::from_millis(10);
+
+/// One destination. Lives on one arbiter; everything it holds is in this
+/// struct, so a supervisor restart keeps waiting and unacknowledged messages.
+pub struct Destination<S: Delivery> {
+    pub(super) core: Core,
+    pub(super) strategy: S,
+    id: DestinationId,
+    pub(super) router: RouterHandle,
+    metrics: Arc<Metrics>,
+    /// Retired (idle or quarantined): forwards what it still receives to the router.
+    pub(super) retired: bool,
+    pub(super) timer: Option<SpawnHandle>,
+    failures: Failures,
+    /// Permits of publishers paused until there is room.
+    pub(super) paused: Vec<OwnedSemaphorePermit>,
+    recheck: bool,
+}
+
+impl<S: Delivery> Destination<S> {
+    /// A new, empty destination called `name`.
+    pub fn new(
+        name: Arc<str>,
+        policy: Arc<DestinationPolicy>,
+        id: DestinationId,
+        router: RouterHandle,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let m = metrics.destination(&name, S::KIND.as_str());
+        let budget = RestartBudget::new(policy.max_restarts, policy.restart_window);
+        let core = Core::new(name, policy, m);
+        let strategy = S::new(&core);
+        Destination {
+            core,
+            strategy,
+            id,
+            router,
+            metrics,
+            retired: false,
+            timer: None,
+            failures: Failures::new(budget),
+            paused: Vec::new(),
+            recheck: false,
+        }
+    }
+
+    /// Runs one step of the strategy, then forwards the dead letters it made
+    /// (before any reply the caller sends next).
+    pub(super) fn run<R>(&mut self, f: impl FnOnce(&mut S, &mut Core) -> R) -> R {
+        let r = f(&mut self.strategy, &mut self.core);
+        for letter in self.core.take_outbox() {
+            self.router.dead_letter.do_send(letter);
+        }
+        r
+    }
+
+    /// Lets paused publishers go once there is room; while some stay paused,
+    /// looks again shortly.
+    pub(super) fn resume_publishers(&mut self, ctx: &mut Context<Self>) {
+        if self.paused.is_empty() || self.strategy.must_pause(&self.core) {
+            if !self.paused.is_empty() && !self.recheck {
+                self.recheck = true;
+                ctx.run_later(RESUME_RECHECK, |d, ctx| {
+                    d.recheck = false;
+                    d.resume_publishers(ctx);
+                });
+            }
+            return;
+        }
+        self.paused.clear();
+    }
+
+    /// Gives up on this actor after a restart storm: the strategy disposes
+    /// of what waits, and the router hands the name to a fresh actor.
+    fn quarantine(&mut self) {
+        if !self.run(|s, core| s.quarantine(core)) {
+            return;
+        }
+        self.retired = true;
+        self.router.failed.do_send(DestinationFailed {
+            name: self.core.name.clone(),
+            id: self.id,
+        });
+    }
+}
+
+impl<S: Delivery> Actor for Destination<S> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if self.retired {
+            return;
+        }
+        let every = (self.core.policy.idle_timeout / 2).max(MIN_IDLE_TICK);
+        self.timer = Some(ctx.run_interval(every, |d, _| {
+            d.run(|s, core| {
+                s.reap(core);
+                s.dispatch(core);
+            });
+            let idle = d.strategy.is_idle()
+                && d.core.last_activity.elapsed() >= d.core.policy.idle_timeout;
+            if idle && !d.retired {
+                d.router.idle.do_send(DestinationIdle {
+                    name: d.core.name.clone(),
+                });
+            }
+        }));
+    }
+}
+
+/// What survives a restart: everything in the struct (waiting messages,
+/// consumers and what they hold unacknowledged), because actix restarts reuse
+/// the actor value; only timers are rebuilt in `started`.
+impl<S: Delivery> actix::Supervised for Destination<S> {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        if !self
+            .failures
+            .restarted(&self.metrics, ActorKind::Destination, &self.core.name)
+        {
+            tracing::error!(destination = %self.core.name, "destination failing repeatedly; quarantining it");
+            self.quarantine();
+        }
+    }
+}
+
+impl<S: Delivery> Failing for Destination<S> {
+    fn record_failure(&mut self, cause: String) {
+        self.failures.record(cause);
+    }
+}
+
+/// A subscriber's connection as its actor recipients.
+pub(super) struct Link {
+    pub deliver: Recipient<Deliver>,
+    pub fail: Recipient<Fail>,
+}
+
+impl Outlet for Link {
+    fn deliver(&self, msg: Deliver) {
+        self.deliver.do_send(msg)
+    }
+
+    fn fail(&self, msg: Fail) {
+        self.fail.do_send(msg)
+    }
+
+    fn connected(&self) -> bool {
+        self.deliver.connected()
+    }
+}

@@ -1,0 +1,86 @@
+//! What makes a queue a queue and a topic a topic: the delivery strategy a
+//! [`Destination`](super::Destination) actor runs. Plain Rust with no actor
+//! in sight: the actor owns the mailbox, the timers, supervision and the
+//! replies; the strategy owns the consumers and the waiting messages.
+
+use std::sync::Arc;
+
+use super::consumer::Consumer;
+use super::core::Core;
+use crate::messages::destination::AckError;
+use crate::model::{ConsumerKey, Kind, MessageData};
+
+/// A publish the destination would not take; the text is the ERROR's detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+/// How a destination hands its messages to its consumers.
+///
+/// Every method that changes what consumers hold also keeps the destination's
+/// gauges (`ready`, `unacked`, `consumers`) and the broker's memory budget in
+/// step, and may address dead letters through [`Core::dead_letter`].
+pub trait Delivery: Sized + Unpin + 'static {
+    /// Queue or topic: the `kind` metric label and the router's handle kind.
+    const KIND: Kind;
+
+    /// An empty strategy for the destination `core` describes.
+    fn new(core: &Core) -> Self;
+
+    /// Takes published messages, contiguously and in order. `from_client` is
+    /// false for the broker's own publishes (dead letters), which are never refused.
+    fn publish(
+        &mut self,
+        core: &mut Core,
+        messages: Vec<Arc<MessageData>>,
+        from_client: bool,
+    ) -> Result<(), Refused>;
+
+    /// Whether publishers must stay paused (their permits held) for now.
+    fn must_pause(&self, core: &Core) -> bool;
+
+    /// Hands waiting messages to every consumer with room.
+    fn dispatch(&mut self, core: &mut Core);
+
+    /// Hands waiting messages out after `key`'s window opened (ACK or NACK).
+    fn refill(&mut self, core: &mut Core, key: ConsumerKey);
+
+    /// Whether a consumer called `key` exists.
+    fn contains(&self, key: ConsumerKey) -> bool;
+
+    /// Adds a consumer (the caller checked it is new).
+    fn subscribe(&mut self, core: &mut Core, consumer: Consumer);
+
+    /// Removes a consumer, if present, and whatever it held.
+    fn unsubscribe(&mut self, core: &mut Core, key: ConsumerKey);
+
+    /// Removes consumers whose connection has gone without unsubscribing.
+    fn reap(&mut self, core: &mut Core);
+
+    /// `count` of `key`'s oldest auto-mode deliveries were written.
+    fn settle(&mut self, core: &mut Core, key: ConsumerKey, count: u32);
+
+    /// Applies an ACK of `message_id` (and earlier ones if `cumulative`).
+    fn ack(
+        &mut self,
+        core: &mut Core,
+        key: ConsumerKey,
+        message_id: u64,
+        cumulative: bool,
+    ) -> Result<(), AckError>;
+
+    /// Applies a NACK: the message is redelivered or dead-lettered.
+    fn nack(
+        &mut self,
+        core: &mut Core,
+        key: ConsumerKey,
+        message_id: u64,
+        cumulative: bool,
+    ) -> Result<(), AckError>;
+
+    /// Whether nothing waits and nobody listens (the destination may retire).
+    fn is_idle(&self) -> bool;
+
+    /// Gives up the waiting messages after a restart storm. Returns false
+    /// when it cannot without losing them, and the actor keeps restarting.
+    fn quarantine(&mut self, core: &mut Core) -> bool;
+}

@@ -1,0 +1,206 @@
+//! The queue strategy driven directly, without actors.
+
+use super::super::testing::{consumer, core, core_with, data, key};
+use super::*;
+use crate::model::AckMode::{Auto, ClientIndividual};
+
+fn limits(max_messages: usize, max_bytes: usize, overflow: Overflow) -> QueueLimits {
+    QueueLimits {
+        max_messages,
+        max_bytes,
+        overflow,
+    }
+}
+
+fn queue(l: QueueLimits) -> QueueDelivery {
+    QueueDelivery::with_store(MemoryStore::default(), l)
+}
+
+fn publish(q: &mut QueueDelivery, c: &mut Core, bodies: &[&str]) -> Result<(), Refused> {
+    q.publish(c, bodies.iter().map(|b| data(b)).collect(), true)
+}
+
+#[test]
+fn messages_go_round_robin_to_consumers_with_room() {
+    let mut c = core("/queue/q");
+    let mut q = QueueDelivery::new(&c);
+    let (a, seen_a) = consumer(1, ClientIndividual, 1);
+    let (b, seen_b) = consumer(2, ClientIndividual, 1);
+    q.subscribe(&mut c, a);
+    q.subscribe(&mut c, b);
+    publish(&mut q, &mut c, &["m1", "m2", "m3"]).expect("taken");
+    q.dispatch(&mut c);
+    assert_eq!(seen_a.bodies(), ["m1"]);
+    assert_eq!(seen_b.bodies(), ["m2"]);
+    assert!(!q.is_idle(), "m3 waits for room");
+    q.ack(&mut c, key(1), seen_a.id(0), false).expect("acked");
+    q.refill(&mut c, key(1));
+    assert_eq!(seen_a.bodies(), ["m1", "m3"]);
+}
+
+#[test]
+fn an_empty_publish_is_taken_and_never_overflows() {
+    let mut c = core("/queue/q");
+    let mut empty = queue(limits(1, 1_000, Overflow::Reject));
+    // Used to compute `0 + 0 - 1`: a panic in debug, a false reject in release.
+    assert_eq!(empty.publish(&mut c, Vec::new(), true), Ok(()));
+    assert!(empty.is_idle());
+    let mut full = queue(limits(1, 1_000, Overflow::Reject));
+    publish(&mut full, &mut c, &["only"]).expect("fits exactly");
+    assert_eq!(full.publish(&mut c, Vec::new(), true), Ok(()));
+    assert_eq!(full.store.len(), 1);
+}
+
+#[test]
+fn reject_refuses_a_batch_that_would_overflow_but_not_dead_letters() {
+    let mut c = core("/queue/q");
+    let mut q = queue(limits(2, 1_000, Overflow::Reject));
+    publish(&mut q, &mut c, &["a", "b"]).expect("reaching the bound is allowed");
+    let refused = publish(&mut q, &mut c, &["c"]).expect_err("over the bound");
+    assert!(refused.0.contains("at most 2 messages"), "{refused:?}");
+    assert_eq!(q.store.len(), 2);
+    q.publish(&mut c, vec![data("dead")], false)
+        .expect("the broker's own publishes are never refused");
+    assert_eq!(q.store.len(), 3);
+}
+
+#[test]
+fn drop_head_drops_only_as_many_of_the_oldest_as_needed() {
+    let mut c = core("/queue/q");
+    let mut q = queue(limits(100, 10, Overflow::DropHead));
+    publish(&mut q, &mut c, &["aaaa", "bbbb", "cccc"]).expect("taken");
+    let (sub, seen) = consumer(1, Auto, 10);
+    q.subscribe(&mut c, sub);
+    q.dispatch(&mut c);
+    assert_eq!(seen.bodies(), ["bbbb", "cccc"]);
+}
+
+#[test]
+fn block_pauses_publishers_while_full() {
+    let mut c = core("/queue/q");
+    let mut q = queue(limits(2, 1_000, Overflow::Block));
+    publish(&mut q, &mut c, &["a"]).expect("taken");
+    assert!(!q.must_pause(&c));
+    publish(&mut q, &mut c, &["b"]).expect("taken");
+    assert!(q.must_pause(&c));
+    let (sub, _) = consumer(1, Auto, 10);
+    q.subscribe(&mut c, sub);
+    q.dispatch(&mut c);
+    assert!(!q.must_pause(&c), "delivered messages no longer count");
+}
+
+#[test]
+fn nack_redelivers_from_the_head_then_dead_letters() {
+    let mut c = core_with("/queue/orders", |p| p.max_deliveries = 2);
+    let mut q = QueueDelivery::new(&c);
+    let (sub, seen) = consumer(1, ClientIndividual, 1);
+    q.subscribe(&mut c, sub);
+    publish(&mut q, &mut c, &["first", "second"]).expect("taken");
+    q.dispatch(&mut c);
+    q.nack(&mut c, key(1), seen.id(0), false).expect("nacked");
+    q.refill(&mut c, key(1));
+    assert_eq!(seen.bodies(), ["first", "first"]);
+    assert_eq!(seen.delivered.borrow()[1].delivery_count, 2);
+    q.nack(&mut c, key(1), seen.id(1), false).expect("nacked");
+    let letters = c.take_outbox();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].destination, "/queue/DLQ.orders");
+    q.refill(&mut c, key(1));
+    assert_eq!(seen.bodies(), ["first", "first", "second"]);
+}
+
+#[test]
+fn a_gone_consumers_messages_return_in_order() {
+    let mut c = core("/queue/q");
+    let mut q = QueueDelivery::new(&c);
+    let (a, seen_a) = consumer(1, ClientIndividual, 2);
+    q.subscribe(&mut c, a);
+    publish(&mut q, &mut c, &["x", "y", "z"]).expect("taken");
+    q.dispatch(&mut c);
+    assert_eq!(seen_a.bodies(), ["x", "y"]);
+    seen_a.gone.set(true);
+    q.reap(&mut c);
+    assert!(!q.contains(key(1)));
+    let (b, seen_b) = consumer(2, ClientIndividual, 10);
+    q.subscribe(&mut c, b);
+    q.dispatch(&mut c);
+    assert_eq!(seen_b.bodies(), ["x", "y", "z"]);
+    let counts: Vec<u32> = seen_b
+        .delivered
+        .borrow()
+        .iter()
+        .map(|d| d.delivery_count)
+        .collect();
+    assert_eq!(counts, [2, 2, 1]);
+}
+
+#[test]
+fn acks_need_a_subscription_and_a_non_auto_mode() {
+    let mut c = core("/queue/q");
+    let mut q = QueueDelivery::new(&c);
+    let (sub, seen) = consumer(1, Auto, 10);
+    q.subscribe(&mut c, sub);
+    publish(&mut q, &mut c, &["a"]).expect("taken");
+    q.dispatch(&mut c);
+    let id = seen.id(0);
+    assert_eq!(q.ack(&mut c, key(1), id, false), Err(AckError::Unknown(id)));
+    assert_eq!(
+        q.nack(&mut c, key(9), id, false),
+        Err(AckError::NoSubscription)
+    );
+    assert_eq!(q.consumers[0].outstanding(), 1);
+    q.settle(&mut c, key(1), 1);
+    assert_eq!(
+        q.consumers[0].outstanding(),
+        0,
+        "auto mode settles on write"
+    );
+}
+
+#[test]
+fn quarantine_dead_letters_what_waits_unless_it_is_a_dead_letter_queue() {
+    let mut c = core("/queue/q");
+    let mut q = QueueDelivery::new(&c);
+    publish(&mut q, &mut c, &["a", "b"]).expect("taken");
+    assert!(q.quarantine(&mut c));
+    assert_eq!(c.take_outbox().len(), 2);
+    assert!(q.is_idle());
+    let mut dlq_core = core("/queue/DLQ.q");
+    let mut dlq = QueueDelivery::new(&dlq_core);
+    publish(&mut dlq, &mut dlq_core, &["poison"]).expect("taken");
+    assert!(!dlq.quarantine(&mut dlq_core));
+    assert_eq!(dlq.store.len(), 1, "kept rather than lost");
+}
+
+/// A store whose writes always fail, as a full disk would.
+#[derive(Default)]
+struct Broken(MemoryStore);
+
+impl Store for Broken {
+    fn push_back(&mut self, _: Envelope) -> Result<(), StoreError> {
+        Err(StoreError::Io(std::io::Error::other("disk full")))
+    }
+    fn push_front(&mut self, env: Envelope) {
+        self.0.push_front(env)
+    }
+    fn pop_front(&mut self) -> Option<Envelope> {
+        self.0.pop_front()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn bytes(&self) -> usize {
+        self.0.bytes()
+    }
+}
+
+#[test]
+fn a_store_that_cannot_write_refuses_the_publish() {
+    let mut c = core("/queue/q");
+    let mut q = QueueDelivery::<Broken>::new(&c);
+    let refused = q
+        .publish(&mut c, vec![data("a"), data("b")], true)
+        .expect_err("nothing was stored");
+    assert!(refused.0.contains("disk full"), "{refused:?}");
+    assert!(q.is_idle());
+}

@@ -1,0 +1,150 @@
+//! Where a queue's messages live: the seam a message store plugs into.
+//!
+//! A queue takes every waiting message from, and puts every accepted or
+//! returned message into, a [`Store`]. The store also hears when a message is
+//! handed to a consumer and when it leaves the queue for good, so a durable
+//! store can journal the whole life of a message (accept, deliver, ack,
+//! dead-letter) and rebuild the queue after a restart. [`MemoryStore`] keeps
+//! everything in memory, which is what every queue uses today.
+
+use std::collections::VecDeque;
+
+use thiserror::Error;
+
+use crate::model::Envelope;
+
+/// A store could not record a change (for example a journal write failed).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Reading or writing the store's files failed.
+    #[error("message store I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// A remote store (a broker or replicated log) refused or did not answer.
+    #[error("message store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Why a message leaves a queue for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// A consumer acknowledged it (or, in `auto` mode, its bytes were written).
+    Acked,
+    /// It was sent to the dead-letter queue.
+    DeadLettered,
+    /// The `drop-head` overflow policy discarded it to make room.
+    Dropped,
+}
+
+/// A queue's messages: the ready ones, in delivery order, plus hooks for the
+/// rest of a message's life.
+///
+/// The queue calls it synchronously from its actor, so an implementation must
+/// not block for long: a durable store appends to a journal here and syncs in
+/// batches. `pop_front` cannot fail because a store keeps (or prefetches) the
+/// ready messages in memory; only what changes durable state can.
+pub trait Store {
+    /// Takes a newly published message at the back. On error the message is
+    /// not taken and the queue refuses the publish.
+    fn push_back(&mut self, env: Envelope) -> Result<(), StoreError>;
+
+    /// Puts a returned message (NACK, consumer gone) back at the head. Its
+    /// acceptance is already recorded, so this cannot fail.
+    fn push_front(&mut self, env: Envelope);
+
+    /// The oldest ready message, removed from the ready list.
+    fn pop_front(&mut self) -> Option<Envelope>;
+
+    /// How many messages are ready.
+    fn len(&self) -> usize;
+
+    /// Body bytes of the ready messages.
+    fn bytes(&self) -> usize;
+
+    /// Whether no message is ready.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `env` is being handed to a consumer (its delivery count already
+    /// raised). An error means the count may be lost on a crash: the message
+    /// is then redelivered without the redelivered flag.
+    fn delivered(&mut self, env: &Envelope) -> Result<(), StoreError> {
+        let _ = env;
+        Ok(())
+    }
+
+    /// `env` leaves the queue for good. An error means it may come back after
+    /// a restart (at-least-once), never that it is lost.
+    fn removed(&mut self, env: &Envelope, why: Removal) -> Result<(), StoreError> {
+        let _ = (env, why);
+        Ok(())
+    }
+}
+
+/// The in-memory store: a double-ended queue and a byte count. Nothing
+/// survives the process.
+#[derive(Default)]
+pub struct MemoryStore {
+    ready: VecDeque<Envelope>,
+    bytes: usize,
+}
+
+impl Store for MemoryStore {
+    fn push_back(&mut self, env: Envelope) -> Result<(), StoreError> {
+        self.bytes += env.data.size();
+        self.ready.push_back(env);
+        Ok(())
+    }
+
+    fn push_front(&mut self, env: Envelope) {
+        self.bytes += env.data.size();
+        self.ready.push_front(env);
+    }
+
+    fn pop_front(&mut self) -> Option<Envelope> {
+        let env = self.ready.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(env.data.size());
+        Some(env)
+    }
+
+    fn len(&self) -> usize {
+        self.ready.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MessageData;
+    use bytes::Bytes;
+
+    fn env(body: &'static str) -> Envelope {
+        Envelope::new(MessageData::from_send(
+            Vec::new(),
+            Bytes::from_static(body.as_bytes()),
+        ))
+    }
+
+    #[test]
+    fn memory_store_keeps_order_and_counts_bytes() {
+        let mut s = MemoryStore::default();
+        assert!(s.is_empty());
+        s.push_back(env("bb")).expect("memory never fails");
+        s.push_back(env("ccc")).expect("memory never fails");
+        s.push_front(env("a"));
+        assert_eq!((s.len(), s.bytes()), (3, 6));
+        let bodies: Vec<Bytes> = std::iter::from_fn(|| s.pop_front())
+            .map(|e| e.data.body.clone())
+            .collect();
+        assert_eq!(
+            bodies,
+            ["a", "bb", "ccc"].map(|b| Bytes::from_static(b.as_bytes()))
+        );
+        assert_eq!((s.len(), s.bytes()), (0, 0));
+        assert!(s.pop_front().is_none());
+    }
+}
