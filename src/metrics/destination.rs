@@ -203,6 +203,13 @@ impl Registry {
                 registry: self.clone(),
             }));
         }
+        // The live count goes up before the slot is taken and the series are
+        // made, and comes down only after they are undone (in `drop`): at
+        // every instant it covers each folded slot and each own series, so a
+        // reader that sees it fall to zero then finds the rest gone too.
+        let f = &self.families;
+        let live = f.live.with_label_values(&[kind]);
+        live.inc();
         // Poisoning cannot leave `Slots` inconsistent: every update below is a single step.
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let key = (name.to_string(), kind);
@@ -218,9 +225,6 @@ impl Registry {
             false
         };
         drop(slots);
-        let f = &self.families;
-        let live = f.live.with_label_values(&[kind]);
-        live.inc();
         let l = [if own { name } else { OTHER }, kind];
         let c = |v: &IntCounterVec| Counter(Some(v.with_label_values(&l)));
         let g = |v: &IntGaugeVec| Gauge(Some(v.with_label_values(&l)));
@@ -291,8 +295,9 @@ impl Registry {
 impl Drop for Handles {
     fn drop(&mut self) {
         if let Some(live) = &self.live {
-            live.dec();
+            // Last: see `acquire` for why the live count moves outermost.
             self.registry.release(&self.name, self.kind, self.own);
+            live.dec();
         }
     }
 }
