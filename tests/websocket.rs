@@ -543,3 +543,20 @@ fn documented_defaults_port_9615_and_any_origin() {
     assert_eq!(s.websocket.allowed_origins, ["*"]);
     assert!(!s.http.chat_page, "the chat page is off by default");
 }
+
+#[tokio::test]
+async fn text_message_that_is_not_utf8_is_closed_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+    let broker = TestBroker::start();
+    let mut ws = Ws::connected(broker.websocket(), &[]).await;
+    // A raw text frame: tungstenite's Message::Text cannot hold invalid UTF-8.
+    let payload = b"SEND\ndestination:/queue/u\n\n\xff\xfe\0".to_vec();
+    let frame = WsFrame::message(payload, OpCode::Data(Data::Text), true);
+    ws.send(Message::Frame(frame)).await;
+    let (before, close) = ws.expect_close().await;
+    assert!(before.is_empty(), "nothing but the Close: {before:?}");
+    let close = close.expect("close frame");
+    assert_eq!(close.code, CloseCode::Invalid, "RFC 6455 7.4.1: 1007");
+    assert_eq!(close.reason.as_str(), "text message is not valid UTF-8");
+}
