@@ -1,8 +1,9 @@
-//! The broker out of file descriptors (issue 18, item 1): the real binary
-//! under a 64-descriptor limit, more connections than that, and then: the
-//! accept loop backs off instead of spinning (CPU), logs a bounded number of
-//! lines, counts the failures in `stompede_accept_errors_total`, and serves
-//! again once clients close.
+//! The broker flooded with connections, as the real binary under `ulimit -n`.
+//! Out of file descriptors (issue 18, item 1): with a 64-descriptor limit
+//! and more connections than that, the accept loop backs off instead of
+//! spinning (CPU), logs a bounded number of lines, counts the failures in
+//! `stompede_accept_errors_total`, and serves again once clients close.
+//! Over `limits.max_connections`: refusals are counted, not each logged.
 
 mod common;
 
@@ -64,48 +65,80 @@ fn cpu_ticks(pid: u32) -> u64 {
     utime + stime
 }
 
-#[tokio::test]
-async fn out_of_descriptors_the_accept_loop_backs_off_and_recovers() {
-    let sh = require_program("sh", "dash");
-    let dir = TempDir::new("fd-exhaustion");
-    let mut child = tokio::process::Command::new(sh)
-        .args(["-c", &format!("ulimit -n {NOFILE} && exec \"$0\"")])
-        .arg(env!("CARGO_BIN_EXE_stompede"))
-        .current_dir(&dir.path)
-        .env_remove("RUST_LOG")
-        .env("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0")
-        .env("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0")
-        .env("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0")
-        // Idle connections must keep their descriptors for the whole test.
-        .env("STOMPEDE__LIMITS__CONNECT_TIMEOUT_MS", "60000")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn stompede under ulimit");
-    let out = Arc::new(Output::default());
-    let (tx, mut listening) = tokio::sync::mpsc::unbounded_channel();
-    count_lines(
-        child.stdout.take().expect("stdout"),
-        out.clone(),
-        tx.clone(),
-    );
-    count_lines(child.stderr.take().expect("stderr"), out.clone(), tx);
-    let (mut stomp, mut http) = (None, None);
-    while stomp.is_none() || http.is_none() {
-        let (name, addr) = tokio::time::timeout(TIMEOUT, listening.recv())
-            .await
-            .expect("broker did not start listening")
-            .expect("broker exited");
-        match name.as_str() {
-            "stomp" => stomp = Some(addr),
-            "http" => http = Some(addr),
-            _ => {}
+/// The real binary under `ulimit -n {nofile}`, its output counted.
+struct Broker {
+    child: tokio::process::Child,
+    out: Arc<Output>,
+    stomp: SocketAddr,
+    http: SocketAddr,
+    websocket: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Broker {
+    /// Starts it (listeners on 127.0.0.1:0, plus `env`) and waits until it listens.
+    async fn start(nofile: &str, env: &[(&str, &str)]) -> Broker {
+        let sh = require_program("sh", "dash");
+        let dir = TempDir::new("overload");
+        let mut cmd = tokio::process::Command::new(sh);
+        cmd.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\"")])
+            .arg(env!("CARGO_BIN_EXE_stompede"))
+            .current_dir(&dir.path)
+            .env_remove("RUST_LOG")
+            .env("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0")
+            .env("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0")
+            .env("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn stompede under ulimit");
+        let out = Arc::new(Output::default());
+        let (tx, mut listening) = tokio::sync::mpsc::unbounded_channel();
+        count_lines(
+            child.stdout.take().expect("stdout"),
+            out.clone(),
+            tx.clone(),
+        );
+        count_lines(child.stderr.take().expect("stderr"), out.clone(), tx);
+        let mut addrs = std::collections::HashMap::new();
+        while addrs.len() < 3 {
+            let (name, addr) = tokio::time::timeout(TIMEOUT, listening.recv())
+                .await
+                .expect("broker did not start listening")
+                .expect("broker exited");
+            addrs.insert(name, addr);
+        }
+        Broker {
+            child,
+            out,
+            stomp: addrs["stomp"],
+            http: addrs["http"],
+            websocket: addrs["websocket"],
+            _dir: dir,
         }
     }
-    let (stomp, http) = (stomp.expect("stomp"), http.expect("http"));
-    let pid = child.id().expect("running");
+
+    /// Log lines printed so far.
+    fn lines(&self) -> usize {
+        self.out.lines.load(Ordering::Relaxed)
+    }
+
+    /// The first lines printed.
+    fn head(&self) -> String {
+        self.out.head.lock().expect("head").join("\n")
+    }
+}
+
+#[tokio::test]
+async fn out_of_descriptors_the_accept_loop_backs_off_and_recovers() {
+    // Idle connections must keep their descriptors for the whole test.
+    let broker = Broker::start(NOFILE, &[("STOMPEDE__LIMITS__CONNECT_TIMEOUT_MS", "60000")]).await;
+    let (stomp, http, out) = (broker.stomp, broker.http, broker.out.clone());
+    let pid = broker.child.id().expect("running");
 
     // The kernel completes every handshake (the listen backlog holds them);
     // the broker can accept only as many as it has descriptors for.
@@ -124,7 +157,7 @@ async fn out_of_descriptors_the_accept_loop_backs_off_and_recovers() {
     let lines = out.lines.load(Ordering::Relaxed) - lines0;
     let ticks = cpu_ticks(pid) - ticks0;
     let bytes = out.bytes.load(Ordering::Relaxed);
-    let head = out.head.lock().expect("head").join("\n");
+    let head = broker.head();
     eprintln!("starved {STARVED:?}: {ticks} CPU ticks, {lines} log lines, {bytes} bytes of output");
     // 100 ticks per second is one core; a spinning loop uses about 200 here.
     assert!(ticks < 40, "{ticks} CPU ticks in {STARVED:?} while starved");
@@ -154,4 +187,30 @@ async fn out_of_descriptors_the_accept_loop_backs_off_and_recovers() {
     assert_eq!(ws, 0.0, "the WebSocket listener had none");
     let total = out.bytes.load(Ordering::Relaxed);
     assert!(total < 64 * 1024, "{total} bytes of log in all");
+}
+
+#[tokio::test]
+async fn a_flood_of_refused_connections_is_not_a_flood_of_log_lines() {
+    let broker = Broker::start("1024", &[("STOMPEDE__LIMITS__MAX_CONNECTIONS", "1")]).await;
+    let _holder = Client::connect(broker.stomp, &[("accept-version", "1.2"), ("host", "/")]).await;
+    let before = broker.lines();
+    for addr in [broker.stomp, broker.websocket] {
+        for _ in 0..100 {
+            RawClient::connect(addr).await.expect_closed().await;
+        }
+    }
+    // Every refusal is counted; the log says it once per interval.
+    let (status, text) = http_get(broker.http, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    let s = Scrape::parse(&text);
+    for t in ["tcp", "ws"] {
+        let n = s.value("stompede_connections_refused_total", &[("transport", t)]);
+        assert_eq!(n, 100.0, "{t} refusals counted");
+    }
+    let lines = broker.lines() - before;
+    assert!(
+        lines <= 2,
+        "{lines} log lines for 200 refusals:\n{}",
+        broker.head()
+    );
 }
