@@ -112,6 +112,10 @@ pub struct Metrics {
     pub connections: IntGaugeVec,
     /// Connections accepted, by transport.
     pub connections_opened: IntCounterVec,
+    /// Failed accepts on a listening socket, by listener (`stomp`, `websocket`).
+    pub accept_errors: IntCounterVec,
+    /// Connections closed at accept for `limits.max_connections`, by transport.
+    pub connections_refused: IntCounterVec,
     /// Frames received, by command (prefer [`Metrics::frame_received`]).
     pub frames_received: IntCounterVec,
     /// Frames sent, by command (prefer [`Metrics::frame_sent`]).
@@ -256,6 +260,18 @@ impl Metrics {
             "Client connections accepted, by transport.",
             &["transport"],
         )?;
+        let accept_errors = counter(
+            &r,
+            "accept_errors_total",
+            "Failed accepts on a listening socket (e.g. out of file descriptors), by listener.",
+            &["listener"],
+        )?;
+        let connections_refused = counter(
+            &r,
+            "connections_refused_total",
+            "Connections refused at accept for limits.max_connections, by transport.",
+            &["transport"],
+        )?;
         // Known label values start at 0 so that rate() and dashboards see the
         // series before the first event.
         for k in RESTARTABLE {
@@ -264,8 +280,13 @@ impl Metrics {
         for o in TX_OUTCOMES {
             transactions.with_label_values(&[o]);
         }
-        connections_opened.with_label_values(&["tcp"]);
-        connections_opened.with_label_values(&["ws"]);
+        for t in ["tcp", "ws"] {
+            connections_opened.with_label_values(&[t]);
+            connections_refused.with_label_values(&[t]);
+        }
+        for l in ["stomp", "websocket"] {
+            accept_errors.with_label_values(&[l]);
+        }
         for k in ["queue", "topic"] {
             families.live.with_label_values(&[k]);
         }
@@ -277,6 +298,8 @@ impl Metrics {
                 &["transport", "version"],
             )?,
             connections_opened,
+            accept_errors,
+            connections_refused,
             received_by_command: by_command(&frames_received),
             sent_by_command: by_command(&frames_sent),
             frames_received,

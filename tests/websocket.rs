@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use common::*;
@@ -427,21 +428,42 @@ async fn ping_is_answered_with_pong() {
     }
 }
 
-#[tokio::test]
-async fn websocket_and_tcp_share_the_connection_limit() {
-    let limit = [("STOMPEDE__LIMITS__MAX_CONNECTIONS", "1")];
+/// Opens `n` sockets to `addr` that send nothing; asserts the broker closes
+/// every one well before `limits.connect_timeout_ms` (30 s in these tests).
+async fn idle_sockets_are_closed_promptly(addr: SocketAddr, n: usize) {
+    let started = tokio::time::Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..n {
+        idle.push(RawClient::connect(addr).await);
+    }
+    for raw in &mut idle {
+        raw.expect_closed().await;
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "{n} idle sockets held {took:?}"
+    );
+}
 
-    // A TCP client holds the only slot: a WebSocket client is told why it cannot stay.
+#[tokio::test]
+async fn websocket_and_tcp_share_the_connection_limit_checked_at_accept() {
+    let limit = [
+        ("STOMPEDE__LIMITS__MAX_CONNECTIONS", "1"),
+        ("STOMPEDE__LIMITS__CONNECT_TIMEOUT_MS", "30000"),
+    ];
+
+    // A TCP client holds the only slot: WebSocket sockets are refused at
+    // accept, an upgrade with HTTP 503 and idle sockets without waiting.
     let broker = TestBroker::with(&limit);
     let _tcp = broker.client().await;
-    let mut ws = Ws::open(broker.websocket()).await;
-    let (before, close) = ws.expect_close().await;
-    assert_eq!(before.len(), 1, "{before:?}");
-    assert_eq!(before[0].command, Command::Error);
-    assert_eq!(before[0].header("message"), Some("too many connections"));
-    assert_eq!(close.expect("close frame").code, CloseCode::Again);
+    let refused = Ws::try_open(broker.websocket(), "/ws", &["v12.stomp"], None).await;
+    assert_eq!(refused_status(refused), 503);
+    idle_sockets_are_closed_promptly(broker.websocket(), 50).await;
+    let s = broker.scrape().await;
+    assert!(s.value("stompede_connections_refused_total", &[("transport", "ws")]) >= 51.0);
 
-    // A WebSocket client holds it: a TCP client is refused.
+    // A WebSocket client holds it: TCP and further WebSocket clients are refused.
     let broker = TestBroker::with(&limit);
     let _ws = Ws::connected(broker.websocket(), &[]).await;
     let (mut refused, reply) =
@@ -449,6 +471,17 @@ async fn websocket_and_tcp_share_the_connection_limit() {
     assert_eq!(reply.command, Command::Error, "{reply:?}");
     assert_eq!(reply.header("message"), Some("too many connections"));
     refused.expect_closed().await;
+    idle_sockets_are_closed_promptly(broker.stomp(), 50).await;
+    let refused = Ws::try_open(broker.websocket(), "/ws", &["v12.stomp"], None).await;
+    assert_eq!(refused_status(refused), 503);
+    idle_sockets_are_closed_promptly(broker.websocket(), 50).await;
+    let s = broker.scrape().await;
+    assert!(
+        s.value(
+            "stompede_connections_refused_total",
+            &[("transport", "tcp")]
+        ) >= 51.0
+    );
 }
 
 #[tokio::test]
@@ -542,4 +575,21 @@ fn documented_defaults_port_9615_and_any_origin() {
     assert_eq!(s.listeners.websocket.port(), 9615);
     assert_eq!(s.websocket.allowed_origins, ["*"]);
     assert!(!s.http.chat_page, "the chat page is off by default");
+}
+
+#[tokio::test]
+async fn text_message_that_is_not_utf8_is_closed_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+    let broker = TestBroker::start();
+    let mut ws = Ws::connected(broker.websocket(), &[]).await;
+    // A raw text frame: tungstenite's Message::Text cannot hold invalid UTF-8.
+    let payload = b"SEND\ndestination:/queue/u\n\n\xff\xfe\0".to_vec();
+    let frame = WsFrame::message(payload, OpCode::Data(Data::Text), true);
+    ws.send(Message::Frame(frame)).await;
+    let (before, close) = ws.expect_close().await;
+    assert!(before.is_empty(), "nothing but the Close: {before:?}");
+    let close = close.expect("close frame");
+    assert_eq!(close.code, CloseCode::Invalid, "RFC 6455 7.4.1: 1007");
+    assert!(close.reason.as_str().starts_with("text message is not UTF-8"), "{}", close.reason);
 }

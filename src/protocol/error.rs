@@ -23,6 +23,9 @@ pub enum ProtocolError {
     IncompleteEscape,
     #[error("header is not valid UTF-8")]
     InvalidUtf8,
+    /// A NUL octet in a header name or value: the frame grammar has no place for one.
+    #[error("header contains a NUL octet")]
+    NulInHeader,
     #[error("invalid content-length '{0}'")]
     InvalidContentLength(String),
     #[error("frame larger than {limit} bytes")]
@@ -52,6 +55,7 @@ impl ProtocolError {
             | ProtocolError::InvalidEscape(_)
             | ProtocolError::IncompleteEscape
             | ProtocolError::InvalidUtf8
+            | ProtocolError::NulInHeader
             | ProtocolError::InvalidContentLength(_)
             | ProtocolError::MissingNul(_) => super::ErrorReason::Malformed,
             ProtocolError::Io(_) => super::ErrorReason::Io,

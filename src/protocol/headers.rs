@@ -43,7 +43,9 @@ pub(crate) fn escape_to<B: BufMut>(value: &str, version: Version, out: &mut B) {
 
 /// Unescapes a raw header name or value as `version` requires.
 ///
-/// The raw bytes must be UTF-8 ([`ProtocolError::InvalidUtf8`] otherwise). In
+/// The raw bytes must be UTF-8 ([`ProtocolError::InvalidUtf8`] otherwise) and
+/// hold no NUL ([`ProtocolError::NulInHeader`]): relayed, a NUL would end the
+/// frame early and let the bytes after it read as a forged frame. In
 /// 1.1 and 1.2 an undefined escape is [`ProtocolError::InvalidEscape`] and a
 /// backslash with nothing after it is [`ProtocolError::IncompleteEscape`].
 /// The only allocation is the returned `String`.
@@ -52,6 +54,9 @@ pub fn unescape(raw: &[u8], version: Version) -> Result<String, ProtocolError> {
     // multi-byte sequence, so validating the raw bytes once also validates the
     // unescaped result.
     let text = std::str::from_utf8(raw).map_err(|_| ProtocolError::InvalidUtf8)?;
+    if raw.contains(&0) {
+        return Err(ProtocolError::NulInHeader);
+    }
     if version == Version::V1_0 {
         return Ok(text.to_owned());
     }
@@ -156,6 +161,14 @@ mod tests {
         assert_eq!(unescape(b"\\c\\c", Version::V1_2).unwrap(), "::");
         assert_eq!(unescape(b"\\\\n", Version::V1_2).unwrap(), "\\n");
         assert_eq!(esc("::", Version::V1_1), "\\c\\c");
+    }
+
+    #[test]
+    fn nul_is_rejected_in_every_version() {
+        for v in Version::SUPPORTED {
+            assert_eq!(unescape(b"a\0b", v), Err(ProtocolError::NulInHeader));
+            assert_eq!(unescape(b"\0", v), Err(ProtocolError::NulInHeader));
+        }
     }
 
     #[test]

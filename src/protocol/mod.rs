@@ -16,5 +16,8 @@ pub use error_reason::ErrorReason;
 pub use frame::{Command, Frame, FRAME_END};
 pub use headers::{escape_into, unescape};
 pub use message::{encode_message_head, encode_shared_headers, Delivery};
-pub use server::{error_frame, receipt_frame, ErrorVersion, ERROR_CONTENT_TYPE};
+pub use server::{
+    error_frame, receipt_frame, sanitize_message, ErrorVersion, ERROR_CONTENT_TYPE,
+    MAX_ERROR_MESSAGE,
+};
 pub use version::Version;

@@ -5,7 +5,8 @@
 //! one byte stream for the incremental codec: a frame split over several
 //! messages and several frames in one message both decode. Ping is answered
 //! by tungstenite while reading; Close is answered and reads as end of
-//! stream. A message over the size limit is refused with Close 1009 (the
+//! stream. A text message that is not UTF-8 is refused with Close 1007 and
+//! a message over the size limit with Close 1009 (the
 //! connection's reader takes any read error as the end of the stream, so the
 //! refusal is the WebSocket's own; a STOMP frame over the limit, however it
 //! is split into messages, gets the codec's ERROR frame as on TCP).
@@ -62,6 +63,7 @@ impl WsIo {
                 CloseCode::Size,
                 format!("message larger than {max_size} bytes"),
             ),
+            WsError::Capacity(_) => (CloseCode::Size, "message too large".to_string()),
             WsError::Protocol(_) => (CloseCode::Protocol, "protocol error".to_string()),
             // RFC 6455 requires failing the connection; 1007 with a hint
             // tells clients that send every frame as text (stomp.py's
@@ -71,6 +73,8 @@ impl WsIo {
                 "text message is not UTF-8; send binary messages for binary bodies".to_string(),
             ),
             WsError::Io(_) => return to_io(e),
+            // Only the broker's own failures are 1011; none of the rest can
+            // come from reading a server socket, but say what we know.
             _ => (CloseCode::Error, String::new()),
         };
         tracing::debug!(error = %e, "websocket read refused");

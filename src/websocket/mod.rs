@@ -11,14 +11,9 @@ pub mod handshake;
 
 use std::net::SocketAddr;
 
-use bytes::Bytes;
-use futures_util::SinkExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 pub use adapter::WsIo;
@@ -47,27 +42,18 @@ pub async fn accept(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
     Some(WsIo::new(ws))
 }
 
-/// Completes the handshake only to tell the client, in an ERROR frame
-/// (`error` is its encoded bytes), why it cannot stay; then closes. Used for
-/// the connection limit, so that a browser client sees the same ERROR as a
-/// TCP one.
-pub async fn refuse(stream: TcpStream, peer: SocketAddr, shared: &Shared, error: Bytes) {
-    let Some(mut ws) = handshake_on(stream, peer, shared).await else {
-        return;
-    };
-    let text = match String::from_utf8(error.to_vec()) {
-        Ok(t) => Message::text(t),
-        Err(_) => Message::Binary(error),
-    };
-    let close = CloseFrame {
-        code: CloseCode::Again,
-        reason: "too many connections".into(),
-    };
-    let bye = async {
-        ws.send(text).await?;
-        ws.send(Message::Close(Some(close))).await
-    };
-    let _ = tokio::time::timeout(shared.settings.connect_timeout(), bye).await;
+/// The whole HTTP response that refuses an upgrade over
+/// `limits.max_connections` (`max`): 503 with `Retry-After`, sent at accept
+/// without reading the request, so that a refusal costs no handshake and
+/// holds no slot (a browser's STOMP client sees the WebSocket fail to open).
+pub fn busy_response(max: usize) -> Vec<u8> {
+    let body = format!("too many connections: the broker accepts at most {max}\n");
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-type: text/plain\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 async fn handshake_on(

@@ -1,5 +1,6 @@
 //! `Listener`: accepts STOMP connections over TCP and over WebSocket,
-//! enforces one connection limit for both, spreads connections over the
+//! enforces one connection limit for both at accept (see `refuse.rs`), backs
+//! off when accepting fails (see `accept.rs`), spreads connections over the
 //! worker arbiters, and on shutdown tells every connection to close.
 
 use std::collections::HashMap;
@@ -8,16 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::codec::Encoder;
 
 use crate::connection::Connection;
 use crate::messages::connection::Shutdown;
 pub use crate::messages::listener::{ConnectionClosed, StopAccepting};
 use crate::model::Transport;
-use crate::protocol::{error_frame, Command, ErrorReason, ErrorVersion, Outbound, StompCodec};
 use crate::shared::Shared;
 use crate::websocket;
 
@@ -25,6 +22,13 @@ use crate::websocket;
 /// all closed: short against `broker.shutdown_grace_ms`, long enough not to
 /// spin while they flush.
 const SHUTDOWN_RECHECK: Duration = Duration::from_millis(10);
+
+mod accept;
+mod refuse;
+
+use accept::Accepted;
+pub use accept::{BACKOFF_MAX, BACKOFF_MIN, LOG_INTERVAL};
+pub use refuse::LINGER as REFUSAL_LINGER;
 
 /// A connection actor started on a worker arbiter.
 #[derive(Message)]
@@ -34,9 +38,13 @@ struct Registered {
     addr: Addr<Connection>,
 }
 
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Accepted(Transport, std::io::Result<(TcpStream, SocketAddr)>);
+/// Log lines clients can trigger at will, each at most once per interval.
+#[derive(Debug, Default)]
+struct Throttles {
+    accept_tcp: accept::LogThrottle,
+    accept_ws: accept::LogThrottle,
+    refusals: accept::LogThrottle,
+}
 
 /// The STOMP listener (TCP, and WebSocket when given one).
 pub struct Listener {
@@ -48,6 +56,7 @@ pub struct Listener {
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
     accepting: bool,
+    throttles: Throttles,
 }
 
 impl Listener {
@@ -62,6 +71,7 @@ impl Listener {
             arbiters,
             next_arbiter: 0,
             accepting: true,
+            throttles: Throttles::default(),
         }
     }
 
@@ -69,36 +79,6 @@ impl Listener {
     pub fn with_websocket(mut self, listener: TcpListener) -> Self {
         self.websocket = Some(listener);
         self
-    }
-
-    fn refuse(&self, transport: Transport, mut stream: TcpStream, peer: SocketAddr) {
-        let max = self.shared.settings.limits.max_connections;
-        tracing::warn!(peer = %peer, transport = transport.label(), max, "connection refused: too many connections");
-        self.shared
-            .metrics
-            .errors
-            .with_label_values(&[ErrorReason::ConnectionLimit.label()])
-            .inc();
-        self.shared.metrics.frame_sent(Command::Error).inc();
-        let frame = error_frame(
-            "too many connections",
-            format!("the broker accepts at most {max} connections"),
-            None,
-            ErrorVersion::None,
-        );
-        let mut buf = BytesMut::new();
-        let _ = StompCodec::new(self.shared.settings.codec_limits())
-            .encode(Outbound::Frame(frame), &mut buf);
-        let shared = self.shared.clone();
-        actix_rt::spawn(async move {
-            match transport {
-                Transport::Tcp => {
-                    let _ = stream.write_all(&buf).await;
-                    let _ = stream.shutdown().await;
-                }
-                Transport::Ws => websocket::refuse(stream, peer, &shared, buf.freeze()).await,
-            }
-        });
     }
 }
 
@@ -112,11 +92,7 @@ impl Actor for Listener {
         ];
         for (transport, l) in listeners {
             let Some(l) = l else { continue };
-            let stream = futures_util::stream::unfold(l, move |l| async move {
-                let r = l.accept().await;
-                Some((Accepted(transport, r), l))
-            });
-            ctx.add_stream(stream);
+            ctx.add_stream(accept::accepts(transport, l));
         }
     }
 }
@@ -126,7 +102,17 @@ impl StreamHandler<Accepted> for Listener {
         let (stream, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
+                let label = accept::listener_label(transport);
+                self.shared
+                    .metrics
+                    .accept_errors
+                    .with_label_values(&[label])
+                    .inc();
+                let throttle = match transport {
+                    Transport::Tcp => &mut self.throttles.accept_tcp,
+                    Transport::Ws => &mut self.throttles.accept_ws,
+                };
+                accept::log_failure(throttle, transport, &e);
                 return;
             }
         };
@@ -134,7 +120,8 @@ impl StreamHandler<Accepted> for Listener {
             return;
         }
         if self.conns.len() >= self.shared.settings.limits.max_connections {
-            return self.refuse(transport, stream, peer);
+            let log = self.throttles.refusals.allow();
+            return refuse::refuse(&self.shared, transport, stream, peer, log);
         }
         let _ = stream.set_nodelay(true);
         let id = self.shared.next_id();

@@ -1,0 +1,93 @@
+//! Refusing a connection over `limits.max_connections`, at accept and for
+//! every transport alike: the refusal is written at once (a STOMP ERROR on
+//! TCP, an HTTP 503 on the WebSocket port, with no upgrade handshake), and
+//! the socket is gone within [`LINGER`], whatever the client does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::Encoder;
+
+use crate::model::Transport;
+use crate::protocol::{error_frame, Command, ErrorReason, ErrorVersion, Outbound, StompCodec};
+use crate::shared::Shared;
+use crate::websocket;
+
+/// How long a refused socket is kept after the refusal is written, reading
+/// (and discarding) what the client sends meanwhile: closing with unread
+/// bytes would reset the connection, and the client might lose the refusal.
+pub const LINGER: Duration = Duration::from_millis(250);
+
+/// What a refused client may send during [`LINGER`] before it is cut off.
+const LINGER_BYTES: usize = 16 * 1024;
+
+/// Tells the client on `stream` that the broker is full, then closes it.
+/// `log` is `Some(refusals not logged since the last line)` when this one
+/// may be logged: a flood of refusals must not become a flood of log lines.
+pub(super) fn refuse(
+    shared: &Arc<Shared>,
+    transport: Transport,
+    stream: TcpStream,
+    peer: SocketAddr,
+    log: Option<u64>,
+) {
+    let max = shared.settings.limits.max_connections;
+    if let Some(not_logged) = log {
+        tracing::warn!(
+            peer = %peer,
+            transport = transport.label(),
+            max,
+            not_logged,
+            "connection refused: too many connections (logged at most once per {}s)",
+            super::LOG_INTERVAL.as_secs()
+        );
+    }
+    shared
+        .metrics
+        .connections_refused
+        .with_label_values(&[transport.label()])
+        .inc();
+    let refusal = match transport {
+        Transport::Tcp => {
+            shared
+                .metrics
+                .errors
+                .with_label_values(&[ErrorReason::ConnectionLimit.label()])
+                .inc();
+            shared.metrics.frame_sent(Command::Error).inc();
+            let frame = error_frame(
+                "too many connections",
+                format!("the broker accepts at most {max} connections"),
+                None,
+                ErrorVersion::None,
+            );
+            let mut buf = BytesMut::new();
+            let _ = StompCodec::new(shared.settings.codec_limits())
+                .encode(Outbound::Frame(frame), &mut buf);
+            buf.to_vec()
+        }
+        Transport::Ws => websocket::busy_response(max),
+    };
+    actix_rt::spawn(say_and_close(stream, refusal));
+}
+
+async fn say_and_close(mut stream: TcpStream, refusal: Vec<u8>) {
+    let bye = async {
+        stream.write_all(&refusal).await?;
+        stream.shutdown().await?;
+        let mut scratch = [0u8; 4096];
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            match stream.read(&mut scratch).await? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(LINGER, bye).await;
+}
