@@ -591,5 +591,12 @@ async fn text_message_that_is_not_utf8_is_closed_with_1007() {
     assert!(before.is_empty(), "nothing but the Close: {before:?}");
     let close = close.expect("close frame");
     assert_eq!(close.code, CloseCode::Invalid, "RFC 6455 7.4.1: 1007");
-    assert!(close.reason.as_str().starts_with("text message is not UTF-8"), "{}", close.reason);
+    assert!(
+        close
+            .reason
+            .as_str()
+            .starts_with("text message is not UTF-8"),
+        "{}",
+        close.reason
+    );
 }
