@@ -181,6 +181,7 @@ pub struct Destinations {
     pub max_prefetch: u32,
     pub idle_timeout_ms: u64,
     pub subscriber_backlog: usize,
+    pub subscriber_backlog_bytes: usize,
     pub max_queue_messages: usize,
     pub max_queue_bytes: usize,
     pub overflow: crate::model::Overflow,

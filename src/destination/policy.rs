@@ -22,6 +22,8 @@ pub struct DestinationPolicy {
     pub idle_timeout: Duration,
     /// Messages parked per topic subscriber whose window is full.
     pub subscriber_backlog: usize,
+    /// Footprint parked per topic subscriber whose window is full.
+    pub subscriber_backlog_bytes: usize,
     /// Restarts allowed per window before a destination is quarantined.
     pub max_restarts: usize,
     /// The window for `max_restarts`.
@@ -51,6 +53,7 @@ impl DestinationPolicy {
             topic_prefix: s.destinations.topic_prefix.clone(),
             idle_timeout: Duration::from_millis(s.destinations.idle_timeout_ms),
             subscriber_backlog: s.destinations.subscriber_backlog,
+            subscriber_backlog_bytes: s.destinations.subscriber_backlog_bytes,
             max_restarts: s.supervision.max_restarts,
             restart_window: Duration::from_millis(s.supervision.restart_window_ms),
             queue_limits: QueueLimits {

@@ -2,8 +2,8 @@
 //! arrives gets it once; nothing is kept for later subscribers.
 //!
 //! A subscriber whose window is full gets messages parked in its own bounded
-//! backlog; past `subscriber_backlog` the message is dropped for that
-//! subscriber and counted (and, under the `disconnect` slow-consumer policy,
+//! backlog; past `subscriber_backlog` messages or `subscriber_backlog_bytes`
+//! the message is dropped for that subscriber and counted (and, under the `disconnect` slow-consumer policy,
 //! the subscriber is disconnected), so one slow reader never slows the others.
 
 use std::collections::VecDeque;
@@ -24,6 +24,32 @@ struct Subscriber {
     consumer: Consumer,
     /// Messages waiting for room in its window, oldest first.
     backlog: VecDeque<Envelope>,
+    /// Footprint of `backlog`, as if it were this subscriber's alone: the
+    /// per-subscriber bound (`subscriber_backlog_bytes`) applies to it, while
+    /// the broker-wide budget counts each shared message once.
+    backlog_bytes: usize,
+}
+
+impl Subscriber {
+    fn park_back(&mut self, core: &Core, env: Envelope) {
+        env.data.park(&core.policy.memory);
+        self.backlog_bytes += env.data.footprint();
+        self.backlog.push_back(env);
+    }
+
+    fn park_front(&mut self, core: &Core, env: Envelope) {
+        env.data.park(&core.policy.memory);
+        self.backlog_bytes += env.data.footprint();
+        self.backlog.push_front(env);
+    }
+
+    /// Drops everything parked, giving its bytes back.
+    fn release_backlog(&mut self, core: &Core) {
+        for env in self.backlog.drain(..) {
+            env.data.unpark(&core.policy.memory);
+        }
+        self.backlog_bytes = 0;
+    }
 }
 
 /// A topic's subscribers and what each has parked.
@@ -43,7 +69,8 @@ fn pump(core: &Core, s: &mut Subscriber) {
         let Some(env) = s.backlog.pop_front() else {
             break;
         };
-        core.policy.memory.sub(env.data.footprint());
+        env.data.unpark(&core.policy.memory);
+        s.backlog_bytes -= env.data.footprint();
         core.m.ready.dec();
         deliver(core, s, env);
     }
@@ -69,6 +96,7 @@ impl Delivery for TopicDelivery {
         _from_client: bool,
     ) -> Result<(), Refused> {
         let cap = core.policy.subscriber_backlog;
+        let cap_bytes = core.policy.subscriber_backlog_bytes;
         let mut too_slow = Vec::new();
         for data in messages {
             core.m.published.inc();
@@ -77,10 +105,9 @@ impl Delivery for TopicDelivery {
                 let env = Envelope::new(data.clone());
                 if s.backlog.is_empty() && s.consumer.has_room() {
                     deliver(core, s, env);
-                } else if s.backlog.len() < cap {
+                } else if s.backlog.len() < cap && s.backlog_bytes < cap_bytes {
                     core.m.ready.inc();
-                    core.policy.memory.add(env.data.footprint());
-                    s.backlog.push_back(env);
+                    s.park_back(core, env);
                 } else {
                     core.m.dropped.inc();
                     if core.policy.slow_consumer == SlowConsumer::Disconnect
@@ -96,7 +123,7 @@ impl Delivery for TopicDelivery {
                 s.consumer.fail(Fail {
                     message: "slow consumer".into(),
                     detail: format!(
-                        "more than {cap} messages waited for this subscription; disconnected by the topic's slow-consumer policy"
+                        "more than {cap} messages or {cap_bytes} bytes waited for this subscription; disconnected by the topic's slow-consumer policy"
                     ),
                     receipt_id: None,
                     reason: ErrorReason::SlowConsumer,
@@ -131,6 +158,7 @@ impl Delivery for TopicDelivery {
         self.subscribers.push(Subscriber {
             consumer,
             backlog: VecDeque::new(),
+            backlog_bytes: 0,
         });
         core.m.consumers.inc();
     }
@@ -141,8 +169,7 @@ impl Delivery for TopicDelivery {
             core.m.consumers.dec();
             core.m.unacked.sub(s.consumer.take_all().len() as i64);
             core.m.ready.sub(s.backlog.len() as i64);
-            let parked: usize = s.backlog.iter().map(|e| e.data.footprint()).sum();
-            core.policy.memory.sub(parked);
+            s.release_backlog(core);
         }
     }
 
@@ -200,8 +227,7 @@ impl Delivery for TopicDelivery {
                 dead.push(env);
             } else {
                 core.m.ready.inc();
-                core.policy.memory.add(env.data.footprint());
-                s.backlog.push_front(env);
+                s.park_front(core, env);
             }
         }
         for env in dead {
@@ -221,9 +247,7 @@ impl Delivery for TopicDelivery {
         for s in &mut self.subscribers {
             core.m.ready.sub(s.backlog.len() as i64);
             core.m.dropped.inc_by(s.backlog.len() as u64);
-            let parked: usize = s.backlog.iter().map(|e| e.data.footprint()).sum();
-            core.policy.memory.sub(parked);
-            s.backlog.clear();
+            s.release_backlog(core);
         }
         true
     }

@@ -1,6 +1,8 @@
 //! A published message as destinations hold it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use super::limits::MemoryBudget;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -26,6 +28,10 @@ pub struct MessageData {
     /// `headers` encoded for delivery, once per protocol version (1.0, 1.1,
     /// 1.2) and shared by every subscriber.
     encoded: [OnceLock<Bytes>; 3],
+    /// How many topic backlogs hold this message now. Its bytes are shared,
+    /// so they count against the memory budget once, however many slow
+    /// subscribers park it.
+    parked: AtomicUsize,
 }
 
 impl MessageData {
@@ -41,6 +47,7 @@ impl MessageData {
             body,
             published_at: Instant::now(),
             encoded: Default::default(),
+            parked: AtomicUsize::new(0),
         })
     }
 
@@ -61,6 +68,7 @@ impl MessageData {
             body: self.body.clone(),
             published_at: Instant::now(),
             encoded: Default::default(),
+            parked: AtomicUsize::new(0),
         })
     }
 
@@ -77,6 +85,21 @@ impl MessageData {
     /// Body bytes: what queue byte limits and byte metrics count.
     pub fn size(&self) -> usize {
         self.body.len()
+    }
+
+    /// Counts one more backlog holding this message; the first charges its
+    /// footprint to `budget`.
+    pub fn park(&self, budget: &MemoryBudget) {
+        if self.parked.fetch_add(1, Ordering::Relaxed) == 0 {
+            budget.add(self.footprint());
+        }
+    }
+
+    /// Counts one backlog fewer; the last gives its footprint back.
+    pub fn unpark(&self, budget: &MemoryBudget) {
+        if self.parked.fetch_sub(1, Ordering::Relaxed) == 1 {
+            budget.sub(self.footprint());
+        }
     }
 
     /// What holding this message costs in memory, headers and bookkeeping
