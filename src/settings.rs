@@ -157,6 +157,7 @@ pub struct LimitSettings {
     pub max_subscriptions: usize,
     pub connect_timeout_ms: u64,
     pub max_inflight_frames: usize,
+    pub max_inflight_bytes: usize,
     pub max_outbound_bytes: usize,
 }
 
@@ -234,7 +235,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 7] = [
+        let positive: [(&'static str, u64); 8] = [
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),
@@ -242,6 +243,10 @@ impl Settings {
             (
                 "limits.max_inflight_frames",
                 self.limits.max_inflight_frames as u64,
+            ),
+            (
+                "limits.max_inflight_bytes",
+                self.limits.max_inflight_bytes as u64,
             ),
             (
                 "destinations.max_deliveries",

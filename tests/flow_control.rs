@@ -423,3 +423,81 @@ async fn a_publisher_held_back_is_not_timed_out_for_silence() {
         )
         .await;
 }
+
+/// Three publishers of 16 KiB SENDs against a 64 KiB memory budget, with the
+/// default 256 in-flight frames but 128 KiB of in-flight bytes: once the
+/// alarm is up, each publisher may have about 128 KiB (plus one frame) read
+/// and not yet applied, not 256 frames of 16 KiB.
+#[tokio::test]
+async fn large_frames_in_flight_are_bounded_by_bytes_not_only_frames() {
+    const INFLIGHT_BYTES: f64 = 131072.0;
+    let broker = TestBroker::with(&[
+        ("STOMPEDE__BROKER__MAX_BUFFERED_BYTES", "65536"),
+        ("STOMPEDE__LIMITS__MAX_INFLIGHT_BYTES", "131072"),
+    ]);
+    let body16k = "x".repeat(16384);
+    let mut producers = Vec::new();
+    for name in ["/queue/big-a", "/queue/big-b", "/queue/big-c"] {
+        let mut p = broker.client().await;
+        let b = body16k.clone();
+        producers.push(tokio::spawn(async move {
+            // More than the sockets' buffers hold, so a paused publisher shows.
+            for _ in 0..400 {
+                p.publish(name, &b, &[]).await;
+            }
+        }));
+    }
+    broker
+        .scrape_until("memory alarm raised", |s| {
+            s.get("stompede_memory_alarm", &[]) == Some(1.0)
+        })
+        .await;
+    holds_for(&broker, Duration::from_millis(300), |s| {
+        let used = s.get("stompede_buffered_message_bytes", &[]).unwrap_or(0.0);
+        let bound = 65536.0 + 3.0 * (INFLIGHT_BYTES + 2.0 * 16800.0);
+        if used > bound {
+            return Err(format!("buffered bytes grew to {used} past {bound}"));
+        }
+        Ok(())
+    })
+    .await;
+    assert!(
+        producers.iter().all(|p| !p.is_finished()),
+        "publishers were not paused"
+    );
+}
+
+/// A blocked queue of 10 holds at most what one publisher's in-flight bytes
+/// allow beyond its bound: 128 KiB of 16 KiB SENDs is 8 frames, where the
+/// frame bound alone (256) let 265 in.
+#[tokio::test]
+async fn a_blocked_queue_overshoots_by_in_flight_bytes_at_most() {
+    let broker = TestBroker::with(&[
+        ("STOMPEDE__DESTINATIONS__MAX_QUEUE_MESSAGES", "10"),
+        ("STOMPEDE__LIMITS__MAX_INFLIGHT_BYTES", "131072"),
+    ]);
+    let dest = "/queue/blocked-big";
+    let body16k = "x".repeat(16384);
+    let mut producer = broker.client().await;
+    let send_all = tokio::spawn(async move {
+        // More than the sockets' buffers hold, so a paused publisher shows.
+        for _ in 0..1000 {
+            producer.publish(dest, &body16k, &[]).await;
+        }
+    });
+    let l = q(dest);
+    broker
+        .scrape_until("queue reaches its limit", |s| {
+            s.get(READY, &labels(&l)).unwrap_or(0.0) >= 10.0
+        })
+        .await;
+    holds_for(&broker, Duration::from_millis(300), |s| {
+        let ready = s.get(READY, &labels(&l)).unwrap_or(0.0);
+        if ready > 10.0 + 8.0 {
+            return Err(format!("queue grew past its bound: {ready}"));
+        }
+        Ok(())
+    })
+    .await;
+    assert!(!send_all.is_finished(), "the publisher was never held back");
+}

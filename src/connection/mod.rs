@@ -26,7 +26,6 @@ use std::time::Instant;
 use actix::prelude::*;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
-use tokio::sync::Semaphore;
 
 use delivery::SubInfo;
 pub use heartbeat::Heartbeats;
@@ -90,7 +89,8 @@ impl Connection {
         T: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let limits = shared.settings.codec_limits();
-        let permits = Arc::new(Semaphore::new(shared.settings.limits.max_inflight_frames));
+        let lim = &shared.settings.limits;
+        let inflight = reader::InFlight::new(lim.max_inflight_frames, lim.max_inflight_bytes);
         let (r, w) = tokio::io::split(io);
         let (tx, rx) = unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
@@ -101,7 +101,7 @@ impl Connection {
                 r,
                 StompCodec::new(limits),
                 me.clone(),
-                permits,
+                inflight,
                 last_read.clone(),
             ));
             let writer = actix_rt::spawn(writer::write_loop(

@@ -1,7 +1,8 @@
 //! The read half of a connection: decodes frames and hands them to the
-//! `Connection` actor, one in-flight permit per frame. When the permits run
-//! out (the broker has not yet applied earlier frames), this task stops
-//! reading, and TCP pushes back on the client.
+//! `Connection` actor, each holding in-flight permits: one per frame, more
+//! for a large one (see [`InFlight`]). When the permits run out (the broker
+//! has not yet applied earlier frames), this task stops reading, and TCP
+//! pushes back on the client.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -86,6 +87,53 @@ impl Default for LastRead {
     }
 }
 
+/// One connection's bound on what it has read but the broker has not yet
+/// applied, in frames and in bytes: a frame takes one permit per
+/// `bytes_per_permit` of body (at least one, at most all of them), so
+/// `limits.max_inflight_frames` small frames or about
+/// `limits.max_inflight_bytes` of large ones are in flight, never more (a
+/// count of frames alone let 256 large SENDs past every byte limit).
+pub struct InFlight {
+    permits: Arc<Semaphore>,
+    capacity: u32,
+    bytes_per_permit: usize,
+}
+
+impl InFlight {
+    /// A bound of `max_frames` frames and about `max_bytes` bytes.
+    pub fn new(max_frames: usize, max_bytes: usize) -> Self {
+        let capacity = u32::try_from(max_frames.max(1)).unwrap_or(u32::MAX);
+        InFlight {
+            permits: Arc::new(Semaphore::new(capacity as usize)),
+            capacity,
+            bytes_per_permit: (max_bytes / capacity as usize).max(1),
+        }
+    }
+
+    /// The permits a frame with a body of `len` bytes takes.
+    pub fn weight(&self, len: usize) -> u32 {
+        let n = u32::try_from(len / self.bytes_per_permit).unwrap_or(u32::MAX);
+        n.clamp(1, self.capacity)
+    }
+
+    /// Takes `n` permits, waiting (and marking the reader paused, so the
+    /// client's silence is not held against it) while they are in use.
+    /// `None` once the connection is closing.
+    async fn acquire(&self, n: u32, last: &LastRead) -> Option<OwnedSemaphorePermit> {
+        match self.permits.clone().try_acquire_many_owned(n) {
+            Ok(p) => Some(p),
+            Err(TryAcquireError::Closed) => None,
+            Err(TryAcquireError::NoPermits) => {
+                last.paused.store(true, Ordering::Relaxed);
+                let p = self.permits.clone().acquire_many_owned(n).await;
+                last.touch();
+                last.paused.store(false, Ordering::Relaxed);
+                p.ok()
+            }
+        }
+    }
+}
+
 /// Bytes asked of the socket per read while a connection is quiet (idle
 /// connections are the common case, and each holds its read buffer).
 const QUIET_READ: usize = 256;
@@ -101,25 +149,14 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
     mut io: R,
     mut codec: StompCodec,
     conn: Addr<Connection>,
-    permits: Arc<Semaphore>,
+    inflight: InFlight,
     last: LastRead,
 ) {
     let mut buf = BytesMut::new();
     let (mut busy, mut eof) = (false, false);
     loop {
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(TryAcquireError::Closed) => return,
-            Err(TryAcquireError::NoPermits) => {
-                last.paused.store(true, Ordering::Relaxed);
-                let p = permits.clone().acquire_owned().await;
-                last.touch();
-                last.paused.store(false, Ordering::Relaxed);
-                match p {
-                    Ok(p) => p,
-                    Err(_) => return,
-                }
-            }
+        let Some(mut permit) = inflight.acquire(1, &last).await else {
+            return;
         };
         let decoded = loop {
             let step = if eof {
@@ -141,6 +178,15 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
                 }
             }
         };
+        if let Ok(Some(Inbound::Frame(frame))) = &decoded {
+            let more = inflight.weight(frame.body.len()) - 1;
+            if more > 0 {
+                match inflight.acquire(more, &last).await {
+                    Some(p) => permit.merge(p),
+                    None => return,
+                }
+            }
+        }
         let ended = match decoded {
             Ok(Some(Inbound::Heartbeat)) => continue,
             // Only the handshake needs an answer (the version decides how the
