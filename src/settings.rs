@@ -158,6 +158,10 @@ pub struct LimitSettings {
     pub connect_timeout_ms: u64,
     pub max_inflight_frames: usize,
     pub max_outbound_bytes: usize,
+    /// Longest destination name a client may use, in bytes.
+    pub max_destination_length: usize,
+    /// Most live destinations a client may bring into existence.
+    pub max_destinations: usize,
 }
 
 /// Heart-beat negotiation.
@@ -233,7 +237,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 7] = [
+        let positive: [(&'static str, u64); 9] = [
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),
@@ -241,6 +245,14 @@ impl Settings {
             (
                 "limits.max_inflight_frames",
                 self.limits.max_inflight_frames as u64,
+            ),
+            (
+                "limits.max_destination_length",
+                self.limits.max_destination_length as u64,
+            ),
+            (
+                "limits.max_destinations",
+                self.limits.max_destinations as u64,
             ),
             (
                 "destinations.max_deliveries",

@@ -1,0 +1,104 @@
+//! Bounds on destinations clients bring into existence (issue 18, items 6
+//! and 7): the length of a name (`limits.max_destination_length`; names are
+//! held by every destination and are `/metrics` labels) and how many live
+//! destinations there are (`limits.max_destinations`). A real broker, real
+//! sockets.
+
+mod common;
+
+use common::*;
+use stompede::protocol::{Command, Frame};
+
+fn send(destination: &str) -> Frame {
+    Frame::new(Command::Send)
+        .with_header("destination", destination)
+        .with_body("x")
+}
+
+fn subscribe(destination: &str) -> Frame {
+    Frame::new(Command::Subscribe)
+        .with_header("destination", destination)
+        .with_header("id", "s")
+}
+
+/// A name of exactly `len` bytes under `prefix`.
+fn name_of(prefix: &str, len: usize) -> String {
+    format!("{prefix}{}", "n".repeat(len - prefix.len()))
+}
+
+#[tokio::test]
+async fn names_longer_than_max_destination_length_get_an_error() {
+    let broker = TestBroker::start();
+    let at_limit = name_of("/topic/", 1024);
+    let mut c = broker.client().await;
+    c.publish_sync(&at_limit, "fits", &[]).await;
+    c.send_with_receipt(subscribe(&name_of("/queue/", 1024)), "sub")
+        .await;
+
+    let long = name_of("/topic/", 1025);
+    let mut c = broker.client().await;
+    let e = c
+        .expect_error_after(send(&long), "limits.max_destination_length")
+        .await;
+    let message = e.header("message").unwrap_or_default();
+    assert!(message.contains("1025 bytes"), "{message:?}");
+    assert!(!message.contains(&long), "the long name is not echoed");
+    c.expect_closed().await;
+
+    let mut c = broker.client().await;
+    c.expect_error_after(
+        subscribe(&name_of("/queue/", 1025)),
+        "limits.max_destination_length",
+    )
+    .await;
+    c.expect_closed().await;
+
+    // Neither long name reached the router, so neither is a metrics label.
+    let (_, text) = broker.http_get("/metrics").await;
+    assert!(text.contains(&at_limit), "the name at the limit is served");
+    assert!(!text.contains(&long), "a refused name is on /metrics");
+}
+
+#[tokio::test]
+async fn max_destination_length_is_configurable() {
+    let broker = TestBroker::with(&[("STOMPEDE__LIMITS__MAX_DESTINATION_LENGTH", "16")]);
+    let mut c = broker.client().await;
+    c.publish_sync("/queue/sixteen!!", "ok", &[]).await;
+    c.expect_error_after(send("/queue/seventeen!"), "the limit is 16")
+        .await;
+}
+
+#[tokio::test]
+async fn a_new_destination_beyond_max_destinations_gets_an_error_and_existing_ones_work() {
+    let broker = TestBroker::with(&[("STOMPEDE__LIMITS__MAX_DESTINATIONS", "3")]);
+    let mut c = broker.client().await;
+    c.publish_sync("/queue/a", "1", &[]).await;
+    c.send_with_receipt(subscribe("/topic/b"), "sub").await;
+    c.publish_sync("/queue/c", "1", &[]).await;
+
+    let mut other = broker.client().await;
+    let e = other
+        .expect_error_after(send("/queue/d"), "limits.max_destinations")
+        .await;
+    assert!(
+        e.header("message")
+            .unwrap_or_default()
+            .contains("at most 3"),
+        "{e:?}"
+    );
+    other.expect_closed().await;
+    let mut other = broker.client().await;
+    other
+        .expect_error_after(subscribe("/topic/e"), "too many destinations")
+        .await;
+
+    // Every existing destination still works, from a session that has not
+    // used it before.
+    let mut fresh = broker.client().await;
+    fresh.publish_sync("/queue/a", "2", &[]).await;
+    fresh.publish_sync("/topic/b", "2", &[]).await;
+    let m = c.expect(Command::Message).await;
+    assert_eq!(body(&m), "2");
+    fresh.subscribe("/queue/c", "c", "auto").await;
+    assert_eq!(body(&fresh.expect(Command::Message).await), "1");
+}
