@@ -102,3 +102,38 @@ async fn a_new_destination_beyond_max_destinations_gets_an_error_and_existing_on
     fresh.subscribe("/queue/c", "c", "auto").await;
     assert_eq!(body(&fresh.expect(Command::Message).await), "1");
 }
+
+/// Live destination actors of `kind`, from `/metrics`.
+async fn live(broker: &TestBroker, kind: &str) -> f64 {
+    let (_, text) = broker.http_get("/metrics").await;
+    let key = format!("stompede_destinations{{kind=\"{kind}\"}}");
+    parse_metrics(&text).get(&key).copied().unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_connected_session_does_not_keep_idle_destinations_alive() {
+    let broker = TestBroker::with(&[("STOMPEDE__DESTINATIONS__IDLE_TIMEOUT_MS", "100")]);
+    let mut c = broker.client().await;
+    for i in 0..20 {
+        c.publish_sync(&format!("/topic/once.{i}"), "x", &[]).await;
+    }
+    assert_eq!(live(&broker, "topic").await, 20.0);
+
+    // The session stays connected and keeps its cache of the 20 names, yet
+    // every one of those destinations goes away once idle.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while live(&broker, "topic").await > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} idle topics still alive",
+            live(&broker, "topic").await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // The session still works, with fresh destinations under the same names.
+    let mut sub = broker.client().await;
+    sub.subscribe("/topic/once.3", "s", "auto").await;
+    c.publish_sync("/topic/once.3", "again", &[]).await;
+    assert_eq!(body(&sub.expect(Command::Message).await), "again");
+}

@@ -20,6 +20,7 @@ mod transactions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::OwnedSemaphorePermit;
@@ -201,6 +202,16 @@ impl Session {
 
 impl Actor for Session {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // A cached address keeps a destination actor alive after it retires,
+        // so the cache is emptied once per idle timeout: an entry is never
+        // older than that, and a destination unused for that long has no
+        // session holding it. Names still in use are looked up again, once.
+        let every = Duration::from_millis(self.shared.settings.destinations.idle_timeout_ms)
+            .max(Duration::from_millis(10));
+        ctx.run_interval(every, |s, _| s.routes = HashMap::new());
+    }
 }
 
 /// A failed session is restarted by its supervisor with its struct intact;

@@ -1,5 +1,7 @@
 //! SEND: where a session's frames go. Each session caches the destinations
-//! it has used, so the router is asked once per name per session.
+//! it has used, so the router is asked once per name per session and idle
+//! timeout (the cache is emptied that often, so that it never keeps a retired
+//! destination alive).
 
 use std::sync::Arc;
 
