@@ -87,6 +87,9 @@ impl Router {
                 max,
             });
         }
+        if name.chars().any(char::is_control) {
+            return Err(RouteError::ControlCharacter);
+        }
         let max = self.policy.max_destinations;
         if self.destinations.len() >= max && !self.destinations.contains_key(name) {
             return Err(RouteError::TooManyDestinations { max });

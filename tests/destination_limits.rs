@@ -137,3 +137,29 @@ async fn a_connected_session_does_not_keep_idle_destinations_alive() {
     c.publish_sync("/topic/once.3", "again", &[]).await;
     assert_eq!(body(&sub.expect(Command::Message).await), "again");
 }
+
+#[tokio::test]
+async fn names_with_control_characters_get_an_error() {
+    let broker = TestBroker::start();
+    // Unescaped by the 1.2 codec into a real line feed, CR and TAB.
+    for raw in [
+        &b"SEND\ndestination:/queue/a\\nb\nreceipt:r\n\nx\0"[..],
+        b"SEND\ndestination:/queue/a\\rb\nreceipt:r\n\nx\0",
+        b"SUBSCRIBE\ndestination:/topic/a\tb\nid:s\nreceipt:r\n\n\0",
+    ] {
+        let mut c = broker.raw().await;
+        let f = c
+            .stomp_connect(&[("accept-version", "1.2"), ("host", "/")])
+            .await;
+        assert_eq!(f.command, Command::Connected);
+        c.send(raw).await;
+        let e = c.read_frame().await;
+        assert_eq!(e.command, Command::Error, "{e:?}");
+        let message = e.header("message").unwrap_or_default();
+        assert!(message.contains("control characters"), "{message:?}");
+        c.expect_closed().await;
+    }
+    // Other characters are fine, a colon and non-ASCII included.
+    let mut c = broker.client().await;
+    c.publish_sync("/queue/a:b é", "ok", &[]).await;
+}
