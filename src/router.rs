@@ -76,6 +76,27 @@ impl Router {
         Ok(dest)
     }
 
+    /// Whether a client may use `name`: the bounds apply to client look-ups
+    /// only, so a dead letter or a reroute of an accepted message always
+    /// finds its destination.
+    fn admit(&self, name: &str) -> Result<(), RouteError> {
+        let max = self.policy.max_name_len;
+        if name.len() > max {
+            return Err(RouteError::NameTooLong {
+                len: name.len(),
+                max,
+            });
+        }
+        if name.chars().any(char::is_control) {
+            return Err(RouteError::ControlCharacter);
+        }
+        let max = self.policy.max_destinations;
+        if self.destinations.len() >= max && !self.destinations.contains_key(name) {
+            return Err(RouteError::TooManyDestinations { max });
+        }
+        Ok(())
+    }
+
     fn pick_arbiter(&self, name: &str) -> ArbiterHandle {
         if self.arbiters.is_empty() {
             return Arbiter::current();
@@ -94,6 +115,7 @@ impl Handler<Resolve> for Router {
     type Result = Result<DestinationRef, RouteError>;
 
     fn handle(&mut self, msg: Resolve, ctx: &mut Self::Context) -> Self::Result {
+        self.admit(&msg.name)?;
         self.resolve(&msg.name, ctx.address())
     }
 }

@@ -157,8 +157,13 @@ pub struct LimitSettings {
     pub max_subscriptions: usize,
     pub connect_timeout_ms: u64,
     pub max_inflight_frames: usize,
+    /// Body bytes in flight, about (see `connection::reader::InFlight`).
     pub max_inflight_bytes: usize,
     pub max_outbound_bytes: usize,
+    /// Longest destination name a client may use, in bytes.
+    pub max_destination_length: usize,
+    /// Most live destinations a client may bring into existence.
+    pub max_destinations: usize,
 }
 
 /// Heart-beat negotiation.
@@ -235,7 +240,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 8] = [
+        let positive: [(&'static str, u64); 10] = [
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),
@@ -247,6 +252,14 @@ impl Settings {
             (
                 "limits.max_inflight_bytes",
                 self.limits.max_inflight_bytes as u64,
+            ),
+            (
+                "limits.max_destination_length",
+                self.limits.max_destination_length as u64,
+            ),
+            (
+                "limits.max_destinations",
+                self.limits.max_destinations as u64,
             ),
             (
                 "destinations.max_deliveries",

@@ -150,10 +150,14 @@ impl Handler<FrameReceived> for Connection {
                     ReadControl::Stop
                 }
             },
+            // The reader stops decoding after DISCONNECT; this guards the
+            // frames it may already have handed over.
+            State::Connected(_) if self.disconnecting => ReadControl::Stop,
             State::Connected(_) => {
                 if frame.command == Command::Unsubscribe {
                     self.stop_rendering(&frame);
                 }
+                self.disconnecting = frame.command == Command::Disconnect;
                 match &self.session {
                     Some(s) => {
                         s.do_send(ClientFrame {

@@ -59,6 +59,8 @@ pub struct Connection {
     transport: Transport,
     shared: Arc<Shared>,
     state: State,
+    /// DISCONNECT was handed to the session: nothing after it is.
+    disconnecting: bool,
     session: Option<Addr<Session>>,
     codec: StompCodec,
     output: OutputBatch,
@@ -117,6 +119,7 @@ impl Connection {
                 transport,
                 shared,
                 state: State::AwaitingConnect,
+                disconnecting: false,
                 session: None,
                 codec: StompCodec::new(limits),
                 output: OutputBatch::default(),

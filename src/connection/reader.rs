@@ -189,6 +189,13 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
         }
         let ended = match decoded {
             Ok(Some(Inbound::Heartbeat)) => continue,
+            // The client's last word: whatever follows it, even in the same
+            // write, must take no effect, so it is not even decoded.
+            Ok(Some(Inbound::Frame(frame))) if frame.command == Command::Disconnect => {
+                conn.do_send(FrameReceived { frame, permit });
+                discard_until_closed(io).await;
+                ReadEnded::PeerClosed
+            }
             // Only the handshake needs an answer (the version decides how the
             // next frames are unescaped); every other frame is handed over
             // without waiting, bounded by its permit.
@@ -213,5 +220,18 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
         };
         conn.do_send(ended);
         return;
+    }
+}
+
+/// Reads and drops bytes until the peer closes. Closing a socket with unread
+/// bytes makes the kernel send a reset, which can destroy the DISCONNECT's
+/// RECEIPT before the client reads it; the connection aborts this task once
+/// it has closed.
+async fn discard_until_closed<R: AsyncRead + Unpin>(mut io: R) {
+    let mut scratch = [0u8; QUIET_READ];
+    while let Ok(n) = io.read(&mut scratch).await {
+        if n == 0 {
+            return;
+        }
     }
 }

@@ -36,6 +36,10 @@ pub struct DestinationPolicy {
     pub slow_consumer: SlowConsumer,
     /// Broker-wide buffered bytes and the memory alarm.
     pub memory: Arc<MemoryBudget>,
+    /// Longest destination name a client may use (`limits.max_destination_length`).
+    pub max_name_len: usize,
+    /// Most live destinations clients may create (`limits.max_destinations`).
+    pub max_destinations: usize,
 }
 
 impl DestinationPolicy {
@@ -64,6 +68,8 @@ impl DestinationPolicy {
             overrides: s.destinations.policies.clone(),
             slow_consumer: s.destinations.slow_consumer,
             memory: Arc::new(memory),
+            max_name_len: s.limits.max_destination_length,
+            max_destinations: s.limits.max_destinations,
         }
     }
 

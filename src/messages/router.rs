@@ -18,6 +18,19 @@ pub enum RouteError {
         queue: String,
         topic: String,
     },
+    /// The name is longer than `limits.max_destination_length` (not quoted:
+    /// it is the long part).
+    #[error(
+        "destination name is {len} bytes long; the limit is {max} (limits.max_destination_length)"
+    )]
+    NameTooLong { len: usize, max: usize },
+    /// The name holds a control character (a line feed, say), which would
+    /// break log lines and could not be written to a 1.0 subscriber as it is.
+    #[error("destination names may not contain control characters (such as CR, LF or TAB)")]
+    ControlCharacter,
+    /// A new destination would exceed `limits.max_destinations`.
+    #[error("too many destinations: the broker serves at most {max} (limits.max_destinations); existing destinations still work")]
+    TooManyDestinations { max: usize },
 }
 
 /// Looks a destination up, creating it if needed. Sent by `Session` with `send`

@@ -4,6 +4,12 @@
 //! backslash (`\\`); 1.2 adds CR (`\r`). Any other character after a backslash
 //! is a fatal protocol error in 1.1 and 1.2. CONNECT, STOMP and CONNECTED frames
 //! are never escaped; callers decide that and pass [`Version::V1_0`] for them.
+//!
+//! Since 1.0 cannot escape, a value written for 1.0 (a 1.1/1.2 producer's,
+//! delivered to a 1.0 subscriber) has each CR, LF and NUL replaced by a space:
+//! written raw, they would end the header line or the frame and let the bytes
+//! after them read as headers or a body of the sender's choosing. A header
+//! name that 1.0 cannot carry (see [`representable_name`]) is left out.
 
 use bytes::BufMut;
 
@@ -20,11 +26,19 @@ pub fn escape_into(value: &str, version: Version, out: &mut Vec<u8>) {
 /// [`escape_into`] for any buffer, so the encoder can write straight into the
 /// socket buffer without an intermediate `Vec`.
 pub(crate) fn escape_to<B: BufMut>(value: &str, version: Version, out: &mut B) {
+    let bytes = value.as_bytes();
     if version == Version::V1_0 {
-        out.put_slice(value.as_bytes());
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if matches!(b, b'\n' | b'\r' | 0) {
+                out.put_slice(&bytes[start..i]);
+                out.put_u8(b' ');
+                start = i + 1;
+            }
+        }
+        out.put_slice(&bytes[start..]);
         return;
     }
-    let bytes = value.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped: &[u8] = match b {
@@ -39,6 +53,13 @@ pub(crate) fn escape_to<B: BufMut>(value: &str, version: Version, out: &mut B) {
         start = i + 1;
     }
     out.put_slice(&bytes[start..]);
+}
+
+/// Whether `name` can be written as a header name in `version`. In 1.0 the
+/// first colon ends the name, so a name holding one would be read as a
+/// different header; such a header is dropped rather than renamed.
+pub(crate) fn representable_name(name: &str, version: Version) -> bool {
+    version != Version::V1_0 || !name.bytes().any(|b| matches!(b, b':' | b'\n' | b'\r' | 0))
 }
 
 /// Unescapes a raw header name or value as `version` requires.
@@ -100,8 +121,13 @@ mod tests {
     }
 
     #[test]
-    fn v1_0_never_escapes() {
-        assert_eq!(esc("a:b\\c\nd\re", Version::V1_0), "a:b\\c\nd\re");
+    fn v1_0_never_escapes_but_replaces_line_breaks_and_nul() {
+        assert_eq!(esc("a:b\\c\nd\re\0f", Version::V1_0), "a:b\\c d e f");
+        assert!(representable_name("x-a.b", Version::V1_0));
+        for bad in ["a:b", "a\nb", "a\rb", "a\0b"] {
+            assert!(!representable_name(bad, Version::V1_0), "{bad:?}");
+            assert!(representable_name(bad, Version::V1_2), "{bad:?}");
+        }
         assert_eq!(
             unescape(b"a\\nb\\q\\", Version::V1_0).unwrap(),
             "a\\nb\\q\\"

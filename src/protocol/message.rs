@@ -5,7 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::codec::{put_content_length, put_decimal};
-use super::headers::escape_to;
+use super::headers::{escape_to, representable_name};
 use super::Version;
 
 /// Names the broker writes per delivery. A SEND header of the same name is
@@ -33,12 +33,14 @@ pub struct Delivery<'a> {
 }
 
 /// Encodes `headers` (a SEND's) as MESSAGE header lines for `version`, once
-/// for all deliveries of the message.
+/// for all deliveries of the message. For 1.0, which cannot escape, a name
+/// it cannot carry is left out and line breaks in values become spaces (see
+/// [`super::headers`]), so no producer can break a 1.0 subscriber's frame.
 pub fn encode_shared_headers(headers: &[(String, String)], version: Version) -> Bytes {
     let len: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
     let mut out = BytesMut::with_capacity(len + len / 8);
     for (name, value) in headers {
-        if PER_DELIVERY.contains(&name.as_str()) {
+        if PER_DELIVERY.contains(&name.as_str()) || !representable_name(name, version) {
             continue;
         }
         escape_to(name, version, &mut out);

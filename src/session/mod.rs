@@ -20,6 +20,7 @@ mod transactions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::OwnedSemaphorePermit;
@@ -48,6 +49,8 @@ pub struct Session {
     subs: HashMap<String, Sub>,
     next_key: u64,
     routes: HashMap<String, DestinationRef>,
+    /// The routes of the previous idle period not used since (see `started`).
+    stale_routes: HashMap<String, DestinationRef>,
     txs: HashMap<String, Addr<Transaction>>,
     failed: bool,
     failures: Failures,
@@ -67,6 +70,7 @@ impl Session {
             subs: HashMap::new(),
             next_key: 1,
             routes: HashMap::new(),
+            stale_routes: HashMap::new(),
             txs: HashMap::new(),
             failed: false,
             failures: Failures::new(budget),
@@ -132,7 +136,12 @@ impl Session {
     /// consumer gets them at once). Subscriptions leave as UNSUBSCRIBE does:
     /// auto-ack deliveries already written count as consumed.
     fn disconnect(&mut self, receipt: Option<String>, ctx: &mut Ctx) {
-        let dests: Vec<DestinationRef> = self.routes.values().cloned().collect();
+        let dests: Vec<DestinationRef> = self
+            .routes
+            .values()
+            .chain(self.stale_routes.values())
+            .cloned()
+            .collect();
         let subs: Vec<Sub> = self.subs.drain().map(|(_, sub)| sub).collect();
         for sub in &subs {
             self.conn.unsubscribed.do_send(Unsubscribed {
@@ -201,6 +210,19 @@ impl Session {
 
 impl Actor for Session {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // A cached address keeps a destination actor alive after it retires.
+        // Every half idle timeout the routes unused for a whole half become
+        // stale and the stale ones are dropped, so no route outlives an idle
+        // timeout without use, and a destination idle that long (the least
+        // before it retires) has no session holding it.
+        let half = Duration::from_millis(self.shared.settings.destinations.idle_timeout_ms / 2)
+            .max(Duration::from_millis(5));
+        ctx.run_interval(half, |s, _| {
+            s.stale_routes = std::mem::take(&mut s.routes);
+        });
+    }
 }
 
 /// A failed session is restarted by its supervisor with its struct intact;
@@ -220,6 +242,7 @@ impl actix::Supervised for Session {
                 .restarted(&self.shared.metrics, ActorKind::Session, &who);
         self.release();
         self.routes.clear();
+        self.stale_routes.clear();
         if !self.failed {
             self.failed = true;
             self.conn.fail.do_send(Fail {

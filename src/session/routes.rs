@@ -1,5 +1,7 @@
 //! SEND: where a session's frames go. Each session caches the destinations
-//! it has used, so the router is asked once per name per session.
+//! it has used, so the router is asked once per name per session; a route
+//! unused for an idle timeout is forgotten, so that it never keeps a retired
+//! destination alive.
 
 use std::sync::Arc;
 
@@ -34,6 +36,11 @@ impl Session {
     ) {
         if let Some(d) = self.routes.get(&name) {
             let d = d.clone();
+            then(self, d, ctx);
+            return;
+        }
+        if let Some(d) = self.stale_routes.remove(&name) {
+            self.routes.insert(name, d.clone());
             then(self, d, ctx);
             return;
         }
