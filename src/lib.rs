@@ -11,6 +11,7 @@
 //! - [`listener`], [`broker`], [`http`]: accepting connections, start/stop, metrics endpoint.
 //! - [`websocket`]: STOMP over WebSocket, an adapter in front of the same connection actor;
 //!   [`chat`]: the demo chat page the HTTP listener can serve.
+//! - [`store`]: the durable journal for persistent messages, behind the `Store` trait.
 //! - [`settings`], [`metrics`], [`telemetry`], [`auth`]: configuration and operations.
 
 pub mod auth;
@@ -30,6 +31,7 @@ pub mod router;
 pub mod session;
 pub mod settings;
 pub mod shared;
+pub mod store;
 pub mod supervision;
 pub mod telemetry;
 pub mod transaction;

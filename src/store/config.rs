@@ -1,0 +1,78 @@
+//! Configuration of the journal. Not yet wired into `settings.rs`; the defaults below are the
+//! documented ones (docs/storage.md).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::StoreError;
+
+/// Journal settings, deserialisable from a `[storage]` table; every field has a default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    /// Directory holding the `journal/` subdirectory. Default `data`.
+    pub dir: PathBuf,
+    /// Size of each preallocated segment file. Default 64 MiB; a batch must fit in one segment.
+    pub segment_bytes: u64,
+    /// Most bytes the writer gathers into one write + fdatasync. Default 1 MiB. A single larger
+    /// batch is still written, alone.
+    pub max_batch_bytes: usize,
+    /// Batches that may wait for the writer; `submit` returns `StoreError::Full` beyond. Default 4096.
+    pub queue_depth: usize,
+    /// Compact the head segment when its live bytes are below this fraction of its used bytes.
+    /// Default 0.3 (Artemis' `journal-compact-percentage`). 0 disables compaction.
+    pub compaction_threshold: f64,
+    /// `false` skips every fdatasync: for tests and benchmarks only, nothing is durable then.
+    /// Default true.
+    pub fsync: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            dir: PathBuf::from("data"),
+            segment_bytes: 64 * 1024 * 1024,
+            max_batch_bytes: 1024 * 1024,
+            queue_depth: 4096,
+            compaction_threshold: 0.3,
+            fsync: true,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// A default configuration rooted at `dir`.
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            dir: dir.into(),
+            ..StoreConfig::default()
+        }
+    }
+
+    /// Where the segment files live.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.dir.join("journal")
+    }
+
+    /// Rejects values the journal cannot work with.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        const MIN_SEGMENT: u64 = 4096;
+        if self.segment_bytes < MIN_SEGMENT || self.segment_bytes > u64::from(u32::MAX) {
+            return Err(StoreError::Config(format!(
+                "segment_bytes {} is outside {MIN_SEGMENT}..=4 GiB",
+                self.segment_bytes
+            )));
+        }
+        if self.queue_depth == 0 {
+            return Err(StoreError::Config("queue_depth must be at least 1".into()));
+        }
+        if !(0.0..=1.0).contains(&self.compaction_threshold) {
+            return Err(StoreError::Config(format!(
+                "compaction_threshold {} is outside 0..=1",
+                self.compaction_threshold
+            )));
+        }
+        Ok(())
+    }
+}

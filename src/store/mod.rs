@@ -1,0 +1,131 @@
+//! Durable storage for persistent queue messages, behind the small [`Store`] trait so that a
+//! clustered backend can implement it later. [`Journal`] is the local implementation: one
+//! append-only journal shared by every queue, a writer thread doing group commit (one fdatasync
+//! for every batch that arrived while the previous one ran), preallocated segment files, records
+//! with length and CRC32C, reclaim and compaction from the head. Design and figures:
+//! docs/storage.md.
+//!
+//! Only persistent messages reach the store; the caller keeps non-persistent ones in memory.
+
+mod batch;
+mod compaction;
+mod config;
+mod error;
+mod index;
+mod journal;
+mod record;
+mod recovery;
+mod segment;
+mod stats;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::{
+    future::Future,
+    path::PathBuf,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+pub use batch::{Batch, MessageId, QueueId};
+pub use config::StoreConfig;
+pub use error::StoreError;
+pub use journal::Journal;
+pub use stats::StoreStats;
+
+/// A durable message store: queues declare themselves, then submit atomic batches of appends,
+/// acks and delivery counts; at start-up `recover` gives back what was not acknowledged.
+pub trait Store: Send + Sync {
+    /// The id of queue `name`, declaring it durably (ahead of any later batch) if it is new.
+    fn declare_queue(&self, name: &str) -> Result<QueueId, StoreError>;
+
+    /// Queues `batch` for writing and returns at once. The [`Completion`] resolves `Ok` only once
+    /// every operation of the batch is written and fdatasync'd; a crash before that loses the
+    /// whole batch, never part of it. Never blocks: when the submission queue is full this
+    /// returns [`StoreError::Full`] and the caller pauses its producers.
+    fn submit(&self, batch: Batch) -> Result<Completion, StoreError>;
+
+    /// The state found on disk when the store was opened: every declared queue with its live
+    /// messages in original order. Handed over once; later calls get
+    /// [`StoreError::AlreadyRecovered`].
+    fn recover(&self) -> Result<Recovered, StoreError>;
+
+    /// Current usage and activity counters.
+    fn stats(&self) -> StoreStats;
+}
+
+/// Resolves when a submitted batch is durable, or with the error that stopped it.
+#[must_use = "dropping a Completion does not cancel the batch, but loses its outcome"]
+#[derive(Debug)]
+pub struct Completion {
+    rx: oneshot::Receiver<Result<(), StoreError>>,
+}
+
+impl Completion {
+    /// Blocks the calling thread until the outcome is known. Not for use inside an async
+    /// runtime (await the completion there instead).
+    pub fn wait(self) -> Result<(), StoreError> {
+        self.rx.blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+impl Future for Completion {
+    type Output = Result<(), StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(StoreError::Closed)))
+    }
+}
+
+/// What recovery found: every declared queue, and whether a torn tail was cut off.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Declared queues in id order, each with its live messages.
+    pub queues: Vec<RecoveredQueue>,
+    /// The unacknowledged (never synced) bytes dropped from the end of the last segment.
+    pub torn_tail: Option<TornTail>,
+}
+
+/// One queue as recovered.
+#[derive(Debug)]
+pub struct RecoveredQueue {
+    /// Its id in this store.
+    pub id: QueueId,
+    /// Its name as declared.
+    pub name: String,
+    /// Messages not yet acknowledged, in the order they were appended.
+    pub messages: Vec<RecoveredMessage>,
+}
+
+/// One live message as recovered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredMessage {
+    /// The id the caller gave it.
+    pub id: MessageId,
+    /// Last recorded delivery count; above 0 means the message goes out with `redelivered:true`.
+    pub deliveries: u32,
+    /// The headers as the caller encoded them.
+    pub headers: Bytes,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// A torn record cut off the end of the journal at start-up.
+#[derive(Debug, Clone)]
+pub struct TornTail {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Where the torn record began.
+    pub offset: u64,
+    /// Bytes overwritten with zeros from there to the end of the segment.
+    pub bytes: u64,
+    /// What was wrong with the record.
+    pub reason: String,
+}
