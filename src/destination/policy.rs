@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::model::{MemoryBudget, PolicyOverride, QueueLimits, SlowConsumer};
 
+use super::storage::Storage;
 use crate::settings::Settings;
 
 /// What destinations need from the configuration.
@@ -34,6 +35,8 @@ pub struct DestinationPolicy {
     pub slow_consumer: SlowConsumer,
     /// Broker-wide buffered bytes and the memory alarm.
     pub memory: Arc<MemoryBudget>,
+    /// The journal for persistent messages, when `storage.enabled`.
+    pub storage: Option<Arc<Storage>>,
 }
 
 impl DestinationPolicy {
@@ -61,7 +64,14 @@ impl DestinationPolicy {
             overrides: s.destinations.policies.clone(),
             slow_consumer: s.destinations.slow_consumer,
             memory: Arc::new(memory),
+            storage: None,
         }
+    }
+
+    /// The same policy, keeping persistent messages in `storage`.
+    pub fn with_storage(mut self, storage: Arc<Storage>) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     /// The queue bounds for `name`.

@@ -14,6 +14,8 @@ pub use ack_mode::AckMode;
 pub use glob::glob_match;
 pub use ids::{ConsumerKey, DestinationId};
 pub use kind::Kind;
-pub use limits::{MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer};
+pub use limits::{
+    all_persistent, MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer,
+};
 pub use message::{Envelope, MessageData};
 pub use transport::Transport;

@@ -74,7 +74,9 @@ impl Session {
         });
     }
 
-    /// Waits until each destination has handled everything sent before, then runs `then`.
+    /// Waits until each destination has handled everything sent before (and
+    /// made it durable), then runs `then`. A store failure has already been
+    /// reported by the destination to the publisher, with its own ERROR.
     pub(super) fn sync_then(
         &mut self,
         dests: Vec<DestinationRef>,

@@ -129,12 +129,22 @@ impl Session {
             }
             let mut first_error = None;
             for (how, candidates, message_id) in settles {
-                if let Err(e) = settle_first(candidates, message_id, how).await {
-                    first_error.get_or_insert(e);
+                match settle_first(candidates, message_id, how).await {
+                    Ok(d) if !touched.iter().any(|t| t.same(&d)) => touched.push(d),
+                    Ok(_) => {}
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
+            // The RECEIPT waits until every destination the COMMIT touched has
+            // made its share durable.
             for d in &touched {
-                let _ = d.sync().await;
+                match d.sync().await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(TransactionError::Store(e)),
+                    Err(_) => return Err(TransactionError::Stopping),
+                }
             }
             match first_error {
                 Some(e) => Err(TransactionError::AckFailed(e)),

@@ -18,9 +18,11 @@ use tokio_util::codec::{Decoder, Encoder, Framed};
 /// How long any single expectation may take.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A broker on 127.0.0.1 with ports chosen by the OS.
+/// A broker on 127.0.0.1 with ports chosen by the OS, its journal in a
+/// directory of its own (removed after the broker stops).
 pub struct TestBroker {
     pub handle: BrokerHandle,
+    pub store_dir: TempDir,
 }
 
 impl TestBroker {
@@ -32,10 +34,11 @@ impl TestBroker {
     /// Default settings with `STOMPEDE__…` style overrides, e.g.
     /// `("STOMPEDE__LIMITS__MAX_HEADERS", "5")`.
     pub fn with(overrides: &[(&str, &str)]) -> TestBroker {
-        let env = test_env(overrides);
+        let store_dir = TempDir::new("store");
+        let env = test_env(&store_dir, overrides);
         let settings = Settings::load(None, env).expect("test settings");
         let handle = BrokerHandle::spawn(settings).expect("broker starts");
-        TestBroker { handle }
+        TestBroker { handle, store_dir }
     }
 
     /// The STOMP listener's address.
@@ -74,13 +77,18 @@ impl TestBroker {
     }
 }
 
-/// Every listener on 127.0.0.1 port 0 and a short shutdown grace, then `overrides`.
-fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+/// Every listener on 127.0.0.1 port 0, a short shutdown grace and the
+/// journal in `store`, then `overrides`.
+fn test_env(store: &TempDir, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let dir = store.path.display().to_string();
     let env: Vec<(String, String)> = [
         ("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0"),
         ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
         ("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0"),
         ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS", "2000"),
+        ("STOMPEDE__STORAGE__DIR", dir.as_str()),
+        // Small segments: every test broker preallocates one.
+        ("STOMPEDE__STORAGE__SEGMENT_BYTES", "1048576"),
     ]
     .iter()
     .chain(overrides)
@@ -451,10 +459,11 @@ impl TestBroker {
     pub fn with_config(toml: &str, overrides: &[(&str, &str)]) -> TestBroker {
         let dir = TempDir::new("config");
         let path = dir.write("stompede.toml", toml);
-        let env = test_env(overrides);
+        let store_dir = TempDir::new("store");
+        let env = test_env(&store_dir, overrides);
         let settings = Settings::load(Some(&path), env).expect("test settings from file");
         let handle = BrokerHandle::spawn(settings).expect("broker starts");
-        TestBroker { handle }
+        TestBroker { handle, store_dir }
     }
 }
 
@@ -619,6 +628,8 @@ impl BrokerProcess {
             ("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0"),
             ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
             ("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0"),
+            // Small segments: every test broker preallocates one (in its own working directory).
+            ("STOMPEDE__STORAGE__SEGMENT_BYTES", "1048576"),
         ];
         full.extend_from_slice(env);
         Self::start_exact(args, &full).await
@@ -685,6 +696,17 @@ impl BrokerProcess {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind) and waits for it to go.
+    pub async fn kill9(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -KILL failed: {status}");
+        let exit = self.wait_exit().await;
+        assert!(!exit.success(), "killed broker reported success: {exit}");
     }
 
     /// Waits (with the timeout) for the process to exit.
