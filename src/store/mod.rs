@@ -7,6 +7,8 @@
 //!
 //! Only persistent messages reach the store; the caller keeps non-persistent ones in memory.
 
+#![warn(missing_docs)]
+
 mod batch;
 mod compaction;
 mod config;
