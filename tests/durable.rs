@@ -338,3 +338,51 @@ async fn journal_figures_are_exported() {
         Some(&3.0)
     );
 }
+
+#[tokio::test]
+async fn a_disk_error_is_an_error_to_the_publisher_and_poisons_the_store() {
+    let b = TestBroker::start();
+    let mut c = b.client().await;
+    send(&mut c, "/queue/d", "before", true).await;
+    // The journal's directory vanishes: the open segment can still be
+    // written, but the next segment cannot be created (ENOENT).
+    std::fs::remove_dir_all(b.store_dir.path.join("journal")).expect("remove journal dir");
+    let body_100k = "x".repeat(100 * 1024);
+    let mut error = None;
+    for i in 0..20 {
+        let f = Frame::new(Command::Send)
+            .with_header("destination", "/queue/d")
+            .with_header("persistent", "true")
+            .with_header("receipt", format!("big-{i}"))
+            .with_body(body_100k.clone());
+        c.send(f).await;
+        let reply = c.recv().await;
+        if reply.command == Command::Error {
+            error = Some(reply);
+            break;
+        }
+        assert_eq!(reply.command, Command::Receipt, "{reply:?}");
+    }
+    let e = error.expect("a segment roll fails within 2 MiB of 1 MiB segments");
+    let message = e.header("message").unwrap_or_default();
+    assert!(message.contains("message store failed"), "{e:?}");
+    assert!(e
+        .header("receipt-id")
+        .is_some_and(|r| r.starts_with("big-")));
+    // Poisoned: nothing more is reported durable, on any connection.
+    let mut c = b.client().await;
+    let f = Frame::new(Command::Send)
+        .with_header("destination", "/queue/other")
+        .with_header("persistent", "true")
+        .with_header("receipt", "later")
+        .with_body("later");
+    c.send(f).await;
+    let e = c.expect_error().await;
+    assert!(
+        e.header("message").unwrap_or_default().contains("poisoned"),
+        "{e:?}"
+    );
+    // Non-persistent messages are not the journal's business.
+    let mut c = b.client().await;
+    send(&mut c, "/queue/other", "volatile", false).await;
+}
