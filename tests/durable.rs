@@ -386,3 +386,32 @@ async fn a_disk_error_is_an_error_to_the_publisher_and_poisons_the_store() {
     let mut c = b.client().await;
     send(&mut c, "/queue/other", "volatile", false).await;
 }
+
+#[tokio::test]
+async fn receipts_waiting_for_the_disk_survive_a_destination_restart() {
+    let b = TestBroker::start();
+    let mut c = b.client().await;
+    for i in 0..20 {
+        let f = Frame::new(Command::Send)
+            .with_header("destination", "/queue/crash")
+            .with_header("persistent", "true")
+            .with_header("receipt", format!("r{i}"))
+            .with_body(format!("m{i}"));
+        c.send(f).await;
+    }
+    // The queue panics (and is restarted) while those receipts wait for the fdatasync.
+    let fault = Frame::new(Command::Send)
+        .with_header("destination", "/queue/crash")
+        .with_header("x-stompede-fault", "destination")
+        .with_body("fault");
+    c.send(fault).await;
+    for i in 0..20 {
+        let r = c.expect(Command::Receipt).await;
+        assert_eq!(r.header("receipt-id"), Some(format!("r{i}").as_str()));
+    }
+    let mut d = b.client().await;
+    d.subscribe("/queue/crash", "s", "auto").await;
+    for i in 0..20 {
+        assert_eq!(body(&d.expect(Command::Message).await), format!("m{i}"));
+    }
+}

@@ -126,6 +126,7 @@ impl<S: Delivery> Actor for Destination<S> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.resume_durability(ctx);
         if self.retired {
             return;
         }

@@ -123,6 +123,17 @@ impl<S: Delivery> Destination<S> {
         }
     }
 
+    /// After a supervisor restart, which drops every actor future: drives
+    /// the waiting continuations again and re-offers held-back changes.
+    pub(super) fn resume_durability(&mut self, ctx: &mut Context<Self>) {
+        self.durability.driving = false;
+        self.durability.retry_scheduled = false;
+        self.drive(ctx);
+        if self.durability.full {
+            self.flush(ctx);
+        }
+    }
+
     /// Waits for the oldest pending batch, then runs every continuation whose
     /// batch is done, in order; repeats while any are left.
     fn drive(&mut self, ctx: &mut Context<Self>) {
