@@ -120,6 +120,7 @@ pub async fn serve(
     let memory = MemoryBudget::new(settings.broker.max_buffered_bytes)
         .with_gauges(metrics.buffered_bytes.clone(), metrics.memory_alarm.clone());
     let mut policy = DestinationPolicy::with_memory(&settings, memory);
+    let store = storage.as_ref().map(|s| s.store.clone());
     if let Some(storage) = storage {
         policy = policy.with_storage(storage);
     }
@@ -132,7 +133,7 @@ pub async fn serve(
             websocket_addr.port(),
         ))
     });
-    let shared = Shared::new(settings, metrics.clone(), router.recipient());
+    let shared = Shared::new(settings, metrics.clone(), router.recipient(), store);
     let listener = Listener::new(shared, stomp, handles)
         .with_websocket(websocket)
         .start();

@@ -415,3 +415,43 @@ async fn receipts_waiting_for_the_disk_survive_a_destination_restart() {
         assert_eq!(body(&d.expect(Command::Message).await), format!("m{i}"));
     }
 }
+
+#[tokio::test]
+async fn a_commit_journals_its_persistent_sends_to_every_queue_as_one_batch() {
+    let b = TestBroker::start();
+    let mut c = b.client().await;
+    let batches = |text: &str| {
+        parse_metrics(text)
+            .get("stompede_store_batches_total")
+            .copied()
+            .unwrap_or(0.0)
+    };
+    // Declares both queues first (their declarations are durable once these
+    // RECEIPTs are in), so the COMMIT below journals nothing else.
+    send(&mut c, "/queue/tx-a", "warm-a", true).await;
+    send(&mut c, "/queue/tx-b", "warm-b", true).await;
+    let (_, before) = b.http_get("/metrics").await;
+    let tx = |cmd: Command| Frame::new(cmd).with_header("transaction", "t");
+    with_receipt(&mut c, tx(Command::Begin), "b").await;
+    for (dest, text) in [
+        ("/queue/tx-a", "a1"),
+        ("/queue/tx-b", "b1"),
+        ("/queue/tx-a", "a2"),
+    ] {
+        let f = tx(Command::Send)
+            .with_header("destination", dest)
+            .with_header("persistent", "true")
+            .with_body(text.to_string());
+        c.send(f).await;
+    }
+    with_receipt(&mut c, tx(Command::Commit), "c").await;
+    let (_, after) = b.http_get("/metrics").await;
+    // One atomic batch: a crash keeps the whole COMMIT or none of it.
+    assert_eq!(batches(&after), batches(&before) + 1.0, "{after}");
+    assert_eq!(
+        parse_metrics(&after).get("stompede_store_live_messages"),
+        Some(&5.0)
+    );
+    expect_exactly(&mut c, "/queue/tx-a", "auto", &["warm-a", "a1", "a2"]).await;
+    expect_exactly(&mut c, "/queue/tx-b", "auto", &["warm-b", "b1"]).await;
+}

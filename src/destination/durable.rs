@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Removal};
 use super::core::Core;
-use super::storage::{decode_headers, encode_headers, Storage};
-use crate::model::{all_persistent, Envelope, MessageData};
+use super::storage::Storage;
+use crate::model::{all_persistent, decode_headers, encode_headers, Envelope, MessageData};
 use crate::store::{Batch, QueueId, StoreError};
 
 /// A queue's messages, journaled when persistent.

@@ -32,7 +32,7 @@ pub use delivery::{Delivery, Refused};
 pub use durable::DurableBacklog;
 pub use policy::DestinationPolicy;
 pub use queue::QueueDelivery;
-pub use storage::{decode_headers, encode_headers, BadHeaders, Storage};
+pub use storage::Storage;
 pub use topic::TopicDelivery;
 
 /// A point-to-point destination: each message to one consumer.

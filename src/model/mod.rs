@@ -8,6 +8,7 @@ mod ids;
 mod kind;
 mod limits;
 mod message;
+mod stored_headers;
 mod transport;
 
 pub use ack_mode::AckMode;
@@ -18,4 +19,5 @@ pub use limits::{
     all_persistent, MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer,
 };
 pub use message::{Envelope, MessageData};
+pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
 pub use transport::Transport;
