@@ -214,3 +214,83 @@ async fn topics_never_persist() {
     assert_eq!(m.get("stompede_store_live_messages"), Some(&0.0), "{text}");
     b.kill9().await;
 }
+
+/// The journal's segment files, oldest first.
+fn segments(store: &TempDir) -> Vec<std::path::PathBuf> {
+    let dir = store.path.join("journal");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .expect("journal dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Overwrites `len` bytes of `path` at `offset` with 0xAB.
+fn scribble(path: &std::path::Path, offset: u64, len: usize) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open segment");
+    f.seek(SeekFrom::Start(offset)).expect("seek");
+    f.write_all(&vec![0xAB; len]).expect("write");
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_cut_with_a_warning_and_receipted_messages_survive() {
+    let store = TempDir::new("durable-torn");
+    let mut b = broker(&store, &[]).await;
+    let mut c = b.client().await;
+    for text in ["t1", "t2", "t3"] {
+        send_receipted(&mut c, "/queue/torn", text, true).await;
+    }
+    b.kill9().await;
+    // A write that never completed: garbage near the end of the last segment.
+    let last = segments(&store).pop().expect("a segment");
+    let size = std::fs::metadata(&last).expect("segment size").len();
+    scribble(&last, size - 4096, 100);
+
+    let b = broker(&store, &[]).await;
+    let mut c = b.client().await;
+    expect_exactly(&mut c, "/queue/torn", "auto", &["t1", "t2", "t3"]).await;
+    let output = b.output.lock().expect("output").clone();
+    assert!(output.contains("torn tail truncated"), "{output}");
+}
+
+#[tokio::test]
+async fn corruption_before_the_last_segment_stops_the_start_naming_the_file() {
+    let store = TempDir::new("durable-corrupt");
+    let mut b = broker(&store, &[]).await;
+    let mut c = b.client().await;
+    let big = "x".repeat(200 * 1024);
+    // 1 MiB test segments: enough 200 KiB messages to fill more than one.
+    for i in 0..8 {
+        let f = Frame::new(Command::Send)
+            .with_header("destination", "/queue/c")
+            .with_header("persistent", "true")
+            .with_body(big.clone());
+        with_receipt(&mut c, f, &format!("c{i}")).await;
+    }
+    b.kill9().await;
+    let all = segments(&store);
+    assert!(all.len() >= 2, "{all:?}");
+    // Inside the first record after the segment header and its declarations.
+    scribble(&all[0], 4096, 64);
+
+    let dir = store.path.display().to_string();
+    let env = [
+        ("STOMPEDE__STORAGE__DIR", dir.as_str()),
+        ("STOMPEDE__STORAGE__SEGMENT_BYTES", "1048576"),
+        ("STOMPEDE__LISTENERS__STOMP", "127.0.0.1:0"),
+        ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
+        ("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0"),
+    ];
+    let (status, output) = common::run_binary_to_exit(&[], &env).await;
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("journal corrupt"), "{output}");
+    assert!(output.contains("salvage"), "{output}");
+    let first = all[0].file_name().and_then(|n| n.to_str()).unwrap_or("?");
+    assert!(output.contains(first), "names {first}: {output}");
+}
