@@ -13,13 +13,14 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::chat::ChatPage;
-use crate::destination::DestinationPolicy;
+use crate::destination::{DestinationPolicy, Storage};
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::{Metrics, MetricsError};
 use crate::model::MemoryBudget;
 use crate::router::Router;
 use crate::settings::Settings;
 use crate::shared::Shared;
+use crate::store::{Journal, Store, StoreError};
 
 /// The broker could not start.
 #[derive(Debug, Error)]
@@ -34,6 +35,33 @@ pub enum StartError {
     Thread(String),
     #[error("cannot build the metrics registry: {0}")]
     Metrics(#[from] MetricsError),
+    #[error("cannot open the message store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Opens the journal and reads back what it holds: replay, then serve.
+fn open_storage(
+    settings: &Settings,
+    metrics: &Metrics,
+) -> Result<Option<Arc<Storage>>, StartError> {
+    if !settings.storage.enabled {
+        tracing::info!("storage disabled: every message is kept in memory only");
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let journal = Journal::open(settings.storage.store_config())?;
+    let recovered = journal.recover()?;
+    let messages: usize = recovered.queues.iter().map(|q| q.messages.len()).sum();
+    tracing::info!(
+        dir = %settings.storage.dir.display(),
+        queues = recovered.queues.len(),
+        messages,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "journal recovered"
+    );
+    let store: Arc<dyn Store> = Arc::new(journal);
+    metrics.register_store(store.clone())?;
+    Ok(Some(Arc::new(Storage::new(store, recovered))))
 }
 
 /// Where the broker's listeners are bound (port 0 resolved).
@@ -54,6 +82,7 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     // Before anything is bound or started, so a failure leaves nothing behind.
     let metrics = Arc::new(Metrics::from_settings(&settings.metrics)?);
+    let storage = open_storage(&settings, &metrics)?;
     let stomp = bind("stomp", settings.listeners.stomp).await?;
     let http_std = std::net::TcpListener::bind(settings.listeners.http).map_err(|source| {
         StartError::Bind {
@@ -90,7 +119,12 @@ pub async fn serve(
 
     let memory = MemoryBudget::new(settings.broker.max_buffered_bytes)
         .with_gauges(metrics.buffered_bytes.clone(), metrics.memory_alarm.clone());
-    let policy = Arc::new(DestinationPolicy::with_memory(&settings, memory));
+    let mut policy = DestinationPolicy::with_memory(&settings, memory);
+    let store = storage.as_ref().map(|s| s.store.clone());
+    if let Some(storage) = storage {
+        policy = policy.with_storage(storage);
+    }
+    let policy = Arc::new(policy);
     let router = Router::new(policy, metrics.clone(), handles.clone()).start();
     let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);
     let chat = settings.http.chat_page.then(|| {
@@ -99,7 +133,7 @@ pub async fn serve(
             websocket_addr.port(),
         ))
     });
-    let shared = Shared::new(settings, metrics.clone(), router.recipient());
+    let shared = Shared::new(settings, metrics.clone(), router.recipient(), store);
     let listener = Listener::new(shared, stomp, handles)
         .with_websocket(websocket)
         .start();

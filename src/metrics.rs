@@ -8,6 +8,7 @@
 
 mod destination;
 mod select;
+mod store;
 
 use std::sync::Arc;
 
@@ -349,6 +350,14 @@ impl Metrics {
     /// The registry to encode on `/metrics`.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Adds the journal's figures (`stompede_store_*`), read from `store` at each scrape.
+    pub fn register_store(
+        &self,
+        store: std::sync::Arc<dyn crate::store::Store>,
+    ) -> Result<(), MetricsError> {
+        store::register(&self.registry, store)
     }
 
     /// The counter of received frames with command `c` (resolved at start).

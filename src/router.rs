@@ -109,6 +109,22 @@ impl Router {
 
 impl Actor for Router {
     type Context = Context<Self>;
+
+    /// Starts every queue the journal recovered messages for, so they are
+    /// served (and counted) before anyone names them.
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let names = self
+            .policy
+            .storage
+            .as_ref()
+            .map(|s| s.recovered_queues())
+            .unwrap_or_default();
+        for name in names {
+            if let Err(e) = self.resolve(&name, ctx.address()) {
+                tracing::error!(destination = %name, error = %e, "recovered queue cannot be served");
+            }
+        }
+    }
 }
 
 impl Handler<Resolve> for Router {

@@ -40,6 +40,41 @@ pub struct Settings {
     pub supervision: Supervision,
     pub websocket: WebSocket,
     pub http: Http,
+    pub storage: Storage,
+}
+
+/// Durable storage of persistent queue messages (the journal, docs/storage.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// Keep persistent messages in the journal; false keeps every message in memory only.
+    pub enabled: bool,
+    /// Directory holding `journal/` (relative to the working directory).
+    pub dir: std::path::PathBuf,
+    /// Sync every group commit; false only for tests and benchmarks (logged at warn).
+    pub fsync: bool,
+    /// Size of each preallocated segment file.
+    pub segment_bytes: u64,
+    /// Most bytes gathered into one write and fdatasync.
+    pub max_batch_bytes: usize,
+    /// Batches waiting for the writer before publishers are paused.
+    pub queue_depth: usize,
+    /// Compact the head segment when its live bytes fall below this fraction of it; 0 disables.
+    pub compaction_threshold: f64,
+}
+
+impl Storage {
+    /// The journal's own configuration.
+    pub fn store_config(&self) -> crate::store::StoreConfig {
+        crate::store::StoreConfig {
+            dir: self.dir.clone(),
+            segment_bytes: self.segment_bytes,
+            max_batch_bytes: self.max_batch_bytes,
+            queue_depth: self.queue_depth,
+            compaction_threshold: self.compaction_threshold,
+            fsync: self.fsync,
+        }
+    }
 }
 
 /// STOMP over WebSocket (the listener address is `listeners.websocket`).
@@ -316,6 +351,14 @@ impl Settings {
                 key: "destinations.dead_letter_prefix",
                 reason: "must start with the queue prefix".into(),
             });
+        }
+        if self.storage.enabled {
+            if let Err(e) = self.storage.store_config().validate() {
+                return Err(SettingsError::Invalid {
+                    key: "storage",
+                    reason: e.to_string(),
+                });
+            }
         }
         Ok(())
     }

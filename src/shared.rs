@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::messages::router::Resolve;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
+use crate::store::Store;
 
 /// Broker-wide, read-only state handed to each connection.
 pub struct Shared {
@@ -17,6 +18,9 @@ pub struct Shared {
     /// Where sessions look destinations up.
     pub router: Recipient<Resolve>,
     pub auth: Authenticator,
+    /// The journal, when `storage.enabled`: a COMMIT journals its persistent
+    /// messages in one batch before any queue takes them.
+    pub store: Option<Arc<dyn Store>>,
     next_id: AtomicU64,
 }
 
@@ -26,6 +30,7 @@ impl Shared {
         settings: Settings,
         metrics: Arc<Metrics>,
         router: Recipient<Resolve>,
+        store: Option<Arc<dyn Store>>,
     ) -> Arc<Shared> {
         let auth = Authenticator::new(&settings.auth);
         Arc::new(Shared {
@@ -33,6 +38,7 @@ impl Shared {
             metrics,
             router,
             auth,
+            store,
             next_id: AtomicU64::new(1),
         })
     }

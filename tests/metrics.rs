@@ -622,7 +622,10 @@ async fn readyz_turns_503_once_shutdown_begins_while_healthz_stays_200() {
     stall(&broker, &mut reader, "/queue/big").await;
     let mut watcher = broker.client().await;
     let http = broker.http();
-    let TestBroker { handle } = broker;
+    let TestBroker {
+        handle,
+        store_dir: _store,
+    } = broker;
     let stopping = tokio::task::spawn_blocking(move || drop(handle));
 
     let e = watcher.expect(Command::Error).await;

@@ -45,6 +45,7 @@ Load:
   --parallel N        idle: connections opened concurrently (16)
   --pid PID           broker process whose RSS (/proc/PID/status) is read by idle and flood
   --threads N         generator worker threads (number of cores)
+  --persistent        send every message with persistent:true (durable brokers write it to disk)
   --send-header K:V   extra SEND header (repeatable)
   --subscribe-header K:V  extra SUBSCRIBE header (repeatable)
   --queue-prefix P    (/queue/)   --topic-prefix P (/topic/)
@@ -218,6 +219,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, String> 
             "--threads" => threads = Some(positive(&arg, &value()?)?),
             "--json" => json = Some(PathBuf::from(value()?)),
             "--send-header" => load.send_headers.push(header(&arg, &value()?)?),
+            "--persistent" => load.send_headers.push(("persistent".into(), "true".into())),
             "--subscribe-header" => load.subscribe_headers.push(header(&arg, &value()?)?),
             "--queue-prefix" => load.queue_prefix = value()?,
             "--topic-prefix" => load.topic_prefix = value()?,
@@ -288,6 +290,15 @@ mod tests {
             Parsed::Run(cli) => Ok(*cli),
             Parsed::Help => Err("help".into()),
         }
+    }
+
+    #[test]
+    fn persistent_adds_the_send_header() {
+        let cli = run(&["queue", "--persistent"]).unwrap();
+        assert_eq!(
+            cli.load.send_headers,
+            [("persistent".to_string(), "true".to_string())]
+        );
     }
 
     #[test]

@@ -30,6 +30,8 @@ impl TestBroker {
             ("STOMPEDE__LISTENERS__HTTP", "127.0.0.1:0"),
             ("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0"),
             ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS", "2000"),
+            // In memory: many brokers run at once in this process, and a journal is locked by one.
+            ("STOMPEDE__STORAGE__ENABLED", "false"),
         ]
         .iter()
         .chain(overrides)

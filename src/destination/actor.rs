@@ -13,6 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::consumer::Outlet;
 use super::core::Core;
 use super::delivery::Delivery;
+use super::durability::Durability;
 use super::DestinationPolicy;
 use crate::messages::connection::{Deliver, Fail};
 use crate::messages::router::{DestinationFailed, DestinationIdle, RouterHandle};
@@ -43,6 +44,8 @@ pub struct Destination<S: Delivery> {
     /// Permits of publishers paused until there is room.
     pub(super) paused: Vec<OwnedSemaphorePermit>,
     recheck: bool,
+    /// Batches submitted to the journal and who waits for them.
+    pub(super) durability: Durability<S>,
 }
 
 impl<S: Delivery> Destination<S> {
@@ -69,13 +72,20 @@ impl<S: Delivery> Destination<S> {
             failures: Failures::new(budget),
             paused: Vec::new(),
             recheck: false,
+            durability: Durability::default(),
         }
     }
 
-    /// Runs one step of the strategy, then forwards the dead letters it made
-    /// (before any reply the caller sends next).
-    pub(super) fn run<R>(&mut self, f: impl FnOnce(&mut S, &mut Core) -> R) -> R {
+    /// Runs one step of the strategy, submits what it changed to the journal,
+    /// then forwards the dead letters it made (after the batch that records
+    /// them, and before any reply the caller sends next).
+    pub(super) fn run<R>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        f: impl FnOnce(&mut S, &mut Core) -> R,
+    ) -> R {
         let r = f(&mut self.strategy, &mut self.core);
+        self.flush(ctx);
         for letter in self.core.take_outbox() {
             self.router.dead_letter.do_send(letter);
         }
@@ -100,8 +110,8 @@ impl<S: Delivery> Destination<S> {
 
     /// Gives up on this actor after a restart storm: the strategy disposes
     /// of what waits, and the router hands the name to a fresh actor.
-    fn quarantine(&mut self) {
-        if !self.run(|s, core| s.quarantine(core)) {
+    fn quarantine(&mut self, ctx: &mut Context<Self>) {
+        if !self.run(ctx, |s, core| s.quarantine(core)) {
             return;
         }
         self.retired = true;
@@ -116,12 +126,13 @@ impl<S: Delivery> Actor for Destination<S> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.resume_durability(ctx);
         if self.retired {
             return;
         }
         let every = (self.core.policy.idle_timeout / 2).max(MIN_IDLE_TICK);
-        self.timer = Some(ctx.run_interval(every, |d, _| {
-            d.run(|s, core| {
+        self.timer = Some(ctx.run_interval(every, |d, ctx| {
+            d.run(ctx, |s, core| {
                 s.reap(core);
                 s.dispatch(core);
             });
@@ -140,13 +151,13 @@ impl<S: Delivery> Actor for Destination<S> {
 /// consumers and what they hold unacknowledged), because actix restarts reuse
 /// the actor value; only timers are rebuilt in `started`.
 impl<S: Delivery> actix::Supervised for Destination<S> {
-    fn restarting(&mut self, _: &mut Context<Self>) {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
         if !self
             .failures
             .restarted(&self.metrics, ActorKind::Destination, &self.core.name)
         {
             tracing::error!(destination = %self.core.name, "destination failing repeatedly; quarantining it");
-            self.quarantine();
+            self.quarantine(ctx);
         }
     }
 }

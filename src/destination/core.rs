@@ -82,6 +82,11 @@ impl Core {
         true
     }
 
+    /// The dead letter most recently addressed, not yet sent.
+    pub fn last_dead_letter(&self) -> Option<&DeadLetter> {
+        self.outbox.last()
+    }
+
     /// Whether this destination has a dead-letter queue (it is not one).
     pub fn has_dead_letter_queue(&self) -> bool {
         self.policy.dead_letter_queue(&self.name).is_some()

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::backlog::Flushed;
 use super::consumer::Consumer;
 use super::core::Core;
 use crate::messages::destination::AckError;
@@ -12,7 +13,12 @@ use crate::model::{ConsumerKey, Kind, MessageData};
 
 /// A publish the destination would not take; the text is the ERROR's detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused(pub String);
+pub enum Refused {
+    /// The queue is at its bounds under the `reject` policy.
+    Full(String),
+    /// The message store could not take it.
+    Store(String),
+}
 
 /// How a destination hands its messages to its consumers.
 ///
@@ -79,6 +85,12 @@ pub trait Delivery: Sized + Unpin + 'static {
 
     /// Whether nothing waits and nobody listens (the destination may retire).
     fn is_idle(&self) -> bool;
+
+    /// Hands what the last step changed to durable storage (see
+    /// [`Backlog::flush`](super::Backlog::flush)); a topic stores nothing.
+    fn flush(&mut self) -> Flushed {
+        Flushed::Nothing
+    }
 
     /// Gives up the waiting messages after a restart storm. Returns false
     /// when it cannot without losing them, and the actor keeps restarting.

@@ -10,9 +10,11 @@ use super::consumer::Consumer;
 use super::delivery::{Delivery, Refused};
 use crate::messages::connection::Receipted;
 use crate::messages::destination::{
-    Ack, AckError, Nack, Publish, Retire, Settle, Subscribe, SubscribeError, Sync, Unsubscribe,
+    Ack, AckError, Nack, Origin, Publish, Retire, Settle, StoreFailed, Subscribe, SubscribeError,
+    Sync, Unsubscribe,
 };
 use crate::messages::router::Reroute;
+use crate::model::ConsumerKey;
 use crate::supervision::guarded;
 
 #[cfg(feature = "fault-injection")]
@@ -43,18 +45,40 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
                 origin,
             } = msg;
             let from_client = origin.is_some();
-            let taken = this.run(|s, core| s.publish(core, messages, from_client));
+            let taken = this.run(ctx, |s, core| s.publish(core, messages, from_client));
+            let permit = match permit {
+                Some(p) if this.strategy.must_pause(&this.core) => {
+                    this.paused.push(p);
+                    None
+                }
+                p => p,
+            };
             match (origin, taken) {
-                (Some(o), Ok(())) => o.accepted(),
-                (Some(o), Err(Refused(why))) => o.rejected(&this.core.name, why),
+                (Some(o), Ok(())) => {
+                    // The RECEIPT waits for the fdatasync, and the permit with it, so a
+                    // publisher outrunning the disk is paused rather than buffered. A
+                    // receipt with nothing to wait for still queues behind earlier
+                    // ones, so one publisher's receipts stay in order.
+                    let permit = if this.journaled() { permit } else { None };
+                    let name = this.core.name.clone();
+                    this.when_durable(
+                        ctx,
+                        Box::new(move |_, _, r| {
+                            drop(permit);
+                            match r {
+                                Ok(()) => o.accepted(),
+                                Err(e) => o.store_failed(&name, StoreFailed(e.to_string())),
+                            }
+                        }),
+                    );
+                }
+                (Some(o), Err(Refused::Full(why))) => o.rejected(&this.core.name, why),
+                (Some(o), Err(Refused::Store(why))) => {
+                    o.store_failed(&this.core.name, StoreFailed(why))
+                }
                 (None, _) => {}
             }
-            if let Some(p) = permit {
-                if this.strategy.must_pause(&this.core) {
-                    this.paused.push(p);
-                }
-            }
-            this.run(|s, core| s.dispatch(core));
+            this.run(ctx, |s, core| s.dispatch(core));
             this.resume_publishers(ctx);
         });
     }
@@ -64,7 +88,7 @@ impl<S: Delivery> Handler<Subscribe> for Destination<S> {
     type Result = Result<(), SubscribeError>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
-        guarded(self, ctx, |this, _| {
+        guarded(self, ctx, |this, ctx| {
             if this.retired {
                 return Err(SubscribeError::Retired);
             }
@@ -82,11 +106,11 @@ impl<S: Delivery> Handler<Subscribe> for Destination<S> {
                 (msg.prefetch, msg.window_bytes),
                 Box::new(link),
             );
-            this.run(|s, core| s.subscribe(core, consumer));
+            this.run(ctx, |s, core| s.subscribe(core, consumer));
             if let Some((to, receipt_id)) = msg.receipt {
                 to.do_send(Receipted { receipt_id });
             }
-            this.run(|s, core| s.dispatch(core));
+            this.run(ctx, |s, core| s.dispatch(core));
             Ok(())
         })
         .unwrap_or(Err(SubscribeError::Retired))
@@ -97,9 +121,9 @@ impl<S: Delivery> Handler<Unsubscribe> for Destination<S> {
     type Result = ();
 
     fn handle(&mut self, msg: Unsubscribe, ctx: &mut Self::Context) {
-        guarded(self, ctx, |this, _| {
+        guarded(self, ctx, |this, ctx| {
             this.core.touch();
-            this.run(|s, core| {
+            this.run(ctx, |s, core| {
                 s.unsubscribe(core, msg.key);
                 s.dispatch(core);
             });
@@ -112,7 +136,7 @@ impl<S: Delivery> Handler<Settle> for Destination<S> {
 
     fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
         guarded(self, ctx, |this, ctx| {
-            this.run(|s, core| s.settle(core, msg.key, msg.count));
+            this.run(ctx, |s, core| s.settle(core, msg.key, msg.count));
             this.resume_publishers(ctx);
         });
     }
@@ -124,12 +148,10 @@ impl<S: Delivery> Handler<Ack> for Destination<S> {
     fn handle(&mut self, mut msg: Ack, ctx: &mut Self::Context) -> Self::Result {
         let origin = msg.origin.take();
         guarded(self, ctx, move |this, ctx| {
-            let result = this.run(|s, core| s.ack(core, msg.key, msg.message_id, msg.cumulative));
-            // The RECEIPT goes out before the deliveries this ACK makes room for.
-            if let Some(o) = origin {
-                o.settled("ACK", &result);
-            }
-            this.run(|s, core| s.refill(core, msg.key));
+            let result = this.run(ctx, |s, core| {
+                s.ack(core, msg.key, msg.message_id, msg.cumulative)
+            });
+            this.answer_settle(ctx, "ACK", msg.key, origin, &result);
             this.resume_publishers(ctx);
             result
         })
@@ -142,22 +164,75 @@ impl<S: Delivery> Handler<Nack> for Destination<S> {
 
     fn handle(&mut self, mut msg: Nack, ctx: &mut Self::Context) -> Self::Result {
         let origin = msg.origin.take();
-        guarded(self, ctx, move |this, _| {
-            let result = this.run(|s, core| s.nack(core, msg.key, msg.message_id, msg.cumulative));
-            if let Some(o) = origin {
-                o.settled("NACK", &result);
-            }
-            this.run(|s, core| s.refill(core, msg.key));
+        guarded(self, ctx, move |this, ctx| {
+            let result = this.run(ctx, |s, core| {
+                s.nack(core, msg.key, msg.message_id, msg.cumulative)
+            });
+            this.answer_settle(ctx, "NACK", msg.key, origin, &result);
             result
         })
         .unwrap_or(Err(AckError::NoSubscription))
     }
 }
 
-impl<S: Delivery> Handler<Sync> for Destination<S> {
-    type Result = ();
+impl<S: Delivery> Destination<S> {
+    /// Answers an ACK or NACK, then refills `key`'s window, so the RECEIPT
+    /// always precedes the deliveries the frame makes room for. One that
+    /// journaled something (a persistent message's ack, dead-letter move or
+    /// delivery count) and asked for a RECEIPT gets it once that is durable.
+    fn answer_settle(
+        &mut self,
+        ctx: &mut Context<Self>,
+        what: &'static str,
+        key: ConsumerKey,
+        origin: Option<Origin>,
+        result: &Result<(), AckError>,
+    ) {
+        match origin {
+            Some(o) if o.receipt.is_some() && result.is_ok() && self.journaled() => {
+                let name = self.core.name.clone();
+                self.when_durable(
+                    ctx,
+                    Box::new(move |this, ctx, r| {
+                        match r {
+                            Ok(()) => o.settled(what, &Ok(())),
+                            Err(e) => o.store_failed(&name, StoreFailed(e.to_string())),
+                        }
+                        this.run(ctx, |s, core| s.refill(core, key));
+                    }),
+                );
+            }
+            Some(o) => {
+                o.settled(what, result);
+                self.run(ctx, |s, core| s.refill(core, key));
+            }
+            None => {
+                self.run(ctx, |s, core| s.refill(core, key));
+            }
+        }
+    }
+}
 
-    fn handle(&mut self, _: Sync, _: &mut Self::Context) {}
+impl<S: Delivery> Handler<Sync> for Destination<S> {
+    type Result = ResponseFuture<Result<(), StoreFailed>>;
+
+    fn handle(&mut self, _: Sync, ctx: &mut Self::Context) -> Self::Result {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.when_durable(
+            ctx,
+            Box::new(move |_, _, r| {
+                let _ = tx.send(r);
+            }),
+        );
+        Box::pin(async move {
+            match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(StoreFailed(e.to_string())),
+                // The actor stopped before the batch completed: nothing says it is durable.
+                Err(_) => Err(StoreFailed("the queue stopped".into())),
+            }
+        })
+    }
 }
 
 impl<S: Delivery> Handler<Retire> for Destination<S> {

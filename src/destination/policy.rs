@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::model::{MemoryBudget, PolicyOverride, QueueLimits, SlowConsumer};
 
+use super::storage::Storage;
 use crate::settings::Settings;
 
 /// What destinations need from the configuration.
@@ -40,6 +41,8 @@ pub struct DestinationPolicy {
     pub max_name_len: usize,
     /// Most live destinations clients may create (`limits.max_destinations`).
     pub max_destinations: usize,
+    /// The journal for persistent messages, when `storage.enabled`.
+    pub storage: Option<Arc<Storage>>,
 }
 
 impl DestinationPolicy {
@@ -70,7 +73,14 @@ impl DestinationPolicy {
             memory: Arc::new(memory),
             max_name_len: s.limits.max_destination_length,
             max_destinations: s.limits.max_destinations,
+            storage: None,
         }
+    }
+
+    /// The same policy, keeping persistent messages in `storage`.
+    pub fn with_storage(mut self, storage: Arc<Storage>) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     /// The queue bounds for `name`.

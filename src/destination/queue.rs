@@ -1,14 +1,14 @@
 //! Point-to-point delivery: each message goes to exactly one consumer at a
 //! time, round-robin among those with room in their window. Waiting messages
-//! live in a [`Store`]; a returned message goes back to the head, and one
+//! live in a [`Backlog`]; a returned message goes back to the head, and one
 //! delivered `max_deliveries` times goes to the dead-letter queue.
 
 use std::sync::Arc;
 
+use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Removal};
 use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
-use super::store::{MemoryStore, Removal, Store, StoreError};
 use crate::messages::destination::AckError;
 use crate::model::{ConsumerKey, Envelope, Kind, MessageData, Overflow, QueueLimits};
 
@@ -16,8 +16,8 @@ use crate::model::{ConsumerKey, Envelope, Kind, MessageData, Overflow, QueueLimi
 mod tests;
 
 /// A queue's consumers and its store of waiting messages.
-pub struct QueueDelivery<S: Store = MemoryStore> {
-    store: S,
+pub struct QueueDelivery<S: Backlog = MemoryBacklog> {
+    backlog: S,
     consumers: Vec<Consumer>,
     /// Where the round-robin looks first.
     next: usize,
@@ -25,17 +25,17 @@ pub struct QueueDelivery<S: Store = MemoryStore> {
 }
 
 /// Logs what a store could not record; the queue carries on in memory.
-fn logged(core: &Core, what: &str, result: Result<(), StoreError>) {
+fn logged(core: &Core, what: &str, result: Result<(), BacklogError>) {
     if let Err(e) = result {
         tracing::error!(destination = %core.name, error = %e, "message store could not record {what}");
     }
 }
 
-impl<S: Store> QueueDelivery<S> {
+impl<S: Backlog> QueueDelivery<S> {
     /// A queue with no consumers over `store`, bounded by `limits`.
-    pub fn with_store(store: S, limits: QueueLimits) -> Self {
+    pub fn with_backlog(backlog: S, limits: QueueLimits) -> Self {
         QueueDelivery {
-            store,
+            backlog,
             consumers: Vec::new(),
             next: 0,
             limits,
@@ -52,27 +52,33 @@ impl<S: Store> QueueDelivery<S> {
     fn overflows(&self, count: usize, bytes: usize) -> bool {
         count > 0
             && self.limits.full(
-                self.store.len() + count - 1,
-                self.store.bytes() + bytes.saturating_sub(1),
+                self.backlog.len() + count - 1,
+                self.backlog.bytes() + bytes.saturating_sub(1),
             )
     }
 
     /// A message leaves this queue for good.
     fn forget(&mut self, core: &Core, env: &Envelope, why: Removal) {
         core.policy.memory.sub(env.data.footprint());
-        logged(core, "a removal", self.store.removed(env, why));
+        logged(core, "a removal", self.backlog.removed(env, why));
     }
 
     fn dead_letter(&mut self, core: &mut Core, env: Envelope, reason: &str) {
         if core.dead_letter(&env, reason) {
-            self.forget(core, &env, Removal::DeadLettered);
+            core.policy.memory.sub(env.data.footprint());
+            if let Some(letter) = core.last_dead_letter() {
+                let recorded = self
+                    .backlog
+                    .dead_lettered(&env, &letter.destination, &letter.data);
+                logged(core, "a dead letter", recorded);
+            }
             return;
         }
         // A dead-letter queue's own poison messages stay where they are, at the back.
         core.m.ready.inc();
-        if let Err(e) = self.store.push_back(env.clone()) {
+        if let Err(e) = self.backlog.push_back(env.clone()) {
             logged(core, "a poison message", Err(e));
-            self.store.push_front(env);
+            self.backlog.push_front(env);
         }
     }
 
@@ -85,17 +91,21 @@ impl<S: Store> QueueDelivery<S> {
                 self.dead_letter(core, env, reason);
             } else {
                 core.m.ready.inc();
-                self.store.push_front(env);
+                self.backlog.push_front(env);
             }
         }
     }
 }
 
-impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
+impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
     const KIND: Kind = Kind::Queue;
 
     fn new(core: &Core) -> Self {
-        Self::with_store(S::default(), core.policy.limits_for(&core.name))
+        Self::with_backlog(S::open(core), core.policy.limits_for(&core.name))
+    }
+
+    fn flush(&mut self) -> Flushed {
+        self.backlog.flush()
     }
 
     fn publish(
@@ -111,7 +121,7 @@ impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
         {
             core.m.dropped.inc_by(messages.len() as u64);
             let l = self.limits;
-            return Err(Refused(format!(
+            return Err(Refused::Full(format!(
                 "the queue holds at most {} messages and {} bytes",
                 l.max_messages, l.max_bytes
             )));
@@ -119,12 +129,12 @@ impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
         let mut messages = messages.into_iter();
         while let Some(data) = messages.next() {
             if self.limits.overflow == Overflow::DropHead {
-                while !self.store.is_empty()
+                while !self.backlog.is_empty()
                     && self
                         .limits
-                        .full(self.store.len(), self.store.bytes() + data.size())
+                        .full(self.backlog.len(), self.backlog.bytes() + data.size())
                 {
-                    if let Some(old) = self.store.pop_front() {
+                    if let Some(old) = self.backlog.pop_front() {
                         core.m.ready.dec();
                         core.m.dropped.inc();
                         self.forget(core, &old, Removal::Dropped);
@@ -132,12 +142,12 @@ impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
                 }
             }
             let (size, footprint) = (data.size(), data.footprint());
-            if let Err(e) = self.store.push_back(Envelope::new(data)) {
+            if let Err(e) = self.backlog.push_back(Envelope::new(data)) {
                 // Nothing after a failed write is taken either: the batch stays contiguous.
                 core.m.dropped.inc_by(1 + messages.len() as u64);
                 let why = format!("the queue could not store it: {e}");
                 logged(core, "a publish", Err(e));
-                return Err(Refused(why));
+                return Err(Refused::Store(why));
             }
             core.m.published.inc();
             core.m.published_bytes.inc_by(size as u64);
@@ -149,12 +159,12 @@ impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
 
     fn must_pause(&self, core: &Core) -> bool {
         (self.limits.overflow == Overflow::Block
-            && self.limits.full(self.store.len(), self.store.bytes()))
+            && self.limits.full(self.backlog.len(), self.backlog.bytes()))
             || core.policy.memory.alarm()
     }
 
     fn dispatch(&mut self, core: &mut Core) {
-        while !self.store.is_empty() && !self.consumers.is_empty() {
+        while !self.backlog.is_empty() && !self.consumers.is_empty() {
             let n = self.consumers.len();
             let Some(idx) = (0..n)
                 .map(|i| (self.next + i) % n)
@@ -162,7 +172,7 @@ impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
             else {
                 break;
             };
-            let Some(env) = self.store.pop_front() else {
+            let Some(env) = self.backlog.pop_front() else {
                 break;
             };
             core.m.ready.dec();
@@ -170,7 +180,7 @@ impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
             let c = &mut self.consumers[idx];
             c.deliver(env);
             if let Some(env) = c.last_delivered() {
-                logged(core, "a delivery", self.store.delivered(env));
+                logged(core, "a delivery", self.backlog.delivered(env));
             }
             self.next = (idx + 1) % n;
         }
@@ -260,7 +270,7 @@ impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
     }
 
     fn is_idle(&self) -> bool {
-        self.store.is_empty() && self.consumers.is_empty()
+        self.backlog.is_empty() && self.consumers.is_empty()
     }
 
     fn quarantine(&mut self, core: &mut Core) -> bool {
@@ -269,7 +279,7 @@ impl<S: Store + Default + Unpin + 'static> Delivery for QueueDelivery<S> {
             // restarting rather than lose them.
             return false;
         }
-        while let Some(env) = self.store.pop_front() {
+        while let Some(env) = self.backlog.pop_front() {
             core.m.ready.dec();
             self.dead_letter(core, env, "destination-failed");
         }

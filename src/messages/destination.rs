@@ -20,6 +20,11 @@ pub enum AckError {
     NoSubscription,
 }
 
+/// The message store could not make something durable (see `crate::store`).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("message store failed: {0}")]
+pub struct StoreFailed(pub String);
+
 /// Publish messages to a destination.
 ///
 /// Sent by: `Session` (and the router, when dead-lettering or rerouting).
@@ -73,6 +78,18 @@ impl Origin {
                 reason: ErrorReason::Ack,
             }),
         }
+    }
+
+    /// The messages were taken but the store could not make them durable:
+    /// ERROR (with the receipt id) and close, so nothing is reported durable
+    /// that is not.
+    pub fn store_failed(self, destination: &str, failed: StoreFailed) {
+        self.replies.fail.do_send(Fail {
+            message: format!("{failed} ({destination})"),
+            detail: "the persistent message may not survive a restart".into(),
+            receipt_id: self.receipt,
+            reason: ErrorReason::Store,
+        });
     }
 
     /// The messages were refused: ERROR (with the receipt id) and close.
@@ -162,11 +179,12 @@ pub struct Nack {
     pub permit: Option<OwnedSemaphorePermit>,
 }
 
-/// Resolves once every message sent before it has been handled (for receipts
-/// that must follow earlier fire-and-forget publishes). Sent by `Session`
-/// with `send`, once per receipted frame at most.
+/// Resolves once every message sent before it has been handled and whatever
+/// they journaled is durable (for receipts that must follow earlier
+/// fire-and-forget publishes, and COMMIT). Sent by `Session` with `send`,
+/// once per receipted frame at most.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), StoreFailed>")]
 pub struct Sync;
 
 /// Stop if still idle. Sent by the router with `send`, at most once per idle
@@ -334,7 +352,7 @@ impl DestinationRef {
     }
 
     /// See [`Sync`].
-    pub async fn sync(&self) -> Result<(), MailboxError> {
+    pub async fn sync(&self) -> Result<Result<(), StoreFailed>, MailboxError> {
         self.0.sync.send(Sync).await
     }
 

@@ -47,6 +47,17 @@ pub struct PolicyOverride {
     pub max_messages: Option<usize>,
     pub max_bytes: Option<usize>,
     pub overflow: Option<Overflow>,
+    /// Every message of matching queues is persistent, whatever its SEND says.
+    pub persistent: Option<bool>,
+}
+
+/// Whether every message of `name` is persistent: the first matching policy says so.
+pub fn all_persistent(policies: &[PolicyOverride], name: &str) -> bool {
+    policies
+        .iter()
+        .find(|p| super::glob_match(&p.pattern, name))
+        .and_then(|p| p.persistent)
+        .unwrap_or(false)
 }
 
 impl QueueLimits {

@@ -1,6 +1,6 @@
 //! A published message as destinations hold it.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use super::limits::MemoryBudget;
 use std::sync::{Arc, OnceLock};
@@ -32,6 +32,10 @@ pub struct MessageData {
     /// so they count against the memory budget once, however many slow
     /// subscribers park it.
     parked: AtomicUsize,
+    /// Already appended to its destination's journal by whoever made it (a
+    /// dead-letter move writes the copy with the ack of the original, in one
+    /// atomic batch), so the receiving queue must not append it again.
+    journaled: AtomicBool,
 }
 
 impl MessageData {
@@ -48,6 +52,7 @@ impl MessageData {
             published_at: Instant::now(),
             encoded: Default::default(),
             parked: AtomicUsize::new(0),
+            journaled: AtomicBool::new(false),
         })
     }
 
@@ -69,7 +74,41 @@ impl MessageData {
             published_at: Instant::now(),
             encoded: Default::default(),
             parked: AtomicUsize::new(0),
+            journaled: AtomicBool::new(false),
         })
+    }
+
+    /// A message read back from the journal at start-up: it keeps the id it
+    /// had before the restart (so its `message-id` is stable), and ids given
+    /// out from now on are above it.
+    pub fn restored(id: u64, headers: Vec<(String, String)>, body: Bytes) -> Arc<MessageData> {
+        NEXT_ID.fetch_max(id.saturating_add(1), Ordering::Relaxed);
+        Arc::new(MessageData {
+            id,
+            headers: headers.into(),
+            body,
+            published_at: Instant::now(),
+            encoded: Default::default(),
+            parked: AtomicUsize::new(0),
+            journaled: AtomicBool::new(true),
+        })
+    }
+
+    /// Whether the SEND asked for it to survive a restart (`persistent:true`).
+    pub fn persistent_header(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, v)| n == "persistent" && v.eq_ignore_ascii_case("true"))
+    }
+
+    /// Whether it has been appended to a journal already (see `journaled`).
+    pub fn is_journaled(&self) -> bool {
+        self.journaled.load(Ordering::Relaxed)
+    }
+
+    /// Records that it has been appended to its destination's journal.
+    pub fn mark_journaled(&self) {
+        self.journaled.store(true, Ordering::Relaxed);
     }
 
     /// The shared headers encoded for `version`, encoding them on first use.

@@ -8,12 +8,16 @@ mod ids;
 mod kind;
 mod limits;
 mod message;
+mod stored_headers;
 mod transport;
 
 pub use ack_mode::AckMode;
 pub use glob::glob_match;
 pub use ids::{ConsumerKey, DestinationId};
 pub use kind::Kind;
-pub use limits::{MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer};
+pub use limits::{
+    all_persistent, MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer,
+};
 pub use message::{Envelope, MessageData};
+pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
 pub use transport::Transport;

@@ -35,6 +35,8 @@ pub enum ErrorReason {
     Shutdown,
     /// A subscriber read too slowly (output bound or topic policy).
     SlowConsumer,
+    /// The message store (journal) failed: a persistent message is not durable.
+    Store,
     /// A SUBSCRIBE or UNSUBSCRIBE that cannot be applied.
     Subscription,
     /// A transaction frame that cannot be applied.
@@ -47,7 +49,7 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason, in label order (for pre-registering metric series).
-    pub const ALL: [ErrorReason; 19] = [
+    pub const ALL: [ErrorReason; 20] = [
         ErrorReason::Ack,
         ErrorReason::Auth,
         ErrorReason::ConnectionLimit,
@@ -63,6 +65,7 @@ impl ErrorReason {
         ErrorReason::SessionFailed,
         ErrorReason::Shutdown,
         ErrorReason::SlowConsumer,
+        ErrorReason::Store,
         ErrorReason::Subscription,
         ErrorReason::Transaction,
         ErrorReason::UnknownCommand,
@@ -87,6 +90,7 @@ impl ErrorReason {
             ErrorReason::SessionFailed => "session_failed",
             ErrorReason::Shutdown => "shutdown",
             ErrorReason::SlowConsumer => "slow_consumer",
+            ErrorReason::Store => "store",
             ErrorReason::Subscription => "subscription",
             ErrorReason::Transaction => "transaction",
             ErrorReason::UnknownCommand => "unknown_command",

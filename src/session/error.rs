@@ -9,7 +9,7 @@
 use thiserror::Error;
 
 use super::CommandError;
-use crate::messages::destination::{AckError, SubscribeError};
+use crate::messages::destination::{AckError, StoreFailed, SubscribeError};
 use crate::messages::router::RouteError;
 use crate::messages::transaction::{Settlement, TooManyFrames};
 use crate::protocol::ErrorReason;
@@ -138,6 +138,9 @@ pub enum TransactionError {
     /// The messages were published, but a staged ACK or NACK was refused.
     #[error("COMMIT applied, but an acknowledgement failed: {0}")]
     AckFailed(AckError),
+    /// The message store could not make the COMMIT durable.
+    #[error("COMMIT not durable: {0}")]
+    Store(StoreFailed),
 }
 
 /// Why a destination lookup failed; each frame kind files it under its own

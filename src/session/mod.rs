@@ -11,6 +11,7 @@
 //! (ACK/NACK), `transactions`, and `replies` (RECEIPT and ERROR).
 
 mod command;
+mod commit_journal;
 mod error;
 mod replies;
 mod routes;

@@ -8,7 +8,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::subscriptions::Sub;
 use super::{AckTarget, Ctx, Session, SessionError, SettleError};
-use crate::messages::destination::{Ack, AckError, Nack, Origin};
+use crate::messages::destination::{Ack, AckError, DestinationRef, Nack, Origin};
 use crate::messages::transaction::{AckCandidate, Settlement, TxOp};
 use crate::model::AckMode;
 
@@ -125,7 +125,7 @@ impl Session {
         settle_first(candidates, message_id, how)
             .into_actor(self)
             .map(move |res, s, _| match res {
-                Ok(()) => s.receipt(receipt),
+                Ok(_) => s.receipt(receipt),
                 Err(e) => s.fail(failed(e.into()), receipt),
             })
             .wait(ctx);
@@ -134,12 +134,13 @@ impl Session {
 
 /// ACKs (or NACKs) `message_id` on the first of `candidates` that holds it:
 /// a 1.0 ACK names only the message, so each client-ack subscription is tried.
+/// Returns the destination that held it.
 pub(super) async fn settle_first(
     candidates: Vec<AckCandidate>,
     message_id: u64,
     how: Settlement,
-) -> Result<(), AckError> {
-    let mut last = Err(AckError::Unknown(message_id));
+) -> Result<DestinationRef, AckError> {
+    let mut last = AckError::Unknown(message_id);
     for AckCandidate {
         dest,
         key,
@@ -168,10 +169,10 @@ pub(super) async fn settle_first(
                 .await
             }
         };
-        last = reply.unwrap_or(Err(AckError::NoSubscription));
-        if last.is_ok() {
-            break;
+        match reply.unwrap_or(Err(AckError::NoSubscription)) {
+            Ok(()) => return Ok(dest),
+            Err(e) => last = e,
         }
     }
-    last
+    Err(last)
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
+use super::commit_journal::journal_sends;
 use super::routes::resolve;
 use super::settlement::settle_first;
 use super::{Ctx, Session, SessionError, TransactionError};
-use crate::messages::destination::{DestinationRef, Origin, Publish};
+use crate::messages::destination::{DestinationRef, Origin, Publish, StoreFailed};
 use crate::messages::transaction::{
     Abort, AckCandidate, Commit, Settlement, Stage, StageError, TxOp,
 };
@@ -101,12 +102,18 @@ impl Session {
         let router = self.shared.router.clone();
         let replies = self.replies.clone();
         let mut known = self.routes.clone();
+        let shared = self.shared.clone();
         async move {
             let ops = match addr.send(Commit).await {
                 Ok(Ok(ops)) => ops,
                 Ok(Err(_)) | Err(_) => return Err(TransactionError::Lost(tx)),
             };
             let (batches, settles) = batch(ops);
+            if let Some(store) = &shared.store {
+                journal_sends(store, &shared.settings.destinations, &batches)
+                    .await
+                    .map_err(|e| TransactionError::Store(StoreFailed(e.to_string())))?;
+            }
             let mut touched: Vec<DestinationRef> = Vec::new();
             for (name, messages) in batches {
                 let dest = match known.get(&name) {
@@ -129,12 +136,22 @@ impl Session {
             }
             let mut first_error = None;
             for (how, candidates, message_id) in settles {
-                if let Err(e) = settle_first(candidates, message_id, how).await {
-                    first_error.get_or_insert(e);
+                match settle_first(candidates, message_id, how).await {
+                    Ok(d) if !touched.iter().any(|t| t.same(&d)) => touched.push(d),
+                    Ok(_) => {}
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
+            // The RECEIPT waits until every destination the COMMIT touched has
+            // made its share durable.
             for d in &touched {
-                let _ = d.sync().await;
+                match d.sync().await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(TransactionError::Store(e)),
+                    Err(_) => return Err(TransactionError::Stopping),
+                }
             }
             match first_error {
                 Some(e) => Err(TransactionError::AckFailed(e)),

@@ -17,12 +17,17 @@ pub(super) const PORT_ZERO: [(&str, &str); 3] = [
     ("STOMPEDE__LISTENERS__WEBSOCKET", "127.0.0.1:0"),
 ];
 
+/// Small journal segments: every test broker preallocates one.
+pub(super) const SMALL_SEGMENTS: (&str, &str) = ("STOMPEDE__STORAGE__SEGMENT_BYTES", "1048576");
+
 /// The CONNECT headers of a plain 1.2 client.
 pub(super) const CONNECT_1_2: [(&str, &str); 2] = [("accept-version", "1.2"), ("host", "/")];
 
-/// A broker on 127.0.0.1 with ports chosen by the OS.
+/// A broker on 127.0.0.1 with ports chosen by the OS, its journal in a
+/// directory of its own (removed after the broker stops).
 pub struct TestBroker {
     pub handle: BrokerHandle,
+    pub store_dir: TempDir,
 }
 
 impl TestBroker {
@@ -49,9 +54,11 @@ impl TestBroker {
     /// Loads settings as the binary would (optional file, then environment)
     /// and starts the broker.
     fn spawn(file: Option<&Path>, overrides: &[(&str, &str)]) -> TestBroker {
-        let settings = Settings::load(file, test_env(overrides)).expect("test settings");
+        let store_dir = TempDir::new("store");
+        let settings =
+            Settings::load(file, test_env(&store_dir, overrides)).expect("test settings");
         let handle = BrokerHandle::spawn(settings).expect("broker starts");
-        TestBroker { handle }
+        TestBroker { handle, store_dir }
     }
 
     /// The STOMP listener's address.
@@ -122,11 +129,18 @@ impl TestBroker {
     }
 }
 
-/// Every listener on port 0 and a short shutdown grace, then `overrides`.
-fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+/// Every listener on port 0, a short shutdown grace and the journal in
+/// `store`, then `overrides`.
+fn test_env(store: &TempDir, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let dir = store.path.display().to_string();
+    let own = [
+        ("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS", "2000"),
+        ("STOMPEDE__STORAGE__DIR", dir.as_str()),
+        SMALL_SEGMENTS,
+    ];
     PORT_ZERO
         .iter()
-        .chain(&[("STOMPEDE__BROKER__SHUTDOWN_GRACE_MS", "2000")])
+        .chain(&own)
         .chain(overrides)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()

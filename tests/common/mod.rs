@@ -11,6 +11,7 @@ use std::time::Duration;
 mod broker;
 mod client;
 mod commands;
+mod durable;
 mod files;
 mod frames;
 mod http;
@@ -24,6 +25,7 @@ mod scrape;
 pub use self::{
     broker::TestBroker,
     client::{Client, ClientCodec},
+    durable::{expect_exactly, send_receipted, with_receipt, QUIET},
     files::TempDir,
     frames::body,
     http::http_get,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::broker::{CONNECT_1_2, PORT_ZERO};
+use super::broker::{CONNECT_1_2, PORT_ZERO, SMALL_SEGMENTS};
 use super::{Client, TempDir, TIMEOUT};
 
 /// The real `stompede` binary running as a child process.
@@ -27,6 +27,8 @@ impl BrokerProcess {
     /// otherwise) and waits for its "listening" log lines.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> BrokerProcess {
         let mut full = PORT_ZERO.to_vec();
+        // In the process's own working directory.
+        full.push(SMALL_SEGMENTS);
         full.extend_from_slice(env);
         Self::start_exact(args, &full).await
     }
@@ -89,6 +91,17 @@ impl BrokerProcess {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Kills the process with SIGKILL (no shutdown of any kind) and waits for it to go.
+    pub async fn kill9(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -KILL failed: {status}");
+        let exit = self.wait_exit().await;
+        assert!(!exit.success(), "killed broker reported success: {exit}");
     }
 
     /// Waits (with the timeout) for the process to exit.

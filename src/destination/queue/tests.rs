@@ -13,7 +13,7 @@ fn limits(max_messages: usize, max_bytes: usize, overflow: Overflow) -> QueueLim
 }
 
 fn queue(l: QueueLimits) -> QueueDelivery {
-    QueueDelivery::with_store(MemoryStore::default(), l)
+    QueueDelivery::with_backlog(MemoryBacklog::default(), l)
 }
 
 fn publish(q: &mut QueueDelivery, c: &mut Core, bodies: &[&str]) -> Result<(), Refused> {
@@ -48,7 +48,7 @@ fn an_empty_publish_is_taken_and_never_overflows() {
     let mut full = queue(limits(1, 1_000, Overflow::Reject));
     publish(&mut full, &mut c, &["only"]).expect("fits exactly");
     assert_eq!(full.publish(&mut c, Vec::new(), true), Ok(()));
-    assert_eq!(full.store.len(), 1);
+    assert_eq!(full.backlog.len(), 1);
 }
 
 #[test]
@@ -57,11 +57,14 @@ fn reject_refuses_a_batch_that_would_overflow_but_not_dead_letters() {
     let mut q = queue(limits(2, 1_000, Overflow::Reject));
     publish(&mut q, &mut c, &["a", "b"]).expect("reaching the bound is allowed");
     let refused = publish(&mut q, &mut c, &["c"]).expect_err("over the bound");
-    assert!(refused.0.contains("at most 2 messages"), "{refused:?}");
-    assert_eq!(q.store.len(), 2);
+    assert!(
+        matches!(&refused, Refused::Full(why) if why.contains("at most 2 messages")),
+        "{refused:?}"
+    );
+    assert_eq!(q.backlog.len(), 2);
     q.publish(&mut c, vec![data("dead")], false)
         .expect("the broker's own publishes are never refused");
-    assert_eq!(q.store.len(), 3);
+    assert_eq!(q.backlog.len(), 3);
 }
 
 #[test]
@@ -169,16 +172,19 @@ fn quarantine_dead_letters_what_waits_unless_it_is_a_dead_letter_queue() {
     let mut dlq = QueueDelivery::new(&dlq_core);
     publish(&mut dlq, &mut dlq_core, &["poison"]).expect("taken");
     assert!(!dlq.quarantine(&mut dlq_core));
-    assert_eq!(dlq.store.len(), 1, "kept rather than lost");
+    assert_eq!(dlq.backlog.len(), 1, "kept rather than lost");
 }
 
 /// A store whose writes always fail, as a full disk would.
 #[derive(Default)]
-struct Broken(MemoryStore);
+struct Broken(MemoryBacklog);
 
-impl Store for Broken {
-    fn push_back(&mut self, _: Envelope) -> Result<(), StoreError> {
-        Err(StoreError::Io(std::io::Error::other("disk full")))
+impl Backlog for Broken {
+    fn open(_: &Core) -> Self {
+        Broken::default()
+    }
+    fn push_back(&mut self, _: Envelope) -> Result<(), BacklogError> {
+        Err(BacklogError::Io(std::io::Error::other("disk full")))
     }
     fn push_front(&mut self, env: Envelope) {
         self.0.push_front(env)
@@ -201,6 +207,9 @@ fn a_store_that_cannot_write_refuses_the_publish() {
     let refused = q
         .publish(&mut c, vec![data("a"), data("b")], true)
         .expect_err("nothing was stored");
-    assert!(refused.0.contains("disk full"), "{refused:?}");
+    assert!(
+        matches!(&refused, Refused::Store(why) if why.contains("disk full")),
+        "{refused:?}"
+    );
     assert!(q.is_idle());
 }

@@ -1,27 +1,47 @@
 //! Where a queue's messages live: the seam a message store plugs into.
 //!
 //! A queue takes every waiting message from, and puts every accepted or
-//! returned message into, a [`Store`]. The store also hears when a message is
+//! returned message into, a [`Backlog`]. The store also hears when a message is
 //! handed to a consumer and when it leaves the queue for good, so a durable
 //! store can journal the whole life of a message (accept, deliver, ack,
-//! dead-letter) and rebuild the queue after a restart. [`MemoryStore`] keeps
+//! dead-letter) and rebuild the queue after a restart. [`MemoryBacklog`] keeps
 //! everything in memory, which is what every queue uses today.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::model::Envelope;
+use super::core::Core;
+use crate::model::{Envelope, MessageData};
+use crate::store::{Completion, StoreError};
 
 /// A store could not record a change (for example a journal write failed).
 #[derive(Debug, Error)]
-pub enum StoreError {
+pub enum BacklogError {
     /// Reading or writing the store's files failed.
     #[error("message store I/O failed: {0}")]
     Io(#[from] std::io::Error),
     /// A remote store (a broker or replicated log) refused or did not answer.
     #[error("message store unavailable: {0}")]
     Unavailable(String),
+    /// The journal refused the change (poisoned by an earlier failure, for example).
+    #[error("message store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What [`Backlog::flush`] did with the changes recorded since the last flush.
+#[derive(Debug)]
+pub enum Flushed {
+    /// Nothing was waiting to be written.
+    Nothing,
+    /// Submitted as one atomic batch; the completion resolves once it is durable.
+    Submitted(Completion),
+    /// The journal's submission queue is full: the changes are kept and go
+    /// with the next flush; publishers waiting on them stay paused.
+    Full,
+    /// The journal refused the batch; its changes are not durable.
+    Failed(StoreError),
 }
 
 /// Why a message leaves a queue for good.
@@ -42,10 +62,16 @@ pub enum Removal {
 /// not block for long: a durable store appends to a journal here and syncs in
 /// batches. `pop_front` cannot fail because a store keeps (or prefetches) the
 /// ready messages in memory; only what changes durable state can.
-pub trait Store {
+pub trait Backlog {
+    /// The backlog of the queue `core` describes, holding whatever a durable
+    /// backlog recovered for it.
+    fn open(core: &Core) -> Self
+    where
+        Self: Sized;
+
     /// Takes a newly published message at the back. On error the message is
     /// not taken and the queue refuses the publish.
-    fn push_back(&mut self, env: Envelope) -> Result<(), StoreError>;
+    fn push_back(&mut self, env: Envelope) -> Result<(), BacklogError>;
 
     /// Puts a returned message (NACK, consumer gone) back at the head. Its
     /// acceptance is already recorded, so this cannot fail.
@@ -68,31 +94,61 @@ pub trait Store {
     /// `env` is being handed to a consumer (its delivery count already
     /// raised). An error means the count may be lost on a crash: the message
     /// is then redelivered without the redelivered flag.
-    fn delivered(&mut self, env: &Envelope) -> Result<(), StoreError> {
+    fn delivered(&mut self, env: &Envelope) -> Result<(), BacklogError> {
         let _ = env;
         Ok(())
     }
 
     /// `env` leaves the queue for good. An error means it may come back after
     /// a restart (at-least-once), never that it is lost.
-    fn removed(&mut self, env: &Envelope, why: Removal) -> Result<(), StoreError> {
+    fn removed(&mut self, env: &Envelope, why: Removal) -> Result<(), BacklogError> {
         let _ = (env, why);
         Ok(())
+    }
+
+    /// `env` leaves for the dead-letter queue `to` as `copy`. A durable
+    /// backlog records the removal and the copy's arrival together, so a
+    /// crash neither loses nor duplicates the message.
+    fn dead_lettered(
+        &mut self,
+        env: &Envelope,
+        to: &str,
+        copy: &Arc<MessageData>,
+    ) -> Result<(), BacklogError> {
+        let _ = (to, copy);
+        self.removed(env, Removal::DeadLettered)
+    }
+
+    /// Hands the changes recorded since the last call to durable storage,
+    /// as one batch. Called after every step of the queue.
+    fn flush(&mut self) -> Flushed {
+        Flushed::Nothing
     }
 }
 
 /// The in-memory store: a double-ended queue and a byte count. Nothing
 /// survives the process.
 #[derive(Default)]
-pub struct MemoryStore {
+pub struct MemoryBacklog {
     ready: VecDeque<Envelope>,
     bytes: usize,
 }
 
-impl Store for MemoryStore {
-    fn push_back(&mut self, env: Envelope) -> Result<(), StoreError> {
+impl MemoryBacklog {
+    /// Takes `env` at the back; memory cannot refuse it.
+    pub fn append(&mut self, env: Envelope) {
         self.bytes += env.data.size();
         self.ready.push_back(env);
+    }
+}
+
+impl Backlog for MemoryBacklog {
+    fn open(_: &Core) -> Self {
+        MemoryBacklog::default()
+    }
+
+    fn push_back(&mut self, env: Envelope) -> Result<(), BacklogError> {
+        self.append(env);
         Ok(())
     }
 
@@ -131,7 +187,7 @@ mod tests {
 
     #[test]
     fn memory_store_keeps_order_and_counts_bytes() {
-        let mut s = MemoryStore::default();
+        let mut s = MemoryBacklog::default();
         assert!(s.is_empty());
         s.push_back(env("bb")).expect("memory never fails");
         s.push_back(env("ccc")).expect("memory never fails");
