@@ -2,6 +2,7 @@
 //! buffer and written in batches; reads go through a `FramedRead`. Every wait
 //! takes a deadline, so no call can hang.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -34,6 +35,10 @@ pub struct Conn {
     /// Longest wait for any single answer.
     pub timeout: Duration,
     receipts: u64,
+    /// RECEIPTs that arrived ahead of an older one still awaited. RabbitMQ
+    /// answers persistent SENDs when its disk confirms them, which need not be
+    /// in the order they were sent.
+    early: HashSet<String>,
 }
 
 impl Conn {
@@ -62,6 +67,7 @@ impl Conn {
             version: args.version,
             timeout: args.timeout,
             receipts: 0,
+            early: HashSet::new(),
         };
         conn.push(connect_frame(args))?;
         conn.flush().await?;
@@ -193,14 +199,31 @@ impl Conn {
         format!("r{}", self.receipts)
     }
 
-    /// Reads until the RECEIPT for `id`; any other frame is an error.
+    /// Reads until the RECEIPT for `id`. A RECEIPT for a later request of
+    /// this connection is kept for when it is awaited; any other frame is an
+    /// error.
     pub async fn await_receipt_by(&mut self, id: &str, deadline: Instant) -> Result<()> {
-        let what = format!("RECEIPT {id}");
-        let frame = self.recv_by(deadline, &what).await?;
-        match (frame.command, frame.header("receipt-id")) {
-            (Command::Receipt, Some(got)) if got == id => Ok(()),
-            _ => Err(unexpected(&frame, &format!("waiting for {what}"))),
+        if self.early.remove(id) {
+            return Ok(());
         }
+        let what = format!("RECEIPT {id}");
+        loop {
+            let frame = self.recv_by(deadline, &what).await?;
+            match (frame.command, frame.header("receipt-id")) {
+                (Command::Receipt, Some(got)) if got == id => return Ok(()),
+                (Command::Receipt, Some(got)) if self.is_pending(got) => {
+                    self.early.insert(got.to_string());
+                }
+                _ => return Err(unexpected(&frame, &format!("waiting for {what}"))),
+            }
+        }
+    }
+
+    /// Whether `id` names a receipt this connection asked for and has not yet seen.
+    fn is_pending(&self, id: &str) -> bool {
+        id.strip_prefix('r')
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n >= 1 && n <= self.receipts && !self.early.contains(id))
     }
 
     /// Subscribes and waits for the broker's receipt, so messages sent after
