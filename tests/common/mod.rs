@@ -19,6 +19,7 @@ mod process;
 mod programs;
 mod raw;
 mod scrape;
+mod settled;
 
 // Each test binary uses a different part of the harness.
 #[allow(unused_imports)]
@@ -33,6 +34,7 @@ pub use self::{
     programs::{browser_dir, require_node_packages, require_program, run_node_script},
     raw::RawClient,
     scrape::{parse_metrics, Sample, Scrape},
+    settled::assert_interop_run_settled,
 };
 
 /// How long any single expectation may take.
