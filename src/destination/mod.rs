@@ -18,6 +18,7 @@ mod durability;
 mod durable;
 mod handlers;
 mod policy;
+mod prepare;
 mod queue;
 mod storage;
 #[cfg(test)]
