@@ -102,10 +102,9 @@ impl Handler<Stage> for Transaction {
         if self.charge.bytes().saturating_add(cost) > self.max_bytes {
             return Err(TooManyBytes(self.max_bytes).into());
         }
-        if self.charge.would_exceed_budget(cost) {
+        if !self.charge.try_add(cost) {
             return Err(MemoryFull(self.charge.budget_limit()).into());
         }
-        self.charge.add(cost);
         self.ops.push(msg.0);
         Ok(())
     }

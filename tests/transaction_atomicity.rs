@@ -191,3 +191,22 @@ async fn a_commit_of_persistent_sends_and_acks_is_one_journal_batch() {
         after - before
     );
 }
+
+#[tokio::test]
+async fn a_commit_the_journal_cannot_take_applies_nothing() {
+    // The test broker's journal segments are 1 MiB: two persistent SENDs of
+    // 600 KiB fit one by one, but not as the COMMIT's one atomic batch.
+    let broker = TestBroker::start();
+    let mut c = broker.client().await;
+    c.send_with_receipt(tx_frame(Command::Begin, "t"), "b")
+        .await;
+    for q in ["/queue/huge-a", "/queue/huge-b"] {
+        let f = tx_send(q, &"x".repeat(600 * 1024), "t").with_header("persistent", "true");
+        c.send_with_receipt(f, &format!("s-{q}")).await;
+    }
+    c.expect_error_after(tx_frame(Command::Commit, "t"), "COMMIT not durable")
+        .await;
+    for q in ["/queue/huge-a", "/queue/huge-b"] {
+        nothing_published(&broker, q).await;
+    }
+}

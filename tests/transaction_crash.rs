@@ -63,6 +63,23 @@ async fn a_crash_right_after_the_commit_is_journaled_keeps_all_of_it() {
 }
 
 #[tokio::test]
+async fn a_commit_refused_for_a_bad_destination_leaves_nothing_in_the_journal() {
+    let store = TempDir::new("tx-badname");
+    let mut b = broker(&store).await;
+    let mut c = b.client().await;
+    with_receipt(&mut c, tx(Command::Begin, "t"), "b").await;
+    c.send(persistent("/queue/good", "ghost", "t")).await;
+    c.send(persistent("/nowhere/bad", "bad", "t")).await;
+    c.expect_error_after(tx(Command::Commit, "t"), "/nowhere/bad")
+        .await;
+    b.kill9().await;
+
+    let b = broker(&store).await;
+    let mut c = b.client().await;
+    expect_exactly(&mut c, "/queue/good", "auto", &[]).await;
+}
+
+#[tokio::test]
 async fn a_receipted_commit_survives_kill_9_and_an_open_transaction_leaves_nothing() {
     let store = TempDir::new("tx-kill");
     let mut b = broker(&store).await;

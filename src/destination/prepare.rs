@@ -65,3 +65,62 @@ impl<S: Delivery> Handler<Prepare> for Destination<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::queue::QueueDelivery;
+    use super::super::testing::{consumer, core, data, key};
+    use super::*;
+    use crate::model::AckMode::{Client, ClientIndividual};
+
+    fn settle(how: Settlement, sub: u64, message_id: u64, cumulative: bool) -> StagedSettle {
+        StagedSettle {
+            how,
+            key: key(sub),
+            message_id,
+            cumulative,
+        }
+    }
+
+    #[test]
+    fn settles_are_checked_as_if_applied_in_order_and_change_nothing() {
+        let mut c = core("/queue/q");
+        let mut q: QueueDelivery = QueueDelivery::new(&c);
+        let (ci, seen) = consumer(1, ClientIndividual, 3);
+        let (cl, seen_cl) = consumer(2, Client, 3);
+        q.subscribe(&mut c, ci);
+        q.publish(&mut c, vec![data("a"), data("b"), data("c")], true)
+            .expect("taken");
+        q.dispatch(&mut c);
+        q.subscribe(&mut c, cl);
+        q.publish(&mut c, vec![data("d"), data("e")], true)
+            .expect("taken");
+        q.dispatch(&mut c);
+        let (a, b) = (seen.id(0), seen.id(1));
+        let (d, e) = (seen_cl.id(0), seen_cl.id(1));
+        use Settlement::{Ack, Nack};
+
+        assert!(check_settles(&q, &[settle(Ack, 1, a, false), settle(Nack, 1, b, false)]).is_ok());
+        // The same message twice: the second finds it gone.
+        assert_eq!(
+            check_settles(&q, &[settle(Ack, 1, a, false), settle(Ack, 1, a, false)]).err(),
+            Some(AckError::Unknown(a))
+        );
+        // A cumulative ACK takes the earlier ones with it.
+        assert_eq!(
+            check_settles(&q, &[settle(Ack, 2, e, true), settle(Ack, 2, d, false)]).err(),
+            Some(AckError::Unknown(d))
+        );
+        assert_eq!(
+            check_settles(&q, &[settle(Ack, 9, a, false)]).err(),
+            Some(AckError::NoSubscription)
+        );
+        assert_eq!(
+            check_settles(&q, &[settle(Ack, 2, a, false)]).err(),
+            Some(AckError::Unknown(a))
+        );
+        // Nothing was applied by checking: each still holds what it held.
+        assert!(q.ack(&mut c, key(1), a, false).is_ok());
+        assert!(q.ack(&mut c, key(2), e, true).is_ok());
+    }
+}

@@ -82,15 +82,14 @@ impl StagedBytes {
         self.bytes
     }
 
-    /// Charges `n` more bytes.
-    pub fn add(&mut self, n: usize) {
-        self.budget.add(n);
-        self.bytes += n;
-    }
-
-    /// Whether `n` more bytes would take the broker past its memory budget.
-    pub fn would_exceed_budget(&self, n: usize) -> bool {
-        self.budget.used().saturating_add(n) > self.budget.limit()
+    /// Charges `n` more bytes, unless that would take the broker past its
+    /// memory budget. Returns whether they were charged.
+    pub fn try_add(&mut self, n: usize) -> bool {
+        let charged = self.budget.try_add(n);
+        if charged {
+            self.bytes += n;
+        }
+        charged
     }
 
     /// The broker's memory budget in bytes.
