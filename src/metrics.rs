@@ -84,7 +84,7 @@ pub enum TxOutcome {
     Begun,
     /// COMMIT.
     Committed,
-    /// ABORT, or the session ended with the transaction open.
+    /// ABORT, a COMMIT refused, or the session ended with the transaction open.
     Aborted,
 }
 

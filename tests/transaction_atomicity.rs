@@ -105,6 +105,9 @@ async fn a_commit_whose_acks_cannot_all_apply_applies_nothing() {
         .await;
     let bodies: Vec<String> = back.iter().map(body).collect();
     assert_eq!(bodies, ["m0", "m1"]);
+    let s = broker.scrape().await;
+    let committed = s.value("stompede_transactions_total", &[("outcome", "committed")]);
+    assert_eq!(committed, 0.0, "a refused COMMIT counted as committed");
 }
 
 #[tokio::test]

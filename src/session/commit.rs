@@ -146,7 +146,6 @@ impl Session {
         let Some(addr) = self.txs.remove(&tx) else {
             return self.fail(TransactionError::Unknown(tx), receipt);
         };
-        self.count_transaction(TxOutcome::Committed);
         #[cfg(feature = "fault-injection")]
         let crash_after_journal = std::mem::take(&mut self.crash_after_journal);
         #[cfg(not(feature = "fault-injection"))]
@@ -243,10 +242,16 @@ impl Session {
         .into_actor(self)
         .map(move |res: Result<HashMap<_, _>, _>, s, _| match res {
             Ok(routes) => {
+                s.count_transaction(TxOutcome::Committed);
                 s.routes = routes;
                 s.receipt(receipt);
             }
-            Err(e) => s.fail(e, receipt),
+            Err(e) => {
+                // Refused before anything was applied (or failed past it):
+                // either way the client must treat it as not committed.
+                s.count_transaction(TxOutcome::Aborted);
+                s.fail(e, receipt)
+            }
         })
         .wait(ctx);
     }
