@@ -7,7 +7,7 @@ use actix::prelude::*;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::subscriptions::Sub;
-use super::{AckTarget, Ctx, Session, SessionError, SettleError};
+use super::{AckTarget, Ctx, Session, SessionError, SettleError, TransactionError};
 use crate::messages::destination::{
     Ack, AckError, DestinationRef, Nack, Origin, Prepare, PrepareRefused, StagedSettle,
 };
@@ -79,6 +79,9 @@ impl Session {
             Err(e) => return self.fail(failed(e), receipt),
         };
         if let Some(tx) = transaction {
+            if !self.txs.contains_key(&tx) {
+                return self.fail(TransactionError::Unknown(tx), receipt);
+            }
             // Checked now, so that a bad ACK gets its ERROR (not a RECEIPT)
             // when staged; COMMIT checks the whole transaction again.
             return holder(candidates, message_id, how)
