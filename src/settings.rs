@@ -218,6 +218,10 @@ pub struct Destinations {
     pub topic_prefix: String,
     pub dead_letter_prefix: String,
     pub max_deliveries: u32,
+    pub nack: crate::model::NackMode,
+    pub redelivery_delay_ms: u64,
+    pub redelivery_backoff: f64,
+    pub redelivery_max_delay_ms: u64,
     pub default_prefetch: u32,
     pub max_prefetch: u32,
     pub idle_timeout_ms: u64,
@@ -355,12 +359,50 @@ impl Settings {
                 reason: "must start with the queue prefix".into(),
             });
         }
+        self.validate_redelivery()?;
         if self.storage.enabled {
             if let Err(e) = self.storage.store_config().validate() {
                 return Err(SettingsError::Invalid {
                     key: "storage",
                     reason: e.to_string(),
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// The redelivery settings, globally and in each policy.
+    fn validate_redelivery(&self) -> Result<(), SettingsError> {
+        let d = &self.destinations;
+        let invalid = |key, reason: String| Err(SettingsError::Invalid { key, reason });
+        if !(d.redelivery_backoff >= 1.0 && d.redelivery_backoff.is_finite()) {
+            return invalid(
+                "destinations.redelivery_backoff",
+                "must be a number >= 1.0".into(),
+            );
+        }
+        for p in &d.policies {
+            if let Some(b) = p.redelivery_backoff {
+                if !(b >= 1.0 && b.is_finite()) {
+                    return invalid(
+                        "destinations.policies",
+                        format!("{}: redelivery_backoff must be a number >= 1.0", p.pattern),
+                    );
+                }
+            }
+            if p.max_deliveries == Some(0) {
+                return invalid(
+                    "destinations.policies",
+                    format!("{}: max_deliveries must be greater than 0", p.pattern),
+                );
+            }
+            if let Some(dlq) = &p.dead_letter {
+                if !dlq.starts_with(&d.queue_prefix) || dlq.len() == d.queue_prefix.len() {
+                    return invalid(
+                        "destinations.policies",
+                        format!("{}: dead_letter '{dlq}' must be a queue name", p.pattern),
+                    );
+                }
             }
         }
         Ok(())

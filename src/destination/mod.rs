@@ -20,6 +20,7 @@ mod handlers;
 mod policy;
 mod prepare;
 mod queue;
+mod redelivery;
 mod storage;
 #[cfg(test)]
 mod testing;
