@@ -2,7 +2,8 @@
 //! a NACK does (`requeue-head`, `requeue-tail`, `dead-letter`), a redelivery
 //! delay growing by a backoff factor up to a cap, during which the other
 //! messages keep flowing, and `max_deliveries` with a dead-letter queue of the
-//! pattern's own. Times are measured on frames as they arrive, against lower
+//! pattern's own; after a restart a persistent message that was waiting out
+//! its delay is ready at once. Times are measured on frames as they arrive, against lower
 //! bounds only: a loaded machine may be late, never early.
 
 mod common;
@@ -221,4 +222,34 @@ async fn bad_redelivery_settings_are_refused_by_name() {
             .to_string();
         assert!(err.contains(needle), "{section}: {err}");
     }
+}
+
+#[tokio::test]
+async fn a_persistent_message_waiting_out_its_delay_is_ready_after_a_restart() {
+    let store = TempDir::new("redelivery-durable");
+    let config = TempDir::new("redelivery-durable-config");
+    let path = config.write(
+        "stompede.toml",
+        "[destinations]\npolicies = [{ pattern = \"/queue/later.*\", redelivery_delay_ms = 60000 }]\n",
+    );
+    let path = path.display().to_string();
+    let dir = store.path.display().to_string();
+    let env = [("STOMPEDE__STORAGE__DIR", dir.as_str())];
+    let mut b = BrokerProcess::start(&["--config", &path], &env).await;
+    let mut c = b.client().await;
+    send_receipted(&mut c, "/queue/later.a", "kept", true).await;
+    c.subscribe("/queue/later.a", "s", "client-individual")
+        .await;
+    let m = c.expect(Command::Message).await;
+    c.nack(&m).await;
+    c.ping().await;
+    c.expect_nothing(QUIET).await;
+    // The journal syncs in order: this RECEIPT means the delivery count is on disk.
+    send_receipted(&mut c, "/queue/barrier", "b", true).await;
+    b.kill9().await;
+
+    let b = BrokerProcess::start(&["--config", &path], &env).await;
+    let mut c = b.client().await;
+    let back = expect_exactly(&mut c, "/queue/later.a", "auto", &["kept"]).await;
+    assert_eq!(count(&back[0]), Some("2"), "{:?}", back[0]);
 }
