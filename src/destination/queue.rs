@@ -53,14 +53,23 @@ impl<S: Backlog> QueueDelivery<S> {
         self.consumers.iter_mut().find(|c| c.key == key)
     }
 
+    /// Messages and body bytes waiting, ready or delayed: what the bounds
+    /// count, so that NACKing with a delay cannot grow a queue past them.
+    fn waiting(&self) -> (usize, usize) {
+        (
+            self.backlog.len() + self.delayed.len(),
+            self.backlog.bytes() + self.delayed.bytes(),
+        )
+    }
+
     /// Whether a publish of `count` messages and `bytes` body bytes would
     /// take the queue past its bounds. Reaching them exactly is allowed, and
     /// an empty publish adds nothing, so it never overflows.
     fn overflows(&self, count: usize, bytes: usize) -> bool {
         count > 0
             && self.limits.full(
-                self.backlog.len() + count - 1,
-                self.backlog.bytes() + bytes.saturating_sub(1),
+                self.waiting().0 + count - 1,
+                self.waiting().1 + bytes.saturating_sub(1),
             )
     }
 
@@ -174,7 +183,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
                 while !self.backlog.is_empty()
                     && self
                         .limits
-                        .full(self.backlog.len(), self.backlog.bytes() + data.size())
+                        .full(self.waiting().0, self.waiting().1 + data.size())
                 {
                     if let Some(old) = self.backlog.pop_front() {
                         core.m.ready.dec();
@@ -228,7 +237,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
 
     fn must_pause(&self, core: &Core) -> bool {
         (self.limits.overflow == Overflow::Block
-            && self.limits.full(self.backlog.len(), self.backlog.bytes()))
+            && self.limits.full(self.waiting().0, self.waiting().1))
             || core.policy.memory.alarm()
     }
 

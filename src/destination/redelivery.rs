@@ -94,12 +94,15 @@ impl Ord for Due {
 pub struct Schedule {
     heap: BinaryHeap<Due>,
     seq: u64,
+    /// Body bytes held.
+    bytes: usize,
 }
 
 impl Schedule {
     /// Holds `env` until `at`, then it goes back at `place`.
     pub fn hold(&mut self, env: Envelope, at: Instant, place: Place) {
         self.seq += 1;
+        self.bytes += env.data.size();
         self.heap.push(Due {
             at,
             seq: self.seq,
@@ -118,6 +121,7 @@ impl Schedule {
         let mut out = Vec::new();
         while self.heap.peek().is_some_and(|d| d.at <= now) {
             if let Some(d) = self.heap.pop() {
+                self.bytes = self.bytes.saturating_sub(d.env.data.size());
                 out.push((d.env, d.place));
             }
         }
@@ -130,13 +134,18 @@ impl Schedule {
         while let Some(d) = self.heap.pop() {
             out.push(d.env);
         }
+        self.bytes = 0;
         out
     }
 
     /// How many messages wait.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.heap.len()
+    }
+
+    /// Their body bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Whether none waits.
@@ -148,9 +157,10 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{consumer, core_with, data, env, key};
-    use super::super::{Delivery, QueueDelivery};
+    use super::super::{Delivery, MemoryBacklog, QueueDelivery};
     use super::*;
     use crate::model::AckMode::ClientIndividual;
+    use crate::model::{Overflow, QueueLimits};
 
     /// A queue `/queue/q` under `tune`d redelivery, holding `bodies`, with one
     /// client-individual consumer of window 1 that got the first.
@@ -218,6 +228,33 @@ mod tests {
     }
 
     #[test]
+    fn delayed_messages_count_against_the_queue_limits() {
+        let mut c = core_with("/queue/q", |p| p.redelivery.delay = Duration::from_secs(60));
+        let limits = QueueLimits {
+            max_messages: 2,
+            max_bytes: 1 << 20,
+            overflow: Overflow::Reject,
+        };
+        let mut q = QueueDelivery::with_backlog(MemoryBacklog::default(), limits);
+        let (sub, seen) = consumer(1, ClientIndividual, 1);
+        q.subscribe(&mut c, sub);
+        q.publish(&mut c, vec![data("a"), data("b")], true)
+            .expect("fits");
+        q.dispatch(&mut c);
+        q.nack(&mut c, key(1), seen.id(0), false).expect("nacked");
+        q.refill(&mut c, key(1));
+        assert_eq!(seen.bodies(), ["a", "b"]);
+        assert!(
+            q.publish(&mut c, vec![data("c")], true).is_ok(),
+            "b is unacked, a delayed: one waits"
+        );
+        assert!(
+            q.publish(&mut c, vec![data("d")], true).is_err(),
+            "a (delayed) and c fill the queue"
+        );
+    }
+
+    #[test]
     fn a_gone_consumers_messages_are_not_delayed() {
         let (mut c, mut q, seen) = one_by_one(|r| r.delay = Duration::from_secs(60), &["a"]);
         seen.gone.set(true);
@@ -251,6 +288,7 @@ mod tests {
         assert_eq!(bodies(&due), ["early", "tie-1", "tie-2"]);
         assert_eq!(due[0].1, Place::Tail);
         assert_eq!((s.len(), s.next_due()), (1, Some(t + ms(30))));
+        assert_eq!(s.bytes(), "late".len());
         assert_eq!(s.take_all().len(), 1);
         assert!(s.is_empty() && s.next_due().is_none());
     }
