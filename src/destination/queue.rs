@@ -161,6 +161,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
         (self.limits.overflow == Overflow::Block
             && self.limits.full(self.backlog.len(), self.backlog.bytes()))
             || core.policy.memory.alarm()
+            || self.backlog.must_pause()
     }
 
     fn dispatch(&mut self, core: &mut Core) {

@@ -122,6 +122,11 @@ impl MemoryBudget {
         self
     }
 
+    /// The limit in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Bytes now held.
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
