@@ -103,7 +103,6 @@ impl Backlog for DurableBacklog {
     }
 
     fn push_back(&mut self, env: Envelope) -> Result<(), BacklogError> {
-        let mut here = false;
         if let Some(j) = &mut self.journal {
             let data = &env.data;
             if !data.is_journaled() && (j.all_persistent || data.persistent_header()) {
@@ -111,11 +110,13 @@ impl Backlog for DurableBacklog {
                 let headers = encode_headers(&data.headers);
                 j.pending.append(queue, data.id, headers, data.body.clone());
                 data.mark_journaled();
-                here = true;
             }
         }
+        // Journaled here or before it came (a COMMIT's, a dead letter): either way it is in
+        // the journal under this queue's id, so it may leave memory once written.
         self.last_persistent = env.data.is_journaled();
-        self.ready.push_back(env, here);
+        let on_disk = self.last_persistent && self.journal.is_some();
+        self.ready.push_back(env, on_disk);
         Ok(())
     }
 

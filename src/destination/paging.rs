@@ -110,14 +110,14 @@ impl Ready {
         self.resident
     }
 
-    /// Takes `env` at the back. `journaled_here`: this queue has just journaled it, so it may
-    /// leave memory once written. Its footprint has been (or is about to be) charged by the
-    /// caller; paging gives it back later, once written.
-    pub fn push_back(&mut self, env: Envelope, journaled_here: bool) {
+    /// Takes `env` at the back. `journaled`: it is (or is about to be) in the journal under
+    /// this queue's id, so it may leave memory once written. Its footprint has been (or is
+    /// about to be) charged by the caller; paging gives it back later, once written.
+    pub fn push_back(&mut self, env: Envelope, journaled: bool) {
         self.settle();
         let size = env.data.size();
         self.bytes += size;
-        let page = journaled_here
+        let page = journaled
             && self
                 .pager
                 .as_ref()
