@@ -236,3 +236,58 @@ async fn too_little_free_disk_raises_the_disk_alarm_at_start() {
         common::send_receipted(&mut other, "/queue/light", &format!("n{i}"), false).await;
     }
 }
+
+#[tokio::test]
+async fn committed_persistent_messages_page_out_too() {
+    let store = TempDir::new("paging-tx");
+    let env = [
+        // A COMMIT is one record, which must fit in a segment.
+        ("STOMPEDE__STORAGE__SEGMENT_BYTES", "16777216"),
+        ("STOMPEDE__BROKER__MAX_BUFFERED_BYTES", BUDGET),
+        ("STOMPEDE__STORAGE__QUEUE_RESIDENT_BYTES", "524288"),
+        ("STOMPEDE__STORAGE__FSYNC", "false"),
+    ];
+    let mut b = broker(&store, &env).await;
+    let budget: f64 = BUDGET.parse().unwrap();
+    let mut producer = b.client().await;
+    let (transactions, each) = (4, 2500); // 10 MiB of bodies, in COMMITs of 2.5 MiB
+    for t in 0..transactions {
+        let tx = format!("tx{t}");
+        producer
+            .send(Frame::new(Command::Begin).with_header("transaction", &tx))
+            .await;
+        for i in t * each..(t + 1) * each {
+            let f = Frame::new(Command::Send)
+                .with_header("destination", "/queue/committed")
+                .with_header("persistent", "true")
+                .with_header("transaction", &tx)
+                .with_body(kib(i));
+            producer.send(f).await;
+        }
+        let commit = Frame::new(Command::Commit).with_header("transaction", &tx);
+        producer.send_with_receipt(commit, &format!("c{t}")).await;
+        let used = metric(&b, "stompede_buffered_message_bytes").await;
+        assert!(used < budget, "buffered {used} after COMMIT {t}");
+    }
+    let mut c = b.client().await;
+    c.subscribe_with(
+        "/queue/committed",
+        "s",
+        &[("ack", "auto"), ("prefetch-count", "100")],
+    )
+    .await;
+    expect_in_order(&mut c, 0, transactions * each).await;
+    c.expect_nothing(common::QUIET).await;
+    b.kill9().await;
+}
+
+#[tokio::test]
+async fn a_max_bytes_below_two_segments_is_refused_at_start() {
+    let env = [
+        ("STOMPEDE__STORAGE__SEGMENT_BYTES", "65536"),
+        ("STOMPEDE__STORAGE__MAX_BYTES", "100000"),
+    ];
+    let (status, output) = common::run_binary_to_exit(&[], &env).await;
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("storage.max_bytes"), "{output}");
+}

@@ -257,3 +257,130 @@ impl Ready {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::encode_headers;
+    use crate::store::{Batch, Journal, StoreConfig};
+    use bytes::Bytes;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        queue: QueueId,
+        memory: Arc<MemoryBudget>,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = StoreConfig {
+            segment_bytes: 64 * 1024,
+            fsync: false,
+            ..StoreConfig::in_dir(dir.path())
+        };
+        let store: Arc<dyn Store> = Arc::new(Journal::open(config).expect("journal"));
+        let queue = store.declare_queue("/queue/q").expect("declared");
+        Fixture {
+            _dir: dir,
+            store,
+            queue,
+            memory: Arc::new(MemoryBudget::new(1 << 30)),
+        }
+    }
+
+    fn ready(f: &Fixture, share: usize) -> Ready {
+        Ready::new(Some(Pager {
+            store: f.store.clone(),
+            queue: f.queue,
+            memory: f.memory.clone(),
+            share,
+            name: "/queue/q".into(),
+        }))
+    }
+
+    /// A persistent message of 1000 bytes starting with `n`.
+    fn message(n: usize) -> Arc<MessageData> {
+        let headers = vec![("persistent".to_string(), "true".to_string())];
+        MessageData::from_send(headers, Bytes::from(format!("{n:04}").repeat(250)))
+    }
+
+    /// Journals `d` under the fixture's queue and waits until it is written.
+    fn journal(f: &Fixture, d: &MessageData) {
+        let mut batch = Batch::new();
+        batch.append(f.queue, d.id, encode_headers(&d.headers), d.body.clone());
+        f.store
+            .submit(batch)
+            .expect("submitted")
+            .wait()
+            .expect("written");
+    }
+
+    /// Pops everything, giving back each footprint as the queue does on removal.
+    fn drain(f: &Fixture, r: &mut Ready) -> Vec<String> {
+        std::iter::from_fn(|| r.pop_front())
+            .map(|e| {
+                f.memory.sub(e.data.footprint());
+                String::from_utf8_lossy(&e.data.body[..4]).into_owned()
+            })
+            .collect()
+    }
+
+    fn numbers(range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|n| format!("{n:04}")).collect()
+    }
+
+    #[test]
+    fn beyond_its_share_a_queue_keeps_slots_only_and_reads_back_in_order() {
+        let f = fixture();
+        let mut r = ready(&f, 10_000);
+        let footprint = message(0).footprint();
+        for n in 0..50 {
+            let d = message(n);
+            journal(&f, &d);
+            f.memory.add(d.footprint());
+            r.push_back(Envelope::new(d), true);
+        }
+        r.settle();
+        assert_eq!((r.len(), r.bytes()), (50, 50_000));
+        assert!(r.resident() <= 10_000, "resident {}", r.resident());
+        assert!(
+            f.memory.used() <= 10 * footprint,
+            "{} bytes charged for 10 messages in memory",
+            f.memory.used()
+        );
+        // A returned message goes back to the head, in memory, ahead of the paged ones.
+        let first = r.pop_front().expect("a message");
+        r.push_front(first);
+        let non_persistent = message(50);
+        f.memory.add(non_persistent.footprint());
+        r.push_back(Envelope::new(non_persistent), false);
+        assert_eq!(drain(&f, &mut r), numbers(0..51));
+        assert_eq!((r.len(), r.bytes(), r.resident()), (0, 0, 0));
+        assert_eq!(
+            f.memory.used(),
+            0,
+            "every footprint given back exactly once"
+        );
+    }
+
+    #[test]
+    fn a_paged_out_message_stays_in_memory_until_the_journal_has_written_it() {
+        let f = fixture();
+        let mut r = ready(&f, 0);
+        let d = message(7);
+        f.memory.add(d.footprint());
+        r.push_back(Envelope::new(d.clone()), true);
+        r.settle();
+        assert_eq!(
+            f.memory.used(),
+            d.footprint(),
+            "not written: still in memory"
+        );
+        journal(&f, &d);
+        r.settle();
+        assert_eq!(f.memory.used(), 0, "written: only its slot is left");
+        assert_eq!(drain(&f, &mut r), numbers(7..8));
+        assert_eq!(f.memory.used(), 0);
+    }
+}
