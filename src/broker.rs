@@ -134,6 +134,7 @@ pub async fn serve(
     if let Some(storage) = storage {
         policy = policy.with_storage(storage);
     }
+    let memory = policy.memory.clone();
     let policy = Arc::new(policy);
     let router = Router::new(policy, metrics.clone(), handles.clone()).start();
     let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);
@@ -143,7 +144,7 @@ pub async fn serve(
             websocket_addr.port(),
         ))
     });
-    let shared = Shared::new(settings, metrics.clone(), router.recipient(), store);
+    let shared = Shared::new(settings, metrics.clone(), router.recipient(), store, memory);
     let listener = Listener::new(shared, stomp, handles)
         .with_websocket(websocket)
         .start();

@@ -20,6 +20,7 @@ mod durable;
 mod handlers;
 mod paging;
 mod policy;
+mod prepare;
 mod queue;
 mod storage;
 #[cfg(test)]

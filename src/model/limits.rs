@@ -155,6 +155,24 @@ impl MemoryBudget {
         }
     }
 
+    /// Counts `n` more bytes held if that stays within the limit, in one
+    /// atomic step (so that concurrent callers cannot pass it together).
+    /// Returns whether they were counted.
+    pub fn try_add(&self, n: usize) -> bool {
+        let fits = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(n).filter(|total| *total <= self.limit)
+            })
+            .is_ok();
+        if fits {
+            if let Some((g, _)) = &self.gauges {
+                g.add(n as i64);
+            }
+        }
+        fits
+    }
+
     /// Counts `n` fewer bytes held.
     pub fn sub(&self, n: usize) {
         let used = self.used.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
