@@ -239,6 +239,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
         (self.limits.overflow == Overflow::Block
             && self.limits.full(self.waiting().0, self.waiting().1))
             || core.policy.memory.alarm()
+            || self.backlog.must_pause()
     }
 
     fn dispatch(&mut self, core: &mut Core) {
