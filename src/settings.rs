@@ -483,6 +483,22 @@ mod tests {
     }
 
     #[test]
+    fn redelivery_settings_come_from_the_environment_too() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("STOMPEDE__DESTINATIONS__NACK", "requeue-tail"),
+                ("STOMPEDE__DESTINATIONS__REDELIVERY_DELAY_MS", "250"),
+                ("STOMPEDE__DESTINATIONS__REDELIVERY_BACKOFF", "1.5"),
+            ]),
+        )
+        .expect("load");
+        let d = &s.destinations;
+        assert_eq!(d.nack, crate::model::NackMode::RequeueTail);
+        assert_eq!((d.redelivery_delay_ms, d.redelivery_backoff), (250, 1.5));
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let e = Settings::load(None, env(&[("STOMPEDE__LIMITS__MAX_FRAMES_IZE", "1")]))
             .expect_err("unknown key");
