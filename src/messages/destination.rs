@@ -92,6 +92,17 @@ impl Origin {
         });
     }
 
+    /// The destination takes no SEND at all (a wildcard topic): ERROR
+    /// (with the receipt id) and close.
+    pub fn not_sendable(self, destination: &str) {
+        self.replies.fail.do_send(Fail {
+            message: format!("cannot SEND to the wildcard destination {destination}"),
+            detail: "a destination with a '*', '#' or '>' segment is a subscription pattern; send to a destination it matches".into(),
+            receipt_id: self.receipt,
+            reason: ErrorReason::Destination,
+        });
+    }
+
     /// The messages were refused: ERROR (with the receipt id) and close.
     pub fn rejected(self, destination: &str, why: String) {
         self.replies.fail.do_send(Fail {
@@ -187,6 +198,28 @@ pub struct Nack {
 #[rtype(result = "Result<(), StoreFailed>")]
 pub struct Sync;
 
+/// The wildcard topics whose patterns match this topic (`/topic/a.*` for
+/// `/topic/a.b`): the topic hands each a copy of every message it takes, so a
+/// message is matched against the patterns once per topic, not once per
+/// publish. Sent by the router with `do_send` whenever the set changes (a
+/// wildcard topic created or retired), replacing the previous set.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetForwards {
+    pub to: Vec<DestinationRef>,
+}
+
+/// Messages a topic took, handed on to a wildcard topic whose pattern matches
+/// it. Sent by topics with `do_send`, in the order they took them; bounded
+/// because every copy shares the publisher's in-flight permit (`_permit`),
+/// released once the last wildcard topic has taken its copy.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Forwarded {
+    pub messages: Vec<Arc<MessageData>>,
+    pub _permit: Option<Arc<OwnedSemaphorePermit>>,
+}
+
 /// Stop if still idle. Sent by the router with `send`, at most once per idle
 /// report. The reply says whether it retired; a retired destination forwards
 /// anything it still receives to the router.
@@ -210,6 +243,8 @@ struct Recipients {
     nack: Recipient<Nack>,
     sync: Recipient<Sync>,
     retire: Recipient<Retire>,
+    set_forwards: Recipient<SetForwards>,
+    forwarded: Recipient<Forwarded>,
     #[cfg(feature = "fault-injection")]
     crash: Recipient<crate::fault::Crash>,
 }
@@ -226,6 +261,8 @@ pub trait DestinationActor:
     + Handler<Nack>
     + Handler<Sync>
     + Handler<Retire>
+    + Handler<SetForwards>
+    + Handler<Forwarded>
 {
 }
 
@@ -240,6 +277,8 @@ impl<A> DestinationActor for A where
         + Handler<Nack>
         + Handler<Sync>
         + Handler<Retire>
+        + Handler<SetForwards>
+        + Handler<Forwarded>
 {
 }
 
@@ -255,6 +294,8 @@ pub trait DestinationActor:
     + Handler<Nack>
     + Handler<Sync>
     + Handler<Retire>
+    + Handler<SetForwards>
+    + Handler<Forwarded>
     + Handler<crate::fault::Crash>
 {
 }
@@ -270,6 +311,8 @@ impl<A> DestinationActor for A where
         + Handler<Nack>
         + Handler<Sync>
         + Handler<Retire>
+        + Handler<SetForwards>
+        + Handler<Forwarded>
         + Handler<crate::fault::Crash>
 {
 }
@@ -288,6 +331,8 @@ impl DestinationRef {
             nack: addr.clone().recipient(),
             sync: addr.clone().recipient(),
             retire: addr.clone().recipient(),
+            set_forwards: addr.clone().recipient(),
+            forwarded: addr.clone().recipient(),
             #[cfg(feature = "fault-injection")]
             crash: addr.clone().recipient(),
         }))
@@ -311,6 +356,16 @@ impl DestinationRef {
     /// See [`Publish`].
     pub fn publish(&self, msg: Publish) {
         self.0.publish.do_send(msg)
+    }
+
+    /// See [`SetForwards`].
+    pub fn set_forwards(&self, to: Vec<DestinationRef>) {
+        self.0.set_forwards.do_send(SetForwards { to })
+    }
+
+    /// See [`Forwarded`].
+    pub fn forward(&self, msg: Forwarded) {
+        self.0.forwarded.do_send(msg)
     }
 
     /// See [`Ack`] (the `do_send` form, with an origin).

@@ -1,6 +1,16 @@
 //! `Router`: the registry of destinations. Creates a destination actor on
 //! first use, retires idle ones, and forwards what retired ones still receive.
 //! It knows destination names and kinds, never transports or sessions.
+//!
+//! Wildcard topics (`/topic/stocks.*.nyse`) are topic actors of their own,
+//! indexed by pattern in a [`PatternIndex`]. Each plain topic is told, when it
+//! is created and whenever a matching wildcard topic comes or goes, which
+//! wildcard topics match it, and hands them a copy of each message: the trie
+//! is walked per topic and per change of patterns, never per message.
+
+mod wildcards;
+
+pub use wildcards::{is_pattern, PatternIndex};
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -20,6 +30,8 @@ use crate::model::{DestinationId, Kind};
 /// The destination registry.
 pub struct Router {
     destinations: HashMap<Arc<str>, DestinationRef>,
+    /// The live wildcard topics, by pattern (the name without the topic prefix).
+    patterns: PatternIndex<DestinationRef>,
     policy: Arc<DestinationPolicy>,
     metrics: Arc<Metrics>,
     arbiters: Vec<ArbiterHandle>,
@@ -35,6 +47,7 @@ impl Router {
     ) -> Self {
         Router {
             destinations: HashMap::new(),
+            patterns: PatternIndex::new(),
             policy,
             metrics,
             arbiters,
@@ -51,27 +64,45 @@ impl Router {
         let arbiter = self.pick_arbiter(name);
         let id = DestinationId::next();
         let router = RouterHandle::of(&me);
-        let dest = if name.starts_with(&policy.queue_prefix)
-            && name.len() > policy.queue_prefix.len()
-        {
-            let n = key.clone();
-            let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
-                Queue::new(n, policy, id, router, metrics)
-            });
-            DestinationRef::of(&addr, Kind::Queue, id)
-        } else if name.starts_with(&policy.topic_prefix) && name.len() > policy.topic_prefix.len() {
-            let n = key.clone();
-            let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
-                Topic::new(n, policy, id, router, metrics)
-            });
-            DestinationRef::of(&addr, Kind::Topic, id)
-        } else {
-            return Err(RouteError::BadPrefix {
-                name: name.to_string(),
-                queue: self.policy.queue_prefix.clone(),
-                topic: self.policy.topic_prefix.clone(),
-            });
-        };
+        let dest =
+            if name.starts_with(&policy.queue_prefix) && name.len() > policy.queue_prefix.len() {
+                let n = key.clone();
+                let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
+                    Queue::new(n, policy, id, router, metrics)
+                });
+                DestinationRef::of(&addr, Kind::Queue, id)
+            } else if let Some(topic) = name
+                .strip_prefix(&policy.topic_prefix)
+                .filter(|t| !t.is_empty())
+            {
+                let n = key.clone();
+                let wildcard = is_pattern(topic);
+                let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
+                    let t = Topic::new(n, policy, id, router, metrics);
+                    if wildcard {
+                        t.wildcard()
+                    } else {
+                        t
+                    }
+                });
+                let dest = DestinationRef::of(&addr, Kind::Topic, id);
+                if wildcard {
+                    self.patterns.insert(topic, dest.clone());
+                    self.refresh_matching(topic);
+                } else {
+                    let to = self.forwards_of(topic);
+                    if !to.is_empty() {
+                        dest.set_forwards(to);
+                    }
+                }
+                dest
+            } else {
+                return Err(RouteError::BadPrefix {
+                    name: name.to_string(),
+                    queue: self.policy.queue_prefix.clone(),
+                    topic: self.policy.topic_prefix.clone(),
+                });
+            };
         self.destinations.insert(key, dest.clone());
         Ok(dest)
     }
@@ -95,6 +126,43 @@ impl Router {
             return Err(RouteError::TooManyDestinations { max });
         }
         Ok(())
+    }
+
+    /// The wildcard topics matching the plain topic `topic` (prefix stripped).
+    fn forwards_of(&self, topic: &str) -> Vec<DestinationRef> {
+        self.patterns
+            .matches(topic)
+            .into_iter()
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
+
+    /// Tells every live plain topic that `pattern` matches which wildcard
+    /// topics match it now (after `pattern` came or went).
+    fn refresh_matching(&self, pattern: &str) {
+        let mut only = PatternIndex::new();
+        only.insert(pattern, ());
+        let prefix = &self.policy.topic_prefix;
+        for (name, dest) in &self.destinations {
+            let Some(topic) = name.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            if !is_pattern(topic) && !only.matches(topic).is_empty() {
+                dest.set_forwards(self.forwards_of(topic));
+            }
+        }
+    }
+
+    /// `name` has left the registry: if it was a wildcard topic (this very
+    /// actor, not a successor), its pattern leaves the index.
+    fn forget(&mut self, name: &str, dest: &DestinationRef) {
+        let Some(topic) = name.strip_prefix(self.policy.topic_prefix.as_str()) else {
+            return;
+        };
+        if is_pattern(topic) && self.patterns.get(topic).is_some_and(|d| d.same(dest)) {
+            self.patterns.remove(topic);
+            self.refresh_matching(topic);
+        }
     }
 
     fn pick_arbiter(&self, name: &str) -> ArbiterHandle {
@@ -181,6 +249,7 @@ impl Handler<DestinationIdle> for Router {
                 if matches!(retired, Ok(true)) && same {
                     tracing::debug!(destination = %name, "idle destination retired");
                     router.destinations.remove(&name);
+                    router.forget(&name, &dest);
                 }
             })
             .spawn(ctx);
@@ -191,12 +260,14 @@ impl Handler<DestinationFailed> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: DestinationFailed, _: &mut Self::Context) {
-        if self
+        if let Some(dest) = self
             .destinations
             .get(&msg.name)
-            .is_some_and(|d| d.id() == msg.id)
+            .filter(|d| d.id() == msg.id)
+            .cloned()
         {
             self.destinations.remove(&msg.name);
+            self.forget(&msg.name, &dest);
         }
     }
 }
