@@ -133,7 +133,12 @@ pub async fn serve(
             websocket_addr.port(),
         ))
     });
-    let shared = Shared::new(settings, metrics.clone(), router.recipient(), store);
+    let shared = Shared::new(
+        settings,
+        metrics.clone(),
+        (router.clone().recipient(), router.clone().recipient()),
+        store,
+    );
     let listener = Listener::new(shared, stomp, handles)
         .with_websocket(websocket)
         .start();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::Recipient;
 
 use crate::auth::Authenticator;
-use crate::messages::router::Resolve;
+use crate::messages::router::{Resolve, TempQueues};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -17,6 +17,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Where sessions look destinations up.
     pub router: Recipient<Resolve>,
+    /// Where sessions claim and release their temporary queues.
+    pub temp_queues: Recipient<TempQueues>,
     pub auth: Authenticator,
     /// The journal, when `storage.enabled`: a COMMIT journals its persistent
     /// messages in one batch before any queue takes them.
@@ -29,7 +31,7 @@ impl Shared {
     pub fn new(
         settings: Settings,
         metrics: Arc<Metrics>,
-        router: Recipient<Resolve>,
+        (router, temp_queues): (Recipient<Resolve>, Recipient<TempQueues>),
         store: Option<Arc<dyn Store>>,
     ) -> Arc<Shared> {
         let auth = Authenticator::new(&settings.auth);
@@ -37,6 +39,7 @@ impl Shared {
             settings,
             metrics,
             router,
+            temp_queues,
             auth,
             store,
             next_id: AtomicU64::new(1),

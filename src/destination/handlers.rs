@@ -12,8 +12,8 @@ use super::consumer::Consumer;
 use super::delivery::{Delivery, Refused};
 use crate::messages::connection::Receipted;
 use crate::messages::destination::{
-    Ack, AckError, Forwarded, Nack, Origin, Publish, Retire, SetForwards, Settle, StoreFailed,
-    Subscribe, SubscribeError, Sync, Unsubscribe,
+    Ack, AckError, Delete, Forwarded, Nack, Origin, Publish, Retire, SetForwards, Settle,
+    StoreFailed, Subscribe, SubscribeError, Sync, Unsubscribe,
 };
 use crate::messages::router::Reroute;
 use crate::model::ConsumerKey;
@@ -278,6 +278,21 @@ impl<S: Delivery> Handler<Sync> for Destination<S> {
                 Err(_) => Err(StoreFailed("the queue stopped".into())),
             }
         })
+    }
+}
+
+impl<S: Delivery> Handler<Delete> for Destination<S> {
+    type Result = ();
+
+    fn handle(&mut self, _: Delete, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, ctx| {
+            this.run(ctx, |s, core| s.purge(core));
+            this.retired = true;
+            this.paused.clear();
+            if let Some(t) = this.timer.take() {
+                ctx.cancel_future(t);
+            }
+        });
     }
 }
 

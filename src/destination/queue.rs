@@ -273,6 +273,23 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
         self.backlog.is_empty() && self.consumers.is_empty()
     }
 
+    fn purge(&mut self, core: &mut Core) {
+        for mut c in std::mem::take(&mut self.consumers) {
+            core.m.consumers.dec();
+            for env in c.take_all() {
+                core.m.unacked.dec();
+                core.m.dropped.inc();
+                self.forget(core, &env, Removal::Dropped);
+            }
+        }
+        self.next = 0;
+        while let Some(env) = self.backlog.pop_front() {
+            core.m.ready.dec();
+            core.m.dropped.inc();
+            self.forget(core, &env, Removal::Dropped);
+        }
+    }
+
     fn quarantine(&mut self, core: &mut Core) -> bool {
         if !core.has_dead_letter_queue() {
             // A dead-letter queue has nowhere to send its messages: keep

@@ -220,6 +220,13 @@ pub struct Forwarded {
     pub _permit: Option<Arc<OwnedSemaphorePermit>>,
 }
 
+/// Deletes the destination: what waits in it is dropped (counted) and it
+/// retires at once. Sent by the router with `do_send` when a temporary
+/// queue's connection ends (once per queue).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Delete;
+
 /// Stop if still idle. Sent by the router with `send`, at most once per idle
 /// report. The reply says whether it retired; a retired destination forwards
 /// anything it still receives to the router.
@@ -245,6 +252,7 @@ struct Recipients {
     retire: Recipient<Retire>,
     set_forwards: Recipient<SetForwards>,
     forwarded: Recipient<Forwarded>,
+    delete: Recipient<Delete>,
     #[cfg(feature = "fault-injection")]
     crash: Recipient<crate::fault::Crash>,
 }
@@ -263,6 +271,7 @@ pub trait DestinationActor:
     + Handler<Retire>
     + Handler<SetForwards>
     + Handler<Forwarded>
+    + Handler<Delete>
 {
 }
 
@@ -279,6 +288,7 @@ impl<A> DestinationActor for A where
         + Handler<Retire>
         + Handler<SetForwards>
         + Handler<Forwarded>
+        + Handler<Delete>
 {
 }
 
@@ -296,6 +306,7 @@ pub trait DestinationActor:
     + Handler<Retire>
     + Handler<SetForwards>
     + Handler<Forwarded>
+    + Handler<Delete>
     + Handler<crate::fault::Crash>
 {
 }
@@ -313,6 +324,7 @@ impl<A> DestinationActor for A where
         + Handler<Retire>
         + Handler<SetForwards>
         + Handler<Forwarded>
+        + Handler<Delete>
         + Handler<crate::fault::Crash>
 {
 }
@@ -333,6 +345,7 @@ impl DestinationRef {
             retire: addr.clone().recipient(),
             set_forwards: addr.clone().recipient(),
             forwarded: addr.clone().recipient(),
+            delete: addr.clone().recipient(),
             #[cfg(feature = "fault-injection")]
             crash: addr.clone().recipient(),
         }))
@@ -361,6 +374,11 @@ impl DestinationRef {
     /// See [`SetForwards`].
     pub fn set_forwards(&self, to: Vec<DestinationRef>) {
         self.0.set_forwards.do_send(SetForwards { to })
+    }
+
+    /// See [`Delete`].
+    pub fn delete(&self) {
+        self.0.delete.do_send(Delete)
     }
 
     /// See [`Forwarded`].

@@ -9,6 +9,7 @@ mod kind;
 mod limits;
 mod message;
 mod stored_headers;
+mod temp_queue;
 mod transport;
 
 pub use ack_mode::AckMode;
@@ -20,4 +21,5 @@ pub use limits::{
 };
 pub use message::{Envelope, MessageData};
 pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
+pub use temp_queue::{temp_queue_name, temp_queue_owner, CLIENT_PREFIX as TEMP_QUEUE_PREFIX};
 pub use transport::Transport;

@@ -13,7 +13,7 @@ mod wildcards;
 pub use wildcards::{is_pattern, PatternIndex};
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -23,15 +23,19 @@ use crate::destination::{DestinationPolicy, Queue, Topic};
 use crate::messages::destination::{DestinationRef, Publish};
 use crate::messages::router::{
     DeadLetter, DestinationFailed, DestinationIdle, Reroute, Resolve, RouteError, RouterHandle,
+    TempQueues,
 };
 use crate::metrics::Metrics;
-use crate::model::{DestinationId, Kind};
+use crate::model::{temp_queue_owner, DestinationId, Kind};
 
 /// The destination registry.
 pub struct Router {
     destinations: HashMap<Arc<str>, DestinationRef>,
     /// The live wildcard topics, by pattern (the name without the topic prefix).
     patterns: PatternIndex<DestinationRef>,
+    /// Connections whose temporary queues may exist (they claimed them and
+    /// have not ended).
+    temp_owners: HashSet<u64>,
     policy: Arc<DestinationPolicy>,
     metrics: Arc<Metrics>,
     arbiters: Vec<ArbiterHandle>,
@@ -48,6 +52,7 @@ impl Router {
         Router {
             destinations: HashMap::new(),
             patterns: PatternIndex::new(),
+            temp_owners: HashSet::new(),
             policy,
             metrics,
             arbiters,
@@ -57,6 +62,15 @@ impl Router {
     fn resolve(&mut self, name: &str, me: Addr<Router>) -> Result<DestinationRef, RouteError> {
         if let Some(d) = self.destinations.get(name) {
             return Ok(d.clone());
+        }
+        if let Some(owner) = temp_queue_owner(&self.policy.queue_prefix, name) {
+            // A temporary queue exists only while its connection does; one
+            // replied to afterwards must not come back and fill up.
+            if !owner.is_some_and(|o| self.temp_owners.contains(&o)) {
+                return Err(RouteError::TempQueueGone {
+                    name: name.to_string(),
+                });
+            }
         }
         let key: Arc<str> = Arc::from(name);
         let policy = self.policy.clone();
@@ -211,6 +225,12 @@ impl Handler<Reroute> for Router {
         let Reroute::Publish { destination, msg } = msg;
         match self.resolve(&destination, ctx.address()) {
             Ok(d) => d.publish(msg),
+            Err(e @ RouteError::TempQueueGone { .. }) => {
+                tracing::debug!(error = %e, "reply to a deleted temporary queue dropped");
+                if let Some(o) = msg.origin {
+                    o.accepted();
+                }
+            }
             Err(e) => tracing::error!(error = %e, "rerouted message has no destination"),
         }
     }
@@ -227,6 +247,36 @@ impl Handler<DeadLetter> for Router {
                 origin: None,
             }),
             Err(e) => tracing::error!(error = %e, "dead-letter destination is invalid"),
+        }
+    }
+}
+
+impl Handler<TempQueues> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: TempQueues, _: &mut Self::Context) {
+        match msg {
+            TempQueues::Claim { owner } => {
+                self.temp_owners.insert(owner);
+            }
+            TempQueues::Release { owner } => {
+                if !self.temp_owners.remove(&owner) {
+                    return;
+                }
+                let prefix = &self.policy.queue_prefix;
+                let gone: Vec<Arc<str>> = self
+                    .destinations
+                    .keys()
+                    .filter(|n| temp_queue_owner(prefix, n) == Some(Some(owner)))
+                    .cloned()
+                    .collect();
+                for name in gone {
+                    if let Some(d) = self.destinations.remove(&name) {
+                        tracing::debug!(destination = %name, "temporary queue deleted with its connection");
+                        d.delete();
+                    }
+                }
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ mod replies;
 mod routes;
 mod settlement;
 mod subscriptions;
+mod temp_queues;
 mod transactions;
 
 use std::collections::HashMap;
@@ -56,6 +57,8 @@ pub struct Session {
     failed: bool,
     failures: Failures,
     replies: Arc<Replies>,
+    /// Whether it claimed temporary queues (released when it ends).
+    temp_claimed: bool,
 }
 
 type Ctx = Context<Session>;
@@ -80,6 +83,7 @@ impl Session {
                 fail: conn.fail.clone(),
             }),
             conn,
+            temp_claimed: false,
         }
     }
 
@@ -101,8 +105,10 @@ impl Session {
             ClientCommand::Send {
                 destination,
                 transaction,
-                frame,
+                mut frame,
             } => {
+                let destination = self.own_temp_queue(&destination).unwrap_or(destination);
+                self.rewrite_temp_queues(&mut frame.headers);
                 let data = MessageData::from_send(frame.headers, frame.body);
                 match transaction {
                     Some(tx) => self.stage(tx, TxOp::Publish { destination, data }, receipt, ctx),
@@ -181,6 +187,7 @@ impl Session {
     fn release(&mut self) {
         self.release_subscriptions();
         self.abort_all();
+        self.release_temp_queues();
     }
 }
 

@@ -41,6 +41,10 @@ impl Session {
         if self.subs.contains_key(&id) {
             return self.fail(SubscriptionError::IdInUse(id), receipt);
         }
+        let destination = self.own_temp_queue(&destination).unwrap_or(destination);
+        if let Err(e) = self.check_temp_owner(&destination) {
+            return self.fail(e, receipt);
+        }
         let max = self.shared.settings.limits.max_subscriptions;
         if self.subs.len() >= max {
             return self.fail(SessionError::TooManySubscriptions(max), receipt);
