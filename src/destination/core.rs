@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::DestinationPolicy;
 use crate::messages::router::DeadLetter;
 use crate::metrics::DestinationMetrics;
-use crate::model::Envelope;
+use crate::model::{Envelope, Expiry};
 
 /// A destination's identity, policy, metrics and outgoing dead letters.
 pub struct Core {
@@ -24,12 +24,15 @@ pub struct Core {
     pub last_activity: Instant,
     /// Dead letters to forward to the router, oldest first.
     outbox: Vec<DeadLetter>,
+    /// Its time to live and what expiry does (`destinations.policies`).
+    pub expiry: Expiry,
 }
 
 impl Core {
     /// The core of the destination `name`.
     pub fn new(name: Arc<str>, policy: Arc<DestinationPolicy>, m: DestinationMetrics) -> Self {
         Core {
+            expiry: Expiry::for_destination(&policy.overrides, &name),
             name,
             policy,
             m,
@@ -41,6 +44,11 @@ impl Core {
     /// A client used the destination just now.
     pub fn touch(&mut self) {
         self.last_activity = Instant::now();
+    }
+
+    /// Whether `env` expired before its turn (its `expires`, or this destination's ttl).
+    pub fn expired(&self, env: &Envelope) -> bool {
+        env.data.expired(self.expiry.ttl)
     }
 
     /// Counts one delivery of `env`, before the consumer gets it: the

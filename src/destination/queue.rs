@@ -10,7 +10,7 @@ use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
 use crate::messages::destination::AckError;
-use crate::model::{ConsumerKey, Envelope, Kind, MessageData, Overflow, QueueLimits};
+use crate::model::{ConsumerKey, Envelope, Kind, MessageData, OnExpiry, Overflow, QueueLimits};
 
 #[cfg(test)]
 mod tests;
@@ -79,6 +79,17 @@ impl<S: Backlog> QueueDelivery<S> {
         if let Err(e) = self.backlog.push_back(env.clone()) {
             logged(core, "a poison message", Err(e));
             self.backlog.push_front(env);
+        }
+    }
+
+    /// An expired message leaves without being delivered: dead-lettered
+    /// when the policy says so (and there is a dead-letter queue), else dropped.
+    fn expire(&mut self, core: &mut Core, env: Envelope) {
+        core.m.expired.inc();
+        if core.expiry.on_expiry == OnExpiry::DeadLetter && core.has_dead_letter_queue() {
+            self.dead_letter(core, env, "expired");
+        } else {
+            self.forget(core, &env, Removal::Dropped);
         }
     }
 
@@ -176,6 +187,10 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
                 break;
             };
             core.m.ready.dec();
+            if core.expired(&env) {
+                self.expire(core, env);
+                continue;
+            }
             core.delivering(&env);
             let c = &mut self.consumers[idx];
             c.deliver(env);

@@ -49,6 +49,10 @@ pub struct PolicyOverride {
     pub overflow: Option<Overflow>,
     /// Every message of matching queues is persistent, whatever its SEND says.
     pub persistent: Option<bool>,
+    /// Messages of matching destinations expire this long after acceptance.
+    pub ttl_ms: Option<u64>,
+    /// What happens to an expired message of matching destinations.
+    pub on_expiry: Option<super::OnExpiry>,
 }
 
 /// Whether every message of `name` is persistent: the first matching policy says so.

@@ -3,6 +3,7 @@
 //! protocol layer speaks in these types.
 
 mod ack_mode;
+mod expiry;
 mod glob;
 mod ids;
 mod kind;
@@ -13,6 +14,7 @@ mod temp_queue;
 mod transport;
 
 pub use ack_mode::AckMode;
+pub use expiry::{now_ms, parse_expires, Expiry, OnExpiry};
 pub use glob::glob_match;
 pub use ids::{ConsumerKey, DestinationId};
 pub use kind::Kind;

@@ -116,11 +116,21 @@ impl ClientCommand {
     pub fn parse(frame: Frame, version: Version) -> Result<ClientCommand, CommandError> {
         let tx = |f: &Frame| f.header("transaction").map(str::to_string);
         Ok(match frame.command {
-            Command::Send => ClientCommand::Send {
-                destination: required(&frame, "destination")?,
-                transaction: tx(&frame),
-                frame,
-            },
+            Command::Send => {
+                // Read here once so a bad value is the client's ERROR, not a
+                // message that silently never expires.
+                if let Err(value) = crate::model::parse_expires(frame.header("expires")) {
+                    return Err(CommandError::InvalidHeader {
+                        header: "expires",
+                        value,
+                    });
+                }
+                ClientCommand::Send {
+                    destination: required(&frame, "destination")?,
+                    transaction: tx(&frame),
+                    frame,
+                }
+            }
             Command::Subscribe => {
                 let destination = required(&frame, "destination")?;
                 // 1.0 made `id` optional; its subscription is then named by destination.
