@@ -93,6 +93,49 @@ impl<S: Backlog> QueueDelivery<S> {
         }
     }
 
+    /// Delivers `env` to consumer `idx` and moves the round-robin past it.
+    fn hand(&mut self, core: &mut Core, idx: usize, env: Envelope) {
+        core.delivering(&env);
+        let c = &mut self.consumers[idx];
+        c.deliver(env);
+        if let Some(env) = c.last_delivered() {
+            logged(core, "a delivery", self.backlog.delivered(env));
+        }
+        self.next = (idx + 1) % self.consumers.len();
+    }
+
+    /// Dispatch when some consumer has a selector: a message goes to the
+    /// next consumer with room that selects it; one that none of them
+    /// selects now is passed over and waits, in its place, for a consumer
+    /// that does. At most `destinations.selector_lookahead` are passed over
+    /// per dispatch, which bounds the work a publish or an ACK can cause.
+    fn dispatch_selective(&mut self, core: &mut Core) {
+        let mut skipped: Vec<Envelope> = Vec::new();
+        let lookahead = core.policy.selector_lookahead.max(1);
+        while skipped.len() < lookahead && self.consumers.iter().any(Consumer::has_room) {
+            let Some(env) = self.backlog.pop_front() else {
+                break;
+            };
+            core.m.ready.dec();
+            if core.expired(&env) {
+                self.expire(core, env);
+                continue;
+            }
+            let n = self.consumers.len();
+            let found = (0..n)
+                .map(|i| (self.next + i) % n)
+                .find(|&i| self.consumers[i].has_room() && self.consumers[i].accepts(&env.data));
+            match found {
+                Some(idx) => self.hand(core, idx, env),
+                None => skipped.push(env),
+            }
+        }
+        for env in skipped.into_iter().rev() {
+            core.m.ready.inc();
+            self.backlog.push_front(env);
+        }
+    }
+
     /// Puts returned messages back at the head, oldest first, dead-lettering
     /// those that used up their deliveries.
     fn requeue(&mut self, core: &mut Core, envs: Vec<Envelope>, reason: &str) {
@@ -175,6 +218,9 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
     }
 
     fn dispatch(&mut self, core: &mut Core) {
+        if self.consumers.iter().any(Consumer::is_selective) {
+            return self.dispatch_selective(core);
+        }
         while !self.backlog.is_empty() && !self.consumers.is_empty() {
             let n = self.consumers.len();
             let Some(idx) = (0..n)
@@ -191,13 +237,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
                 self.expire(core, env);
                 continue;
             }
-            core.delivering(&env);
-            let c = &mut self.consumers[idx];
-            c.deliver(env);
-            if let Some(env) = c.last_delivered() {
-                logged(core, "a delivery", self.backlog.delivered(env));
-            }
-            self.next = (idx + 1) % n;
+            self.hand(core, idx, env);
         }
     }
 

@@ -119,6 +119,9 @@ impl Delivery for TopicDelivery {
                 continue;
             }
             for s in &mut self.subscribers {
+                if !s.consumer.accepts(&data) {
+                    continue;
+                }
                 let env = Envelope::new(data.clone());
                 if s.backlog.is_empty() && s.consumer.has_room() {
                     deliver(core, s, env);

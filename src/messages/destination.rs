@@ -8,6 +8,7 @@ use thiserror::Error;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::connection::{Deliver, Fail, Receipted};
+use crate::model::selector::Selector;
 use crate::model::{AckMode, ConsumerKey, DestinationId, Kind, MessageData};
 use crate::protocol::ErrorReason;
 
@@ -123,6 +124,8 @@ pub struct Subscribe {
     pub prefetch: u32,
     /// Most body bytes outstanding at once (the byte side of the window).
     pub window_bytes: usize,
+    /// Only messages this selects are delivered to the consumer.
+    pub selector: Option<Arc<Selector>>,
     pub deliver: Recipient<Deliver>,
     /// Ends the subscriber's connection (topic slow-consumer policy `disconnect`).
     pub fail: Recipient<Fail>,

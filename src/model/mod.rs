@@ -9,6 +9,7 @@ mod ids;
 mod kind;
 mod limits;
 mod message;
+pub mod selector;
 mod stored_headers;
 mod temp_queue;
 mod transport;

@@ -120,7 +120,8 @@ impl Session {
                 id,
                 ack,
                 prefetch,
-            } => self.subscribe(destination, id, ack, prefetch, receipt, ctx),
+                selector,
+            } => self.subscribe(destination, id, (ack, prefetch, selector), receipt, ctx),
             ClientCommand::Unsubscribe { id } => self.unsubscribe(id, receipt, ctx),
             ClientCommand::Ack {
                 target,
