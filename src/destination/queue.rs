@@ -10,8 +10,9 @@ use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
 use crate::messages::destination::AckError;
-use crate::model::{ConsumerKey, Envelope, Kind, MessageData, OnExpiry, Overflow, QueueLimits};
+use crate::model::{ConsumerKey, Envelope, Kind, MessageData, Overflow, QueueLimits};
 
+mod selective;
 #[cfg(test)]
 mod tests;
 
@@ -58,12 +59,12 @@ impl<S: Backlog> QueueDelivery<S> {
     }
 
     /// A message leaves this queue for good.
-    fn forget(&mut self, core: &Core, env: &Envelope, why: Removal) {
+    pub(super) fn forget(&mut self, core: &Core, env: &Envelope, why: Removal) {
         core.policy.memory.sub(env.data.footprint());
         logged(core, "a removal", self.backlog.removed(env, why));
     }
 
-    fn dead_letter(&mut self, core: &mut Core, env: Envelope, reason: &str) {
+    pub(super) fn dead_letter(&mut self, core: &mut Core, env: Envelope, reason: &str) {
         if core.dead_letter(&env, reason) {
             core.policy.memory.sub(env.data.footprint());
             if let Some(letter) = core.last_dead_letter() {
@@ -78,60 +79,6 @@ impl<S: Backlog> QueueDelivery<S> {
         core.m.ready.inc();
         if let Err(e) = self.backlog.push_back(env.clone()) {
             logged(core, "a poison message", Err(e));
-            self.backlog.push_front(env);
-        }
-    }
-
-    /// An expired message leaves without being delivered: dead-lettered
-    /// when the policy says so (and there is a dead-letter queue), else dropped.
-    fn expire(&mut self, core: &mut Core, env: Envelope) {
-        core.m.expired.inc();
-        if core.expiry.on_expiry == OnExpiry::DeadLetter && core.has_dead_letter_queue() {
-            self.dead_letter(core, env, "expired");
-        } else {
-            self.forget(core, &env, Removal::Dropped);
-        }
-    }
-
-    /// Delivers `env` to consumer `idx` and moves the round-robin past it.
-    fn hand(&mut self, core: &mut Core, idx: usize, env: Envelope) {
-        core.delivering(&env);
-        let c = &mut self.consumers[idx];
-        c.deliver(env);
-        if let Some(env) = c.last_delivered() {
-            logged(core, "a delivery", self.backlog.delivered(env));
-        }
-        self.next = (idx + 1) % self.consumers.len();
-    }
-
-    /// Dispatch when some consumer has a selector: a message goes to the
-    /// next consumer with room that selects it; one that none of them
-    /// selects now is passed over and waits, in its place, for a consumer
-    /// that does. At most `destinations.selector_lookahead` are passed over
-    /// per dispatch, which bounds the work a publish or an ACK can cause.
-    fn dispatch_selective(&mut self, core: &mut Core) {
-        let mut skipped: Vec<Envelope> = Vec::new();
-        let lookahead = core.policy.selector_lookahead.max(1);
-        while skipped.len() < lookahead && self.consumers.iter().any(Consumer::has_room) {
-            let Some(env) = self.backlog.pop_front() else {
-                break;
-            };
-            core.m.ready.dec();
-            if core.expired(&env) {
-                self.expire(core, env);
-                continue;
-            }
-            let n = self.consumers.len();
-            let found = (0..n)
-                .map(|i| (self.next + i) % n)
-                .find(|&i| self.consumers[i].has_room() && self.consumers[i].accepts(&env.data));
-            match found {
-                Some(idx) => self.hand(core, idx, env),
-                None => skipped.push(env),
-            }
-        }
-        for env in skipped.into_iter().rev() {
-            core.m.ready.inc();
             self.backlog.push_front(env);
         }
     }

@@ -78,6 +78,12 @@ impl Counter {
             c.inc_by(n);
         }
     }
+
+    /// The count so far (0 when metrics are off), for tests of the strategies.
+    #[cfg(test)]
+    pub fn get(&self) -> u64 {
+        self.0.as_ref().map_or(0, IntCounter::get)
+    }
 }
 
 /// A gauge that does nothing when per-message metrics are off.
@@ -115,6 +121,12 @@ impl Gauge {
         if let Some(g) = &self.0 {
             g.sub(n);
         }
+    }
+
+    /// The value now (0 when metrics are off), for tests of the strategies.
+    #[cfg(test)]
+    pub fn get(&self) -> i64 {
+        self.0.as_ref().map_or(0, IntGauge::get)
     }
 }
 

@@ -8,6 +8,8 @@
 //! wildcard topics match it, and hands them a copy of each message: the trie
 //! is walked per topic and per change of patterns, never per message.
 
+mod forwarding;
+mod temp_queues;
 mod wildcards;
 
 pub use wildcards::{is_pattern, PatternIndex};
@@ -23,7 +25,6 @@ use crate::destination::{DestinationPolicy, Queue, Topic};
 use crate::messages::destination::{DestinationRef, Publish};
 use crate::messages::router::{
     DeadLetter, DestinationFailed, DestinationIdle, Reroute, Resolve, RouteError, RouterHandle,
-    TempQueues,
 };
 use crate::metrics::Metrics;
 use crate::model::{temp_queue_owner, DestinationId, Kind};
@@ -142,43 +143,6 @@ impl Router {
         Ok(())
     }
 
-    /// The wildcard topics matching the plain topic `topic` (prefix stripped).
-    fn forwards_of(&self, topic: &str) -> Vec<DestinationRef> {
-        self.patterns
-            .matches(topic)
-            .into_iter()
-            .map(|(_, d)| d.clone())
-            .collect()
-    }
-
-    /// Tells every live plain topic that `pattern` matches which wildcard
-    /// topics match it now (after `pattern` came or went).
-    fn refresh_matching(&self, pattern: &str) {
-        let mut only = PatternIndex::new();
-        only.insert(pattern, ());
-        let prefix = &self.policy.topic_prefix;
-        for (name, dest) in &self.destinations {
-            let Some(topic) = name.strip_prefix(prefix.as_str()) else {
-                continue;
-            };
-            if !is_pattern(topic) && !only.matches(topic).is_empty() {
-                dest.set_forwards(self.forwards_of(topic));
-            }
-        }
-    }
-
-    /// `name` has left the registry: if it was a wildcard topic (this very
-    /// actor, not a successor), its pattern leaves the index.
-    fn forget(&mut self, name: &str, dest: &DestinationRef) {
-        let Some(topic) = name.strip_prefix(self.policy.topic_prefix.as_str()) else {
-            return;
-        };
-        if is_pattern(topic) && self.patterns.get(topic).is_some_and(|d| d.same(dest)) {
-            self.patterns.remove(topic);
-            self.refresh_matching(topic);
-        }
-    }
-
     fn pick_arbiter(&self, name: &str) -> ArbiterHandle {
         if self.arbiters.is_empty() {
             return Arbiter::current();
@@ -247,36 +211,6 @@ impl Handler<DeadLetter> for Router {
                 origin: None,
             }),
             Err(e) => tracing::error!(error = %e, "dead-letter destination is invalid"),
-        }
-    }
-}
-
-impl Handler<TempQueues> for Router {
-    type Result = ();
-
-    fn handle(&mut self, msg: TempQueues, _: &mut Self::Context) {
-        match msg {
-            TempQueues::Claim { owner } => {
-                self.temp_owners.insert(owner);
-            }
-            TempQueues::Release { owner } => {
-                if !self.temp_owners.remove(&owner) {
-                    return;
-                }
-                let prefix = &self.policy.queue_prefix;
-                let gone: Vec<Arc<str>> = self
-                    .destinations
-                    .keys()
-                    .filter(|n| temp_queue_owner(prefix, n) == Some(Some(owner)))
-                    .cloned()
-                    .collect();
-                for name in gone {
-                    if let Some(d) = self.destinations.remove(&name) {
-                        tracing::debug!(destination = %name, "temporary queue deleted with its connection");
-                        d.delete();
-                    }
-                }
-            }
         }
     }
 }
