@@ -8,6 +8,7 @@ use actix::Recipient;
 use crate::auth::Authenticator;
 use crate::messages::router::{Resolve, TempQueues};
 use crate::metrics::Metrics;
+use crate::model::MemoryBudget;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -23,6 +24,9 @@ pub struct Shared {
     /// The journal, when `storage.enabled`: a COMMIT journals its persistent
     /// messages in one batch before any queue takes them.
     pub store: Option<Arc<dyn Store>>,
+    /// The broker-wide budget destinations charge; open transactions charge
+    /// what they stage to it too.
+    pub memory: Arc<MemoryBudget>,
     next_id: AtomicU64,
 }
 
@@ -33,6 +37,7 @@ impl Shared {
         metrics: Arc<Metrics>,
         (router, temp_queues): (Recipient<Resolve>, Recipient<TempQueues>),
         store: Option<Arc<dyn Store>>,
+        memory: Arc<MemoryBudget>,
     ) -> Arc<Shared> {
         let auth = Authenticator::new(&settings.auth);
         Arc::new(Shared {
@@ -42,6 +47,7 @@ impl Shared {
             temp_queues,
             auth,
             store,
+            memory,
             next_id: AtomicU64::new(1),
         })
     }

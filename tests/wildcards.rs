@@ -158,6 +158,18 @@ async fn a_send_to_a_wildcard_destination_is_an_error() {
         let e = c.expect_error_after(send(d), "wildcard destination").await;
         assert!(e.header("message").unwrap_or("").contains(d), "{e:?}");
     }
+    // Inside a transaction too, when the SEND is staged rather than at COMMIT.
+    let mut c = broker.client().await;
+    c.send_with_receipt(
+        Frame::new(Command::Begin).with_header("transaction", "t"),
+        "begun",
+    )
+    .await;
+    c.expect_error_after(
+        send("/topic/stocks.*").with_header("transaction", "t"),
+        "wildcard destination",
+    )
+    .await;
     // A `*` inside a segment is a literal: that topic is an ordinary one.
     let mut c = broker.client().await;
     c.subscribe("/topic/odd.i*m", "s", "auto").await;

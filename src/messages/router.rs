@@ -31,6 +31,9 @@ pub enum RouteError {
     /// A new destination would exceed `limits.max_destinations`.
     #[error("too many destinations: the broker serves at most {max} (limits.max_destinations); existing destinations still work")]
     TooManyDestinations { max: usize },
+    /// A SEND to a wildcard topic (`/topic/a.*`), which only subscriptions use.
+    #[error("cannot SEND to the wildcard destination {name}: a destination with a '*', '#' or '>' segment is a subscription pattern")]
+    WildcardSend { name: String },
     /// A temporary queue whose connection is gone (or never was): it was
     /// deleted with its connection and is not created again.
     #[error("temporary queue '{name}' no longer exists: its connection has gone")]

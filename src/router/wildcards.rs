@@ -7,28 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// What one segment of a pattern means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Segment<'a> {
-    Literal(&'a str),
-    One,
-    Rest,
-}
-
-fn segment(s: &str) -> Segment<'_> {
-    match s {
-        "*" => Segment::One,
-        "#" | ">" => Segment::Rest,
-        _ => Segment::Literal(s),
-    }
-}
-
-/// Whether `name` (without its `/topic/` prefix) holds a wildcard segment:
-/// a subscription to it is a pattern, and nobody can SEND to it.
-pub fn is_pattern(name: &str) -> bool {
-    name.split('.')
-        .any(|s| !matches!(segment(s), Segment::Literal(_)))
-}
+pub use crate::model::wildcard::is_pattern;
+use crate::model::wildcard::{segment, Segment};
 
 #[derive(Debug)]
 struct Node<V> {

@@ -11,6 +11,7 @@
 //! (ACK/NACK), `transactions`, and `replies` (RECEIPT and ERROR).
 
 mod command;
+mod commit;
 mod commit_journal;
 mod error;
 mod replies;
@@ -59,6 +60,9 @@ pub struct Session {
     replies: Arc<Replies>,
     /// Whether it claimed temporary queues (released when it ends).
     temp_claimed: bool,
+    /// Fault injection: the next COMMIT aborts the process once journaled.
+    #[cfg(feature = "fault-injection")]
+    crash_after_journal: bool,
 }
 
 type Ctx = Context<Session>;
@@ -78,6 +82,8 @@ impl Session {
             txs: HashMap::new(),
             failed: false,
             failures: Failures::new(budget),
+            #[cfg(feature = "fault-injection")]
+            crash_after_journal: false,
             replies: Arc::new(Replies {
                 receipted: conn.receipted.clone(),
                 fail: conn.fail.clone(),
@@ -108,6 +114,15 @@ impl Session {
                 mut frame,
             } => {
                 let destination = self.own_temp_queue(&destination).unwrap_or(destination);
+                let topics = &self.shared.settings.destinations.topic_prefix;
+                if destination
+                    .strip_prefix(topics.as_str())
+                    .is_some_and(crate::model::wildcard::is_pattern)
+                {
+                    // Refused here, before any transaction stages it.
+                    let e = crate::messages::router::RouteError::WildcardSend { name: destination };
+                    return self.fail(e, receipt);
+                }
                 self.rewrite_temp_queues(&mut frame.headers);
                 let data = MessageData::from_send(frame.headers, frame.body);
                 match transaction {
@@ -205,6 +220,10 @@ impl Session {
             Some(Target::Destination) => {
                 let name = frame.header("destination").unwrap_or("").to_string();
                 self.with_route(name, None, ctx, |_, d, _| d.crash());
+                false
+            }
+            Some(Target::CommitJournaled) => {
+                self.crash_after_journal = true;
                 false
             }
             Some(Target::Transaction) => {
