@@ -144,7 +144,13 @@ pub async fn serve(
             websocket_addr.port(),
         ))
     });
-    let shared = Shared::new(settings, metrics.clone(), router.recipient(), store, memory);
+    let shared = Shared::new(
+        settings,
+        metrics.clone(),
+        (router.clone().recipient(), router.clone().recipient()),
+        store,
+        memory,
+    );
     let listener = Listener::new(shared, stomp, handles)
         .with_websocket(websocket)
         .start();

@@ -417,6 +417,10 @@ fn destination_families(r: &Registry) -> Result<destination::Families, MetricsEr
             "destination_messages_dropped_total",
             "Messages dropped for a slow topic subscriber or without a dead-letter queue.",
         )?,
+        expired: c(
+            "destination_messages_expired_total",
+            "Messages never delivered because they expired (`expires` header or a policy's ttl_ms); dropped or dead-lettered per policy.",
+        )?,
         published_bytes: c("destination_published_bytes_total", "Body bytes published.")?,
         delivered_bytes: c(
             "destination_delivered_bytes_total",

@@ -241,6 +241,7 @@ pub struct Destinations {
     pub overflow: crate::model::Overflow,
     pub slow_consumer: crate::model::SlowConsumer,
     pub policies: Vec<crate::model::PolicyOverride>,
+    pub selector_lookahead: usize,
 }
 
 /// Transaction bounds.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::Recipient;
 
 use crate::auth::Authenticator;
-use crate::messages::router::Resolve;
+use crate::messages::router::{Resolve, TempQueues};
 use crate::metrics::Metrics;
 use crate::model::MemoryBudget;
 use crate::settings::Settings;
@@ -18,6 +18,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Where sessions look destinations up.
     pub router: Recipient<Resolve>,
+    /// Where sessions claim and release their temporary queues.
+    pub temp_queues: Recipient<TempQueues>,
     pub auth: Authenticator,
     /// The journal, when `storage.enabled`: a COMMIT journals its persistent
     /// messages in one batch before any queue takes them.
@@ -33,7 +35,7 @@ impl Shared {
     pub fn new(
         settings: Settings,
         metrics: Arc<Metrics>,
-        router: Recipient<Resolve>,
+        (router, temp_queues): (Recipient<Resolve>, Recipient<TempQueues>),
         store: Option<Arc<dyn Store>>,
         memory: Arc<MemoryBudget>,
     ) -> Arc<Shared> {
@@ -42,6 +44,7 @@ impl Shared {
             settings,
             metrics,
             router,
+            temp_queues,
             auth,
             store,
             memory,

@@ -16,6 +16,7 @@ use super::delivery::Delivery;
 use super::durability::Durability;
 use super::DestinationPolicy;
 use crate::messages::connection::{Deliver, Fail};
+use crate::messages::destination::DestinationRef;
 use crate::messages::router::{DestinationFailed, DestinationIdle, RouterHandle};
 use crate::metrics::ActorKind;
 use crate::metrics::Metrics;
@@ -48,6 +49,10 @@ pub struct Destination<S: Delivery> {
     pub(super) durability: Durability<S>,
     /// The one timer for the earliest delayed redelivery, and when it fires.
     wake: Option<(Instant, SpawnHandle)>,
+    /// A wildcard topic (`/topic/a.*`): fed by the topics it matches, never by SEND.
+    pub(super) wildcard: bool,
+    /// The wildcard topics matching this one, which get a copy of what it takes.
+    pub(super) forwards: Vec<DestinationRef>,
 }
 
 impl<S: Delivery> Destination<S> {
@@ -76,7 +81,15 @@ impl<S: Delivery> Destination<S> {
             recheck: false,
             durability: Durability::default(),
             wake: None,
+            wildcard: false,
+            forwards: Vec::new(),
         }
+    }
+
+    /// The same destination as a wildcard topic, which refuses SENDs.
+    pub fn wildcard(mut self) -> Self {
+        self.wildcard = true;
+        self
     }
 
     /// Runs one step of the strategy, submits what it changed to the journal,

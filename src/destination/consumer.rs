@@ -4,10 +4,12 @@
 //! that tests drive without actors.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::messages::connection::{Deliver, Fail};
 use crate::messages::destination::AckError;
-use crate::model::{AckMode, ConsumerKey, Envelope};
+use crate::model::selector::Selector;
+use crate::model::{AckMode, ConsumerKey, Envelope, MessageData};
 
 /// The subscriber's connection, as a destination uses it.
 pub trait Outlet {
@@ -34,6 +36,8 @@ pub struct Consumer {
     outlet: Box<dyn Outlet>,
     /// Delivered, not yet settled/acknowledged, in delivery order.
     outstanding: VecDeque<Envelope>,
+    /// Which messages it takes; `None` takes every one.
+    selector: Option<Arc<Selector>>,
 }
 
 impl Consumer {
@@ -52,7 +56,26 @@ impl Consumer {
             outstanding_bytes: 0,
             outlet,
             outstanding: VecDeque::new(),
+            selector: None,
         }
+    }
+
+    /// The same consumer, taking only what `selector` selects.
+    pub fn with_selector(mut self, selector: Option<Arc<Selector>>) -> Self {
+        self.selector = selector;
+        self
+    }
+
+    /// Whether it has a selector (a queue then looks past messages it refuses).
+    pub fn is_selective(&self) -> bool {
+        self.selector.is_some()
+    }
+
+    /// Whether its selector, if any, selects `data`.
+    pub fn accepts(&self, data: &MessageData) -> bool {
+        self.selector
+            .as_ref()
+            .is_none_or(|s| s.matches(&data.headers))
     }
 
     /// Whether its window (count and bytes) has room and its connection is

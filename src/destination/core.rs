@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::DestinationPolicy;
 use crate::messages::router::DeadLetter;
 use crate::metrics::DestinationMetrics;
-use crate::model::{Envelope, Redelivery};
+use crate::model::{Envelope, Expiry, Redelivery};
 
 /// A destination's identity, policy, metrics and outgoing dead letters.
 pub struct Core {
@@ -26,6 +26,8 @@ pub struct Core {
     pub last_activity: Instant,
     /// Dead letters to forward to the router, oldest first.
     outbox: Vec<DeadLetter>,
+    /// Its time to live and what expiry does (`destinations.policies`).
+    pub expiry: Expiry,
 }
 
 impl Core {
@@ -33,6 +35,7 @@ impl Core {
     pub fn new(name: Arc<str>, policy: Arc<DestinationPolicy>, m: DestinationMetrics) -> Self {
         Core {
             redelivery: policy.redelivery_for(&name),
+            expiry: Expiry::for_destination(&policy.overrides, &name),
             name,
             policy,
             m,
@@ -44,6 +47,11 @@ impl Core {
     /// A client used the destination just now.
     pub fn touch(&mut self) {
         self.last_activity = Instant::now();
+    }
+
+    /// Whether `env` expired before its turn (its `expires`, or this destination's ttl).
+    pub fn expired(&self, env: &Envelope) -> bool {
+        env.data.expired(self.expiry.ttl)
     }
 
     /// Counts one delivery of `env`, before the consumer gets it: the

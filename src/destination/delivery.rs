@@ -109,6 +109,12 @@ pub trait Delivery: Sized + Unpin + 'static {
         Flushed::Nothing
     }
 
+    /// Drops every message it holds, waiting or unacknowledged, and every
+    /// consumer (the destination is being deleted); counted as dropped.
+    fn purge(&mut self, core: &mut Core) {
+        let _ = core;
+    }
+
     /// Gives up the waiting messages after a restart storm. Returns false
     /// when it cannot without losing them, and the actor keeps restarting.
     fn quarantine(&mut self, core: &mut Core) -> bool;

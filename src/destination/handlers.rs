@@ -3,6 +3,8 @@
 //! becomes a supervisor restart, and replies in the order clients rely on
 //! (a RECEIPT ahead of the deliveries its frame makes room for).
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 
 use super::actor::{Destination, Link};
@@ -10,8 +12,8 @@ use super::consumer::Consumer;
 use super::delivery::{Delivery, Refused};
 use crate::messages::connection::Receipted;
 use crate::messages::destination::{
-    Ack, AckError, Nack, Origin, Publish, Retire, Settle, StoreFailed, Subscribe, SubscribeError,
-    Sync, Unsubscribe,
+    Ack, AckError, Delete, Forwarded, Nack, Origin, Publish, Retire, SetForwards, Settle,
+    StoreFailed, Subscribe, SubscribeError, Sync, Unsubscribe,
 };
 use crate::messages::router::Reroute;
 use crate::model::ConsumerKey;
@@ -44,15 +46,33 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
                 permit,
                 origin,
             } = msg;
+            if this.wildcard {
+                if let Some(o) = origin {
+                    o.not_sendable(&this.core.name);
+                }
+                return;
+            }
             let from_client = origin.is_some();
+            let copies = (!this.forwards.is_empty()).then(|| messages.clone());
             let taken = this.run(ctx, |s, core| s.publish(core, messages, from_client));
-            let permit = match permit {
+            let mut permit = match permit {
                 Some(p) if this.strategy.must_pause(&this.core) => {
                     this.paused.push(p);
                     None
                 }
                 p => p,
             };
+            if let Some(messages) = copies {
+                // The permit travels with the copies, so a slow wildcard topic
+                // slows this topic's publishers instead of filling its mailbox.
+                let shared = permit.take().map(Arc::new);
+                for to in &this.forwards {
+                    to.forward(Forwarded {
+                        messages: messages.clone(),
+                        _permit: shared.clone(),
+                    });
+                }
+            }
             match (origin, taken) {
                 (Some(o), Ok(())) => {
                     // The RECEIPT waits for the fdatasync, and the permit with it, so a
@@ -84,6 +104,32 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
     }
 }
 
+impl<S: Delivery> Handler<SetForwards> for Destination<S> {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetForwards, _: &mut Self::Context) {
+        self.forwards = msg.to;
+    }
+}
+
+/// A wildcard topic takes what a matching topic took; retired, it drops it
+/// (it had no subscriber, and the router is already pointing the topic at
+/// its successor).
+impl<S: Delivery> Handler<Forwarded> for Destination<S> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Forwarded, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, ctx| {
+            if this.retired {
+                return;
+            }
+            let Forwarded { messages, _permit } = msg;
+            let _ = this.run(ctx, |s, core| s.publish(core, messages, false));
+            this.run(ctx, |s, core| s.dispatch(core));
+        });
+    }
+}
+
 impl<S: Delivery> Handler<Subscribe> for Destination<S> {
     type Result = Result<(), SubscribeError>;
 
@@ -105,7 +151,8 @@ impl<S: Delivery> Handler<Subscribe> for Destination<S> {
                 msg.ack,
                 (msg.prefetch, msg.window_bytes),
                 Box::new(link),
-            );
+            )
+            .with_selector(msg.selector);
             this.run(ctx, |s, core| s.subscribe(core, consumer));
             if let Some((to, receipt_id)) = msg.receipt {
                 to.do_send(Receipted { receipt_id });
@@ -232,6 +279,21 @@ impl<S: Delivery> Handler<Sync> for Destination<S> {
                 Err(_) => Err(StoreFailed("the queue stopped".into())),
             }
         })
+    }
+}
+
+impl<S: Delivery> Handler<Delete> for Destination<S> {
+    type Result = ();
+
+    fn handle(&mut self, _: Delete, ctx: &mut Self::Context) {
+        guarded(self, ctx, |this, ctx| {
+            this.run(ctx, |s, core| s.purge(core));
+            this.retired = true;
+            this.paused.clear();
+            if let Some(t) = this.timer.take() {
+                ctx.cancel_future(t);
+            }
+        });
     }
 }
 

@@ -44,6 +44,8 @@ pub struct DestinationPolicy {
     pub max_destinations: usize,
     /// The journal for persistent messages, when `storage.enabled`.
     pub storage: Option<Arc<Storage>>,
+    /// Waiting messages a queue with selective consumers looks past per dispatch.
+    pub selector_lookahead: usize,
 }
 
 impl DestinationPolicy {
@@ -82,6 +84,7 @@ impl DestinationPolicy {
             max_name_len: s.limits.max_destination_length,
             max_destinations: s.limits.max_destinations,
             storage: None,
+            selector_lookahead: s.destinations.selector_lookahead,
         }
     }
 

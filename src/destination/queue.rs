@@ -16,6 +16,7 @@ use super::redelivery::{fate, Fate, Place, Returned, Schedule};
 use crate::messages::destination::{AckError, PrepareRefused};
 use crate::model::{ConsumerKey, Envelope, Kind, MessageData, Overflow, QueueLimits};
 
+mod selective;
 #[cfg(test)]
 mod tests;
 
@@ -74,12 +75,12 @@ impl<S: Backlog> QueueDelivery<S> {
     }
 
     /// A message leaves this queue for good.
-    fn forget(&mut self, core: &Core, env: &Envelope, why: Removal) {
+    pub(super) fn forget(&mut self, core: &Core, env: &Envelope, why: Removal) {
         core.policy.memory.sub(env.data.footprint());
         logged(core, "a removal", self.backlog.removed(env, why));
     }
 
-    fn dead_letter(&mut self, core: &mut Core, env: Envelope, reason: &str) {
+    pub(super) fn dead_letter(&mut self, core: &mut Core, env: Envelope, reason: &str) {
         if core.dead_letter(&env, reason) {
             core.policy.memory.sub(env.data.footprint());
             if let Some(letter) = core.last_dead_letter() {
@@ -244,6 +245,9 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
 
     fn dispatch(&mut self, core: &mut Core) {
         self.release_due(core);
+        if self.consumers.iter().any(Consumer::is_selective) {
+            return self.dispatch_selective(core);
+        }
         while !self.backlog.is_empty() && !self.consumers.is_empty() {
             let n = self.consumers.len();
             let Some(idx) = (0..n)
@@ -256,13 +260,11 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
                 break;
             };
             core.m.ready.dec();
-            core.delivering(&env);
-            let c = &mut self.consumers[idx];
-            c.deliver(env);
-            if let Some(env) = c.last_delivered() {
-                logged(core, "a delivery", self.backlog.delivered(env));
+            if core.expired(&env) {
+                self.expire(core, env);
+                continue;
             }
-            self.next = (idx + 1) % n;
+            self.hand(core, idx, env);
         }
     }
 
@@ -355,6 +357,27 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
 
     fn next_due(&self) -> Option<Instant> {
         self.delayed.next_due()
+    }
+
+    fn purge(&mut self, core: &mut Core) {
+        for mut c in std::mem::take(&mut self.consumers) {
+            core.m.consumers.dec();
+            for env in c.take_all() {
+                core.m.unacked.dec();
+                core.m.dropped.inc();
+                self.forget(core, &env, Removal::Dropped);
+            }
+        }
+        self.next = 0;
+        let mut waiting = self.delayed.take_all();
+        while let Some(env) = self.backlog.pop_front() {
+            waiting.push(env);
+        }
+        for env in waiting {
+            core.m.ready.dec();
+            core.m.dropped.inc();
+            self.forget(core, &env, Removal::Dropped);
+        }
     }
 
     fn quarantine(&mut self, core: &mut Core) -> bool {

@@ -14,7 +14,7 @@ use super::core::Core;
 use super::delivery::{Delivery, Refused};
 use crate::messages::connection::Fail;
 use crate::messages::destination::AckError;
-use crate::model::{ConsumerKey, Envelope, Kind, MessageData, NackMode, SlowConsumer};
+use crate::model::{ConsumerKey, Envelope, Kind, MessageData, NackMode, OnExpiry, SlowConsumer};
 use crate::protocol::ErrorReason;
 
 #[cfg(test)]
@@ -63,8 +63,17 @@ fn deliver(core: &Core, s: &mut Subscriber, env: Envelope) {
     s.consumer.deliver(env);
 }
 
-/// Moves parked messages into the subscriber's window while it has room.
-fn pump(core: &Core, s: &mut Subscriber) {
+/// Counts an expired message and dead-letters it if the policy says so.
+fn expire(core: &mut Core, env: &Envelope) {
+    core.m.expired.inc();
+    if core.expiry.on_expiry == OnExpiry::DeadLetter {
+        core.dead_letter(env, "expired");
+    }
+}
+
+/// Moves parked messages into the subscriber's window while it has room,
+/// skipping those that expired while parked.
+fn pump(core: &mut Core, s: &mut Subscriber) {
     while !s.backlog.is_empty() && s.consumer.has_room() {
         let Some(env) = s.backlog.pop_front() else {
             break;
@@ -72,6 +81,10 @@ fn pump(core: &Core, s: &mut Subscriber) {
         env.data.unpark(&core.policy.memory);
         s.backlog_bytes -= env.data.footprint();
         core.m.ready.dec();
+        if core.expired(&env) {
+            expire(core, &env);
+            continue;
+        }
         deliver(core, s, env);
     }
 }
@@ -108,7 +121,14 @@ impl Delivery for TopicDelivery {
         for data in messages {
             core.m.published.inc();
             core.m.published_bytes.inc_by(data.size() as u64);
+            if data.expired(core.expiry.ttl) {
+                expire(core, &Envelope::new(data));
+                continue;
+            }
             for s in &mut self.subscribers {
+                if !s.consumer.accepts(&data) {
+                    continue;
+                }
                 let env = Envelope::new(data.clone());
                 if s.backlog.is_empty() && s.consumer.has_room() {
                     deliver(core, s, env);

@@ -8,6 +8,7 @@ use thiserror::Error;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::connection::{Deliver, Fail, Receipted};
+use crate::model::selector::Selector;
 use crate::model::{AckMode, ConsumerKey, DestinationId, Kind, MessageData};
 use crate::protocol::ErrorReason;
 
@@ -92,6 +93,17 @@ impl Origin {
         });
     }
 
+    /// The destination takes no SEND at all (a wildcard topic): ERROR
+    /// (with the receipt id) and close.
+    pub fn not_sendable(self, destination: &str) {
+        self.replies.fail.do_send(Fail {
+            message: format!("cannot SEND to the wildcard destination {destination}"),
+            detail: "a destination with a '*', '#' or '>' segment is a subscription pattern; send to a destination it matches".into(),
+            receipt_id: self.receipt,
+            reason: ErrorReason::Destination,
+        });
+    }
+
     /// The messages were refused: ERROR (with the receipt id) and close.
     pub fn rejected(self, destination: &str, why: String) {
         self.replies.fail.do_send(Fail {
@@ -112,6 +124,8 @@ pub struct Subscribe {
     pub prefetch: u32,
     /// Most body bytes outstanding at once (the byte side of the window).
     pub window_bytes: usize,
+    /// Only messages this selects are delivered to the consumer.
+    pub selector: Option<Arc<Selector>>,
     pub deliver: Recipient<Deliver>,
     /// Ends the subscriber's connection (topic slow-consumer policy `disconnect`).
     pub fail: Recipient<Fail>,
@@ -235,6 +249,35 @@ pub enum PrepareRefused {
 #[rtype(result = "Result<(), StoreFailed>")]
 pub struct Sync;
 
+/// The wildcard topics whose patterns match this topic (`/topic/a.*` for
+/// `/topic/a.b`): the topic hands each a copy of every message it takes, so a
+/// message is matched against the patterns once per topic, not once per
+/// publish. Sent by the router with `do_send` whenever the set changes (a
+/// wildcard topic created or retired), replacing the previous set.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetForwards {
+    pub to: Vec<DestinationRef>,
+}
+
+/// Messages a topic took, handed on to a wildcard topic whose pattern matches
+/// it. Sent by topics with `do_send`, in the order they took them; bounded
+/// because every copy shares the publisher's in-flight permit (`_permit`),
+/// released once the last wildcard topic has taken its copy.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Forwarded {
+    pub messages: Vec<Arc<MessageData>>,
+    pub _permit: Option<Arc<OwnedSemaphorePermit>>,
+}
+
+/// Deletes the destination: what waits in it is dropped (counted) and it
+/// retires at once. Sent by the router with `do_send` when a temporary
+/// queue's connection ends (once per queue).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Delete;
+
 /// Stop if still idle. Sent by the router with `send`, at most once per idle
 /// report. The reply says whether it retired; a retired destination forwards
 /// anything it still receives to the router.
@@ -259,6 +302,9 @@ struct Recipients {
     sync: Recipient<Sync>,
     prepare: Recipient<Prepare>,
     retire: Recipient<Retire>,
+    set_forwards: Recipient<SetForwards>,
+    forwarded: Recipient<Forwarded>,
+    delete: Recipient<Delete>,
     #[cfg(feature = "fault-injection")]
     crash: Recipient<crate::fault::Crash>,
 }
@@ -276,6 +322,9 @@ pub trait DestinationActor:
     + Handler<Sync>
     + Handler<Prepare>
     + Handler<Retire>
+    + Handler<SetForwards>
+    + Handler<Forwarded>
+    + Handler<Delete>
 {
 }
 
@@ -291,6 +340,9 @@ impl<A> DestinationActor for A where
         + Handler<Sync>
         + Handler<Prepare>
         + Handler<Retire>
+        + Handler<SetForwards>
+        + Handler<Forwarded>
+        + Handler<Delete>
 {
 }
 
@@ -307,6 +359,9 @@ pub trait DestinationActor:
     + Handler<Sync>
     + Handler<Prepare>
     + Handler<Retire>
+    + Handler<SetForwards>
+    + Handler<Forwarded>
+    + Handler<Delete>
     + Handler<crate::fault::Crash>
 {
 }
@@ -323,6 +378,9 @@ impl<A> DestinationActor for A where
         + Handler<Sync>
         + Handler<Prepare>
         + Handler<Retire>
+        + Handler<SetForwards>
+        + Handler<Forwarded>
+        + Handler<Delete>
         + Handler<crate::fault::Crash>
 {
 }
@@ -342,6 +400,9 @@ impl DestinationRef {
             sync: addr.clone().recipient(),
             prepare: addr.clone().recipient(),
             retire: addr.clone().recipient(),
+            set_forwards: addr.clone().recipient(),
+            forwarded: addr.clone().recipient(),
+            delete: addr.clone().recipient(),
             #[cfg(feature = "fault-injection")]
             crash: addr.clone().recipient(),
         }))
@@ -365,6 +426,21 @@ impl DestinationRef {
     /// See [`Publish`].
     pub fn publish(&self, msg: Publish) {
         self.0.publish.do_send(msg)
+    }
+
+    /// See [`SetForwards`].
+    pub fn set_forwards(&self, to: Vec<DestinationRef>) {
+        self.0.set_forwards.do_send(SetForwards { to })
+    }
+
+    /// See [`Delete`].
+    pub fn delete(&self) {
+        self.0.delete.do_send(Delete)
+    }
+
+    /// See [`Forwarded`].
+    pub fn forward(&self, msg: Forwarded) {
+        self.0.forwarded.do_send(msg)
     }
 
     /// See [`Ack`] (the `do_send` form, with an origin).

@@ -31,6 +31,13 @@ pub enum RouteError {
     /// A new destination would exceed `limits.max_destinations`.
     #[error("too many destinations: the broker serves at most {max} (limits.max_destinations); existing destinations still work")]
     TooManyDestinations { max: usize },
+    /// A SEND to a wildcard topic (`/topic/a.*`), which only subscriptions use.
+    #[error("cannot SEND to the wildcard destination {name}: a destination with a '*', '#' or '>' segment is a subscription pattern")]
+    WildcardSend { name: String },
+    /// A temporary queue whose connection is gone (or never was): it was
+    /// deleted with its connection and is not created again.
+    #[error("temporary queue '{name}' no longer exists: its connection has gone")]
+    TempQueueGone { name: String },
 }
 
 /// Looks a destination up, creating it if needed. Sent by `Session` with `send`
@@ -39,6 +46,16 @@ pub enum RouteError {
 #[rtype(result = "Result<DestinationRef, RouteError>")]
 pub struct Resolve {
     pub name: String,
+}
+
+/// A connection's temporary queues. Sent by `Session` with `do_send`: `Claim`
+/// once, before its first use of `/temp-queue/`; `Release` once, when it
+/// ends (its temporary queues are deleted, waiting messages dropped).
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub enum TempQueues {
+    Claim { owner: u64 },
+    Release { owner: u64 },
 }
 
 /// A destination has been idle for its idle timeout. Sent by destinations with

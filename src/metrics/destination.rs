@@ -26,6 +26,7 @@ pub(super) struct Families {
     pub redelivered: IntCounterVec,
     pub dead_lettered: IntCounterVec,
     pub dropped: IntCounterVec,
+    pub expired: IntCounterVec,
     pub published_bytes: IntCounterVec,
     pub delivered_bytes: IntCounterVec,
     pub ready: IntGaugeVec,
@@ -77,6 +78,12 @@ impl Counter {
             c.inc_by(n);
         }
     }
+
+    /// The count so far (0 when metrics are off), for tests of the strategies.
+    #[cfg(test)]
+    pub fn get(&self) -> u64 {
+        self.0.as_ref().map_or(0, IntCounter::get)
+    }
 }
 
 /// A gauge that does nothing when per-message metrics are off.
@@ -115,6 +122,12 @@ impl Gauge {
             g.sub(n);
         }
     }
+
+    /// The value now (0 when metrics are off), for tests of the strategies.
+    #[cfg(test)]
+    pub fn get(&self) -> i64 {
+        self.0.as_ref().map_or(0, IntGauge::get)
+    }
 }
 
 /// A histogram that does nothing when per-message metrics are off.
@@ -145,6 +158,8 @@ pub struct Handles {
     pub redelivered: Counter,
     pub dead_lettered: Counter,
     pub dropped: Counter,
+    /// Messages found expired when their turn came (dropped or dead-lettered).
+    pub expired: Counter,
     pub published_bytes: Counter,
     pub delivered_bytes: Counter,
     pub ready: Gauge,
@@ -190,6 +205,7 @@ impl Registry {
                 redelivered: Counter(None),
                 dead_lettered: Counter(None),
                 dropped: Counter(None),
+                expired: Counter(None),
                 published_bytes: Counter(None),
                 delivered_bytes: Counter(None),
                 ready: Gauge(None),
@@ -236,6 +252,7 @@ impl Registry {
             redelivered: c(&f.redelivered),
             dead_lettered: c(&f.dead_lettered),
             dropped: c(&f.dropped),
+            expired: c(&f.expired),
             published_bytes: c(&f.published_bytes),
             delivered_bytes: c(&f.delivered_bytes),
             ready: g(&f.ready),
@@ -280,6 +297,7 @@ impl Registry {
             &f.redelivered,
             &f.dead_lettered,
             &f.dropped,
+            &f.expired,
             &f.published_bytes,
             &f.delivered_bytes,
         ] {

@@ -39,7 +39,7 @@ pub struct QueueLimits {
 }
 
 /// A per-pattern override of the queue limits (`destinations.policies`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyOverride {
     /// Glob over destination names (`*` matches any run of characters).
@@ -61,6 +61,10 @@ pub struct PolicyOverride {
     pub max_deliveries: Option<u32>,
     /// The dead-letter queue of matching destinations (a full name).
     pub dead_letter: Option<String>,
+    /// Messages of matching destinations expire this long after acceptance.
+    pub ttl_ms: Option<u64>,
+    /// What happens to an expired message of matching destinations.
+    pub on_expiry: Option<super::OnExpiry>,
 }
 
 /// Whether every message of `name` is persistent: the first matching policy says so.

@@ -13,6 +13,15 @@ use crate::protocol::{encode_shared_headers, Version};
 /// Source of message ids, unique for the process's lifetime.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The `expires` header as a deadline; unreadable ones were refused at SEND.
+fn expires_of(headers: &[(String, String)]) -> Option<u64> {
+    let v = headers
+        .iter()
+        .find(|(n, _)| n == "expires")
+        .map(|(_, v)| v.as_str());
+    super::parse_expires(v).ok().flatten()
+}
+
 /// The immutable part of a message, shared (never copied) by every delivery.
 #[derive(Debug)]
 pub struct MessageData {
@@ -23,8 +32,11 @@ pub struct MessageData {
     pub headers: Arc<[(String, String)]>,
     /// The body, as read from the producer's socket.
     pub body: Bytes,
-    /// When the broker accepted it (for the publish-to-delivery histogram).
+    /// When the broker accepted it (for the publish-to-delivery histogram
+    /// and a destination's time to live).
     pub published_at: Instant,
+    /// Its `expires` header (ms since the epoch), read once.
+    pub expires_at: Option<u64>,
     /// `headers` encoded for delivery, once per protocol version (1.0, 1.1,
     /// 1.2) and shared by every subscriber.
     encoded: [OnceLock<Bytes>; 3],
@@ -47,6 +59,7 @@ impl MessageData {
             .collect();
         Arc::new(MessageData {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            expires_at: expires_of(&headers),
             headers: headers.into(),
             body,
             published_at: Instant::now(),
@@ -58,6 +71,8 @@ impl MessageData {
 
     /// A copy for another destination (dead-lettering): new id, the
     /// `destination` header replaced and `extra` headers added; body shared.
+    /// The copy does not expire: its `expires` becomes `x-original-expires`
+    /// (ActiveMQ, too, clears the expiration of what it dead-letters).
     pub fn redirected(&self, destination: &str, extra: Vec<(String, String)>) -> Arc<MessageData> {
         let mut headers: Vec<(String, String)> = extra;
         headers.push(("destination".into(), destination.into()));
@@ -65,10 +80,14 @@ impl MessageData {
             self.headers
                 .iter()
                 .filter(|(n, _)| n != "destination")
-                .cloned(),
+                .map(|(n, v)| match n.as_str() {
+                    "expires" => ("x-original-expires".to_string(), v.clone()),
+                    _ => (n.clone(), v.clone()),
+                }),
         );
         Arc::new(MessageData {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            expires_at: None,
             headers: headers.into(),
             body: self.body.clone(),
             published_at: Instant::now(),
@@ -85,6 +104,7 @@ impl MessageData {
         NEXT_ID.fetch_max(id.saturating_add(1), Ordering::Relaxed);
         Arc::new(MessageData {
             id,
+            expires_at: expires_of(&headers),
             headers: headers.into(),
             body,
             published_at: Instant::now(),
@@ -92,6 +112,12 @@ impl MessageData {
             parked: AtomicUsize::new(0),
             journaled: AtomicBool::new(true),
         })
+    }
+
+    /// Whether it has expired by its own `expires` header, or by `ttl`.
+    pub fn expired(&self, ttl: Option<std::time::Duration>) -> bool {
+        self.expires_at.is_some_and(|at| super::now_ms() >= at)
+            || ttl.is_some_and(|ttl| self.published_at.elapsed() >= ttl)
     }
 
     /// Whether the SEND asked for it to survive a restart (`persistent:true`).

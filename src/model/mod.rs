@@ -3,16 +3,21 @@
 //! protocol layer speaks in these types.
 
 mod ack_mode;
+mod expiry;
 mod glob;
 mod ids;
 mod kind;
 mod limits;
 mod message;
 mod redelivery;
+pub mod selector;
 mod stored_headers;
+mod temp_queue;
 mod transport;
+pub mod wildcard;
 
 pub use ack_mode::AckMode;
+pub use expiry::{now_ms, parse_expires, Expiry, OnExpiry};
 pub use glob::glob_match;
 pub use ids::{ConsumerKey, DestinationId};
 pub use kind::Kind;
@@ -22,4 +27,5 @@ pub use limits::{
 pub use message::{Envelope, MessageData};
 pub use redelivery::{NackMode, Redelivery};
 pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
+pub use temp_queue::{temp_queue_name, temp_queue_owner, CLIENT_PREFIX as TEMP_QUEUE_PREFIX};
 pub use transport::Transport;

@@ -1,7 +1,10 @@
 //! Client frames as typed commands, with the headers each one requires.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
+use crate::model::selector::Selector;
 use crate::model::AckMode;
 use crate::protocol::{Command, Frame, Version};
 
@@ -19,6 +22,9 @@ pub enum CommandError {
     ServerFrame(&'static str),
     #[error("already connected")]
     AlreadyConnected,
+    /// A SUBSCRIBE `selector` that does not parse (the text says where).
+    #[error(transparent)]
+    BadSelector(#[from] crate::model::selector::SelectorError),
 }
 
 /// Which message an ACK or NACK names.
@@ -48,6 +54,8 @@ pub enum ClientCommand {
         id: String,
         ack: AckMode,
         prefetch: Option<u32>,
+        /// Only messages this selects are delivered (`selector`, ActiveMQ and Artemis).
+        selector: Option<Arc<Selector>>,
     },
     Unsubscribe {
         id: String,
@@ -116,11 +124,21 @@ impl ClientCommand {
     pub fn parse(frame: Frame, version: Version) -> Result<ClientCommand, CommandError> {
         let tx = |f: &Frame| f.header("transaction").map(str::to_string);
         Ok(match frame.command {
-            Command::Send => ClientCommand::Send {
-                destination: required(&frame, "destination")?,
-                transaction: tx(&frame),
-                frame,
-            },
+            Command::Send => {
+                // Read here once so a bad value is the client's ERROR, not a
+                // message that silently never expires.
+                if let Err(value) = crate::model::parse_expires(frame.header("expires")) {
+                    return Err(CommandError::InvalidHeader {
+                        header: "expires",
+                        value,
+                    });
+                }
+                ClientCommand::Send {
+                    destination: required(&frame, "destination")?,
+                    transaction: tx(&frame),
+                    frame,
+                }
+            }
             Command::Subscribe => {
                 let destination = required(&frame, "destination")?;
                 // 1.0 made `id` optional; its subscription is then named by destination.
@@ -146,11 +164,18 @@ impl ClientCommand {
                         },
                     )?),
                 };
+                // Parsed untrimmed, so positions count in what the client sent.
+                let selector = match frame.header("selector") {
+                    None => None,
+                    Some(text) if text.trim().is_empty() => None,
+                    Some(text) => Some(Arc::new(Selector::parse(text)?)),
+                };
                 ClientCommand::Subscribe {
                     destination,
                     id,
                     ack,
                     prefetch,
+                    selector,
                 }
             }
             Command::Unsubscribe => {

@@ -100,6 +100,9 @@ pub enum SubscriptionError {
     /// The destination actor did not answer.
     #[error("destination unavailable")]
     Unavailable,
+    /// SUBSCRIBE to another connection's temporary queue.
+    #[error("temporary queue '{0}' belongs to another connection; only its owner may subscribe")]
+    NotOwner(String),
     /// The destination kept retiring under us (see `SUBSCRIBE_ATTEMPTS`).
     #[error("destination is being recreated; try again")]
     Recreated,

@@ -18,6 +18,7 @@ mod replies;
 mod routes;
 mod settlement;
 mod subscriptions;
+mod temp_queues;
 mod transactions;
 
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub struct Session {
     failed: bool,
     failures: Failures,
     replies: Arc<Replies>,
+    /// Whether it claimed temporary queues (released when it ends).
+    temp_claimed: bool,
     /// Fault injection: the next COMMIT aborts the process once journaled.
     #[cfg(feature = "fault-injection")]
     crash_after_journal: bool,
@@ -86,6 +89,7 @@ impl Session {
                 fail: conn.fail.clone(),
             }),
             conn,
+            temp_claimed: false,
         }
     }
 
@@ -107,8 +111,19 @@ impl Session {
             ClientCommand::Send {
                 destination,
                 transaction,
-                frame,
+                mut frame,
             } => {
+                let destination = self.own_temp_queue(&destination).unwrap_or(destination);
+                let topics = &self.shared.settings.destinations.topic_prefix;
+                if destination
+                    .strip_prefix(topics.as_str())
+                    .is_some_and(crate::model::wildcard::is_pattern)
+                {
+                    // Refused here, before any transaction stages it.
+                    let e = crate::messages::router::RouteError::WildcardSend { name: destination };
+                    return self.fail(e, receipt);
+                }
+                self.rewrite_temp_queues(&mut frame.headers);
                 let data = MessageData::from_send(frame.headers, frame.body);
                 match transaction {
                     Some(tx) => self.stage(tx, TxOp::Publish { destination, data }, receipt, ctx),
@@ -120,7 +135,8 @@ impl Session {
                 id,
                 ack,
                 prefetch,
-            } => self.subscribe(destination, id, ack, prefetch, receipt, ctx),
+                selector,
+            } => self.subscribe(destination, id, (ack, prefetch, selector), receipt, ctx),
             ClientCommand::Unsubscribe { id } => self.unsubscribe(id, receipt, ctx),
             ClientCommand::Ack {
                 target,
@@ -187,6 +203,7 @@ impl Session {
     fn release(&mut self) {
         self.release_subscriptions();
         self.abort_all();
+        self.release_temp_queues();
     }
 }
 

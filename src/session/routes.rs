@@ -10,7 +10,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Ctx, LookupError, Session};
 use crate::messages::destination::{DestinationRef, Origin, Publish};
-use crate::messages::router::Resolve;
+use crate::messages::router::{Resolve, RouteError};
 use crate::model::MessageData;
 
 /// Asks the router for the destination called `name`.
@@ -53,6 +53,9 @@ impl Session {
                     s.routes.insert(key, d.clone());
                     then(s, d, ctx);
                 }
+                // A reply to a connection that has gone is dropped, as
+                // RabbitMQ does: the replier did nothing wrong.
+                Err(LookupError::Route(RouteError::TempQueueGone { .. })) => s.receipt(receipt),
                 Err(e) => s.fail(e, receipt),
             })
             .wait(ctx);

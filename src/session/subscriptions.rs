@@ -2,12 +2,15 @@
 //! `limits.max_subscriptions`, and each subscription's consumer at its
 //! destination.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 
 use super::routes::resolve;
 use super::{Ctx, Session, SessionError, SubscriptionError};
 use crate::messages::connection::{Drain, Subscribed, Unsubscribed};
 use crate::messages::destination::{DestinationRef, Subscribe, SubscribeError, Unsubscribe};
+use crate::model::selector::Selector;
 use crate::model::AckMode;
 
 /// How many times SUBSCRIBE looks a destination up again when it retired
@@ -33,13 +36,16 @@ impl Session {
         &mut self,
         destination: String,
         id: String,
-        ack: AckMode,
-        prefetch: Option<u32>,
+        (ack, prefetch, selector): (AckMode, Option<u32>, Option<Arc<Selector>>),
         receipt: Option<String>,
         ctx: &mut Ctx,
     ) {
         if self.subs.contains_key(&id) {
             return self.fail(SubscriptionError::IdInUse(id), receipt);
+        }
+        let destination = self.own_temp_queue(&destination).unwrap_or(destination);
+        if let Err(e) = self.check_temp_owner(&destination) {
+            return self.fail(e, receipt);
         }
         let max = self.shared.settings.limits.max_subscriptions;
         if self.subs.len() >= max {
@@ -73,6 +79,7 @@ impl Session {
                     ack,
                     prefetch,
                     window_bytes,
+                    selector: selector.clone(),
                     deliver: deliver.clone(),
                     fail: fail.clone(),
                     receipt: receipt_for_dest.clone().map(|r| (receipted.clone(), r)),

@@ -213,3 +213,66 @@ fn a_store_that_cannot_write_refuses_the_publish() {
     );
     assert!(q.is_idle());
 }
+
+fn coloured(body: &str, colour: &str) -> Arc<MessageData> {
+    MessageData::from_send(
+        vec![("colour".into(), colour.into())],
+        bytes::Bytes::copy_from_slice(body.as_bytes()),
+    )
+}
+
+fn selecting(sub: u64, text: &str) -> (Consumer, std::rc::Rc<super::super::testing::Seen>) {
+    let (c, seen) = consumer(sub, Auto, 10);
+    let s = crate::model::selector::Selector::parse(text).expect("selector parses");
+    (c.with_selector(Some(Arc::new(s))), seen)
+}
+
+#[test]
+fn unselected_messages_keep_their_place_and_the_gauges_stay_right() {
+    let mut c = core("/queue/q");
+    let mut q: QueueDelivery = QueueDelivery::new(&c);
+    let (red, seen_red) = selecting(1, "colour = 'red'");
+    q.subscribe(&mut c, red);
+    let msgs = vec![
+        coloured("g1", "green"),
+        coloured("r1", "red"),
+        coloured("g2", "green"),
+        coloured("r2", "red"),
+    ];
+    q.publish(&mut c, msgs, true).expect("taken");
+    q.dispatch(&mut c);
+    assert_eq!(seen_red.bodies(), ["r1", "r2"]);
+    assert_eq!(q.backlog.len(), 2);
+    assert_eq!(c.m.ready.get(), 2);
+    let (any, seen_any) = consumer(2, Auto, 10);
+    q.subscribe(&mut c, any);
+    q.dispatch(&mut c);
+    assert_eq!(seen_any.bodies(), ["g1", "g2"]);
+    assert_eq!((q.backlog.len(), c.m.ready.get()), (0, 0));
+}
+
+#[test]
+fn expired_messages_are_skipped_at_their_turn_and_dead_lettered_by_policy() {
+    let mut c = core("/queue/q");
+    c.expiry.on_expiry = crate::model::OnExpiry::DeadLetter;
+    let mut q: QueueDelivery = QueueDelivery::new(&c);
+    let stale = MessageData::from_send(
+        vec![("expires".into(), "1".into())],
+        bytes::Bytes::from_static(b"stale"),
+    );
+    q.publish(&mut c, vec![stale, data("fresh")], true)
+        .expect("taken");
+    let (sub, seen) = consumer(1, Auto, 10);
+    q.subscribe(&mut c, sub);
+    q.dispatch(&mut c);
+    assert_eq!(seen.bodies(), ["fresh"]);
+    assert_eq!(c.m.expired.get(), 1);
+    let out = c.take_outbox();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].destination, "/queue/DLQ.q");
+    assert!(out[0]
+        .data
+        .headers
+        .iter()
+        .any(|(n, v)| n == "x-death-reason" && v == "expired"));
+}

@@ -1,9 +1,21 @@
 //! `Router`: the registry of destinations. Creates a destination actor on
 //! first use, retires idle ones, and forwards what retired ones still receive.
 //! It knows destination names and kinds, never transports or sessions.
+//!
+//! Wildcard topics (`/topic/stocks.*.nyse`) are topic actors of their own,
+//! indexed by pattern in a [`PatternIndex`]. Each plain topic is told, when it
+//! is created and whenever a matching wildcard topic comes or goes, which
+//! wildcard topics match it, and hands them a copy of each message: the trie
+//! is walked per topic and per change of patterns, never per message.
+
+mod forwarding;
+mod temp_queues;
+mod wildcards;
+
+pub use wildcards::{is_pattern, PatternIndex};
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -15,11 +27,16 @@ use crate::messages::router::{
     DeadLetter, DestinationFailed, DestinationIdle, Reroute, Resolve, RouteError, RouterHandle,
 };
 use crate::metrics::Metrics;
-use crate::model::{DestinationId, Kind};
+use crate::model::{temp_queue_owner, DestinationId, Kind};
 
 /// The destination registry.
 pub struct Router {
     destinations: HashMap<Arc<str>, DestinationRef>,
+    /// The live wildcard topics, by pattern (the name without the topic prefix).
+    patterns: PatternIndex<DestinationRef>,
+    /// Connections whose temporary queues may exist (they claimed them and
+    /// have not ended).
+    temp_owners: HashSet<u64>,
     policy: Arc<DestinationPolicy>,
     metrics: Arc<Metrics>,
     arbiters: Vec<ArbiterHandle>,
@@ -35,6 +52,8 @@ impl Router {
     ) -> Self {
         Router {
             destinations: HashMap::new(),
+            patterns: PatternIndex::new(),
+            temp_owners: HashSet::new(),
             policy,
             metrics,
             arbiters,
@@ -45,33 +64,60 @@ impl Router {
         if let Some(d) = self.destinations.get(name) {
             return Ok(d.clone());
         }
+        if let Some(owner) = temp_queue_owner(&self.policy.queue_prefix, name) {
+            // A temporary queue exists only while its connection does; one
+            // replied to afterwards must not come back and fill up.
+            if !owner.is_some_and(|o| self.temp_owners.contains(&o)) {
+                return Err(RouteError::TempQueueGone {
+                    name: name.to_string(),
+                });
+            }
+        }
         let key: Arc<str> = Arc::from(name);
         let policy = self.policy.clone();
         let metrics = self.metrics.clone();
         let arbiter = self.pick_arbiter(name);
         let id = DestinationId::next();
         let router = RouterHandle::of(&me);
-        let dest = if name.starts_with(&policy.queue_prefix)
-            && name.len() > policy.queue_prefix.len()
-        {
-            let n = key.clone();
-            let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
-                Queue::new(n, policy, id, router, metrics)
-            });
-            DestinationRef::of(&addr, Kind::Queue, id)
-        } else if name.starts_with(&policy.topic_prefix) && name.len() > policy.topic_prefix.len() {
-            let n = key.clone();
-            let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
-                Topic::new(n, policy, id, router, metrics)
-            });
-            DestinationRef::of(&addr, Kind::Topic, id)
-        } else {
-            return Err(RouteError::BadPrefix {
-                name: name.to_string(),
-                queue: self.policy.queue_prefix.clone(),
-                topic: self.policy.topic_prefix.clone(),
-            });
-        };
+        let dest =
+            if name.starts_with(&policy.queue_prefix) && name.len() > policy.queue_prefix.len() {
+                let n = key.clone();
+                let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
+                    Queue::new(n, policy, id, router, metrics)
+                });
+                DestinationRef::of(&addr, Kind::Queue, id)
+            } else if let Some(topic) = name
+                .strip_prefix(&policy.topic_prefix)
+                .filter(|t| !t.is_empty())
+            {
+                let n = key.clone();
+                let wildcard = is_pattern(topic);
+                let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
+                    let t = Topic::new(n, policy, id, router, metrics);
+                    if wildcard {
+                        t.wildcard()
+                    } else {
+                        t
+                    }
+                });
+                let dest = DestinationRef::of(&addr, Kind::Topic, id);
+                if wildcard {
+                    self.patterns.insert(topic, dest.clone());
+                    self.refresh_matching(topic);
+                } else {
+                    let to = self.forwards_of(topic);
+                    if !to.is_empty() {
+                        dest.set_forwards(to);
+                    }
+                }
+                dest
+            } else {
+                return Err(RouteError::BadPrefix {
+                    name: name.to_string(),
+                    queue: self.policy.queue_prefix.clone(),
+                    topic: self.policy.topic_prefix.clone(),
+                });
+            };
         self.destinations.insert(key, dest.clone());
         Ok(dest)
     }
@@ -143,6 +189,12 @@ impl Handler<Reroute> for Router {
         let Reroute::Publish { destination, msg } = msg;
         match self.resolve(&destination, ctx.address()) {
             Ok(d) => d.publish(msg),
+            Err(e @ RouteError::TempQueueGone { .. }) => {
+                tracing::debug!(error = %e, "reply to a deleted temporary queue dropped");
+                if let Some(o) = msg.origin {
+                    o.accepted();
+                }
+            }
             Err(e) => tracing::error!(error = %e, "rerouted message has no destination"),
         }
     }
@@ -181,6 +233,7 @@ impl Handler<DestinationIdle> for Router {
                 if matches!(retired, Ok(true)) && same {
                     tracing::debug!(destination = %name, "idle destination retired");
                     router.destinations.remove(&name);
+                    router.forget(&name, &dest);
                 }
             })
             .spawn(ctx);
@@ -191,12 +244,14 @@ impl Handler<DestinationFailed> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: DestinationFailed, _: &mut Self::Context) {
-        if self
+        if let Some(dest) = self
             .destinations
             .get(&msg.name)
-            .is_some_and(|d| d.id() == msg.id)
+            .filter(|d| d.id() == msg.id)
+            .cloned()
         {
             self.destinations.remove(&msg.name);
+            self.forget(&msg.name, &dest);
         }
     }
 }
