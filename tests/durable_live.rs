@@ -84,6 +84,40 @@ async fn journal_figures_are_exported() {
     assert!(m.get("stompede_store_syncs_total").copied().unwrap_or(0.0) >= 1.0);
     assert!(m.get("stompede_store_bytes").copied().unwrap_or(0.0) > 0.0);
     assert!(m.get("stompede_store_segments").copied().unwrap_or(0.0) >= 1.0);
+    let syncs = m["stompede_store_syncs_total"];
+    // Every successful group commit is one fdatasync and one observation of
+    // each group histogram; the open's own sync is timed too.
+    let fsyncs = m["stompede_store_fsync_duration_seconds_count"];
+    assert!(fsyncs > syncs, "{text}");
+    assert_eq!(
+        m.get("stompede_store_fsync_duration_seconds_bucket{le=\"+Inf\"}"),
+        Some(&fsyncs),
+        "{text}"
+    );
+    assert!(
+        m["stompede_store_fsync_duration_seconds_sum"] > 0.0,
+        "{text}"
+    );
+    assert_eq!(
+        m.get("stompede_store_group_commit_batches_count"),
+        Some(&syncs)
+    );
+    // Each receipted SEND waited for its own group: at least its own batch, at
+    // least its record's bytes.
+    assert!(
+        m["stompede_store_group_commit_batches_sum"] >= 3.0,
+        "{text}"
+    );
+    assert!(
+        m["stompede_store_group_commit_bytes_sum"] > 3.0 * 20.0,
+        "{text}"
+    );
+    assert_eq!(
+        m.get("stompede_store_group_commit_bytes_count"),
+        Some(&syncs)
+    );
+    assert_eq!(m.get("stompede_store_recovered_messages"), Some(&0.0));
+    assert!(m.contains_key("stompede_store_recovery_duration_seconds"));
     c.subscribe("/queue/m", "s", "client-individual").await;
     let mut last = None;
     for _ in 0..4 {
