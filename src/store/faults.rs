@@ -51,6 +51,22 @@ pub struct Faults {
     changed: Condvar,
 }
 
+/// Holds a journal's fdatasyncs while it lives (see [`Faults::hold_syncs`]).
+#[must_use = "the syncs are released when this is dropped"]
+#[derive(Debug)]
+pub struct HeldSyncs(Arc<Faults>);
+
+impl HeldSyncs {
+    /// Lets held and later fdatasyncs run.
+    pub fn release(self) {}
+}
+
+impl Drop for HeldSyncs {
+    fn drop(&mut self) {
+        self.0.release_syncs();
+    }
+}
+
 /// The hooks of the journal in `dir` (its `journal/` directory).
 pub fn for_dir(dir: &Path) -> Arc<Faults> {
     static ALL: OnceLock<Mutex<HashMap<PathBuf, Arc<Faults>>>> = OnceLock::new();
@@ -64,13 +80,15 @@ impl Faults {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every fdatasync from now on waits (on the writer thread) until [`Faults::release_syncs`].
-    pub fn hold_syncs(&self) {
+    /// Every fdatasync from now on waits (on the writer thread) until the returned guard is
+    /// released or dropped, so that a failing test cannot leave the writer (and the broker's
+    /// shutdown, which joins it) hanging.
+    pub fn hold_syncs(self: &Arc<Self>) -> HeldSyncs {
         self.lock().hold = true;
+        HeldSyncs(self.clone())
     }
 
-    /// Lets held and later fdatasyncs run.
-    pub fn release_syncs(&self) {
+    fn release_syncs(&self) {
         self.lock().hold = false;
         self.changed.notify_all();
     }
