@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::backlog::Pending;
 use super::consumer::Outlet;
 use super::core::Core;
 use super::delivery::Delivery;
@@ -85,11 +86,22 @@ impl<S: Delivery> Destination<S> {
         f: impl FnOnce(&mut S, &mut Core) -> R,
     ) -> R {
         let r = f(&mut self.strategy, &mut self.core);
-        self.flush(ctx);
+        self.finish_step(ctx, false);
+        r
+    }
+
+    /// Submits what the steps since the last flush changed, then forwards
+    /// their dead letters. `lazily`: nobody waits for these changes, so acks
+    /// alone may wait for the batch in flight (see `flush_lazily`).
+    pub(super) fn finish_step(&mut self, ctx: &mut Context<Self>, lazily: bool) {
+        if lazily && self.strategy.pending() == Pending::Acks {
+            self.flush_lazily(ctx);
+        } else {
+            self.flush(ctx);
+        }
         for letter in self.core.take_outbox() {
             self.router.dead_letter.do_send(letter);
         }
-        r
     }
 
     /// Lets paused publishers go once there is room; while some stay paused,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::backlog::Flushed;
+use super::backlog::{Flushed, Pending};
 use super::consumer::Consumer;
 use super::core::Core;
 use crate::messages::destination::AckError;
@@ -90,6 +90,11 @@ pub trait Delivery: Sized + Unpin + 'static {
     /// [`Backlog::flush`](super::Backlog::flush)); a topic stores nothing.
     fn flush(&mut self) -> Flushed {
         Flushed::Nothing
+    }
+
+    /// What the next `flush` would hand over; a topic stores nothing.
+    fn pending(&self) -> Pending {
+        Pending::Nothing
     }
 
     /// Gives up the waiting messages after a restart storm. Returns false

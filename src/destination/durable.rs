@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Removal};
+use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Pending, Removal};
 use super::core::Core;
 use super::storage::Storage;
 use crate::model::{all_persistent, decode_headers, encode_headers, Envelope, MessageData};
@@ -163,6 +163,14 @@ impl Backlog for DurableBacklog {
         // The dead-letter queue must not append it a second time.
         copy.mark_journaled();
         Ok(())
+    }
+
+    fn pending(&self) -> Pending {
+        match &self.journal {
+            Some(j) if !j.pending.is_empty() && j.pending.only_acks() => Pending::Acks,
+            Some(j) if !j.pending.is_empty() => Pending::Changes,
+            _ => Pending::Nothing,
+        }
     }
 
     fn flush(&mut self) -> Flushed {

@@ -89,6 +89,12 @@ impl Batch {
         self.ack(from.0, from.1).append(to.0, to.1, headers, body)
     }
 
+    /// True when the batch holds acks and nothing else (nothing that a later
+    /// step could depend on being durable first).
+    pub fn only_acks(&self) -> bool {
+        self.ops.iter().all(|op| matches!(op, Op::Ack { .. }))
+    }
+
     /// True when the batch holds no operation.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
