@@ -61,6 +61,14 @@ pub struct Storage {
     pub queue_depth: usize,
     /// Compact the head segment when its live bytes fall below this fraction of it; 0 disables.
     pub compaction_threshold: f64,
+    /// Most bytes the journal's segment files may take; beyond, persistent publishers are
+    /// paused (the disk alarm) until acknowledgements free segments. 0: no limit.
+    pub max_bytes: u64,
+    /// Free bytes to keep on the filesystem of `dir`; below, persistent publishers are paused.
+    pub min_free_bytes: u64,
+    /// Body bytes of persistent messages a queue keeps in memory; the rest of a deeper queue
+    /// stays on disk only and is read back as consumers catch up (paging).
+    pub queue_resident_bytes: usize,
 }
 
 impl Storage {
@@ -73,6 +81,7 @@ impl Storage {
             queue_depth: self.queue_depth,
             compaction_threshold: self.compaction_threshold,
             fsync: self.fsync,
+            ..crate::store::StoreConfig::default()
         }
     }
 }
@@ -236,6 +245,8 @@ pub struct Destinations {
 pub struct Transactions {
     pub max_per_connection: usize,
     pub max_frames: usize,
+    /// Most bytes (message footprints) one transaction may hold.
+    pub max_bytes: usize,
 }
 
 impl Settings {
@@ -275,7 +286,8 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 10] = [
+        let positive: [(&'static str, u64); 11] = [
+            ("transactions.max_bytes", self.transactions.max_bytes as u64),
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),
@@ -357,6 +369,14 @@ impl Settings {
                 return Err(SettingsError::Invalid {
                     key: "storage",
                     reason: e.to_string(),
+                });
+            }
+            let max = self.storage.max_bytes;
+            if max != 0 && max < 2 * self.storage.segment_bytes {
+                // Reclaim never deletes the active segment, so one segment could never drain.
+                return Err(SettingsError::Invalid {
+                    key: "storage.max_bytes",
+                    reason: "must be 0 or at least two segments (2 * storage.segment_bytes)".into(),
                 });
             }
         }
