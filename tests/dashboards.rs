@@ -289,6 +289,7 @@ async fn every_metric_the_dashboards_query_exists_in_a_real_scrape() {
         "stompede_store_segments",
         "stompede_store_recovery_duration_seconds",
         "stompede_store_recovered_messages",
+        "stompede_storage_disk_alarm",
     ] {
         assert!(used.contains(needed), "no dashboard uses {needed}");
     }
