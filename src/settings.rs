@@ -227,6 +227,10 @@ pub struct Destinations {
     pub topic_prefix: String,
     pub dead_letter_prefix: String,
     pub max_deliveries: u32,
+    pub nack: crate::model::NackMode,
+    pub redelivery_delay_ms: u64,
+    pub redelivery_backoff: f64,
+    pub redelivery_max_delay_ms: u64,
     pub default_prefetch: u32,
     pub max_prefetch: u32,
     pub idle_timeout_ms: u64,
@@ -364,6 +368,7 @@ impl Settings {
                 reason: "must start with the queue prefix".into(),
             });
         }
+        self.validate_redelivery()?;
         if self.storage.enabled {
             if let Err(e) = self.storage.store_config().validate() {
                 return Err(SettingsError::Invalid {
@@ -378,6 +383,43 @@ impl Settings {
                     key: "storage.max_bytes",
                     reason: "must be 0 or at least two segments (2 * storage.segment_bytes)".into(),
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// The redelivery settings, globally and in each policy.
+    fn validate_redelivery(&self) -> Result<(), SettingsError> {
+        let d = &self.destinations;
+        let invalid = |key, reason: String| Err(SettingsError::Invalid { key, reason });
+        if !(d.redelivery_backoff >= 1.0 && d.redelivery_backoff.is_finite()) {
+            return invalid(
+                "destinations.redelivery_backoff",
+                "must be a number >= 1.0".into(),
+            );
+        }
+        for p in &d.policies {
+            if let Some(b) = p.redelivery_backoff {
+                if !(b >= 1.0 && b.is_finite()) {
+                    return invalid(
+                        "destinations.policies",
+                        format!("{}: redelivery_backoff must be a number >= 1.0", p.pattern),
+                    );
+                }
+            }
+            if p.max_deliveries == Some(0) {
+                return invalid(
+                    "destinations.policies",
+                    format!("{}: max_deliveries must be greater than 0", p.pattern),
+                );
+            }
+            if let Some(dlq) = &p.dead_letter {
+                if !dlq.starts_with(&d.queue_prefix) || dlq.len() == d.queue_prefix.len() {
+                    return invalid(
+                        "destinations.policies",
+                        format!("{}: dead_letter '{dlq}' must be a queue name", p.pattern),
+                    );
+                }
             }
         }
         Ok(())
@@ -438,6 +480,22 @@ mod tests {
         )
         .expect("load");
         assert_eq!(s.listeners.stomp.to_string(), "127.0.0.1:7000");
+    }
+
+    #[test]
+    fn redelivery_settings_come_from_the_environment_too() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("STOMPEDE__DESTINATIONS__NACK", "requeue-tail"),
+                ("STOMPEDE__DESTINATIONS__REDELIVERY_DELAY_MS", "250"),
+                ("STOMPEDE__DESTINATIONS__REDELIVERY_BACKOFF", "1.5"),
+            ]),
+        )
+        .expect("load");
+        let d = &s.destinations;
+        assert_eq!(d.nack, crate::model::NackMode::RequeueTail);
+        assert_eq!((d.redelivery_delay_ms, d.redelivery_backoff), (250, 1.5));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::DestinationPolicy;
 use crate::messages::router::DeadLetter;
 use crate::metrics::DestinationMetrics;
-use crate::model::Envelope;
+use crate::model::{Envelope, Redelivery};
 
 /// A destination's identity, policy, metrics and outgoing dead letters.
 pub struct Core {
@@ -17,6 +17,8 @@ pub struct Core {
     pub name: Arc<str>,
     /// Delivery policy from configuration.
     pub policy: Arc<DestinationPolicy>,
+    /// This destination's redelivery policy (its pattern's, else the defaults).
+    pub redelivery: Redelivery,
     /// This destination's series.
     pub m: DestinationMetrics,
     /// When a client last used it: an unused destination retires after
@@ -30,6 +32,7 @@ impl Core {
     /// The core of the destination `name`.
     pub fn new(name: Arc<str>, policy: Arc<DestinationPolicy>, m: DestinationMetrics) -> Self {
         Core {
+            redelivery: policy.redelivery_for(&name),
             name,
             policy,
             m,

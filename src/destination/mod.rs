@@ -22,6 +22,7 @@ mod paging;
 mod policy;
 mod prepare;
 mod queue;
+mod redelivery;
 mod storage;
 #[cfg(test)]
 mod testing;

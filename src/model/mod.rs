@@ -8,6 +8,7 @@ mod ids;
 mod kind;
 mod limits;
 mod message;
+mod redelivery;
 mod stored_headers;
 mod transport;
 
@@ -19,5 +20,6 @@ pub use limits::{
     all_persistent, MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer,
 };
 pub use message::{Envelope, MessageData};
+pub use redelivery::{NackMode, Redelivery};
 pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
 pub use transport::Transport;
