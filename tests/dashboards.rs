@@ -282,6 +282,14 @@ async fn every_metric_the_dashboards_query_exists_in_a_real_scrape() {
         "stompede_process_open_fds",
         "stompede_destination_messages_dead_lettered_total",
         "stompede_destination_consumers",
+        "stompede_store_fsync_duration_seconds_bucket",
+        "stompede_store_group_commit_batches_bucket",
+        "stompede_store_group_commit_bytes_sum",
+        "stompede_store_bytes",
+        "stompede_store_segments",
+        "stompede_store_recovery_duration_seconds",
+        "stompede_store_recovered_messages",
+        "stompede_storage_disk_alarm",
     ] {
         assert!(used.contains(needed), "no dashboard uses {needed}");
     }

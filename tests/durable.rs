@@ -238,25 +238,80 @@ fn scribble(path: &std::path::Path, offset: u64, len: usize) {
     f.write_all(&vec![0xAB; len]).expect("write");
 }
 
-#[tokio::test]
-async fn a_torn_tail_is_cut_with_a_warning_and_receipted_messages_survive() {
-    let store = TempDir::new("durable-torn");
-    let mut b = broker(&store, &[]).await;
-    let mut c = b.client().await;
-    for text in ["t1", "t2", "t3"] {
-        send_receipted(&mut c, "/queue/torn", text, true).await;
+/// Where the written part of a segment ends: after the last record whose
+/// `[len u32][crc u32]` frame says it is there (docs/storage.md, "On disk").
+fn written_end(seg: &[u8]) -> usize {
+    let mut pos = 32; // the segment header
+    while let Some(frame) = seg.get(pos..pos + 8) {
+        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        if len == 0 {
+            break;
+        }
+        pos += 8 + len;
     }
-    b.kill9().await;
-    // A write that never completed: garbage near the end of the last segment.
-    let last = segments(&store).pop().expect("a segment");
-    let size = std::fs::metadata(&last).expect("segment size").len();
-    scribble(&last, size - 4096, 100);
+    pos
+}
 
-    let b = broker(&store, &[]).await;
-    let mut c = b.client().await;
-    expect_exactly(&mut c, "/queue/torn", "auto", &["t1", "t2", "t3"]).await;
-    let output = b.output.lock().expect("output").clone();
-    assert!(output.contains("torn tail truncated"), "{output}");
+#[tokio::test]
+async fn a_torn_tail_at_random_offsets_is_cut_with_a_warning_and_what_precedes_it_survives() {
+    use proptest::prelude::Rng;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
+    let mut inside = 0;
+    for seed in 1..=8u8 {
+        let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]);
+        let mut below = |n: u64| (rng.next_u64() % n) as usize;
+        let store = TempDir::new("durable-torn");
+        let mut b = broker(&store, &[]).await;
+        let mut c = b.client().await;
+        let sent: Vec<String> = (0..6)
+            .map(|k| format!("s{seed}m{k}-{}", "x".repeat(below(300))))
+            .collect();
+        for text in &sent {
+            send_receipted(&mut c, "/queue/torn", text, true).await;
+        }
+        b.kill9().await;
+        let last = segments(&store).pop().expect("a segment");
+        let original = std::fs::read(&last).expect("read segment");
+        let end = written_end(&original);
+        let mut seg = original.clone();
+        // Anywhere from the first record to well past the written part, a
+        // run of 1..64 bytes each changed (XOR with a non-zero value).
+        let at = 32 + below((end + 4096 - 32) as u64);
+        let len = 1 + below(64);
+        inside += usize::from(at < end);
+        let until = (at + len).min(seg.len());
+        for byte in &mut seg[at..until] {
+            *byte ^= 1 + below(255) as u8;
+        }
+        std::fs::write(&last, &seg).expect("write segment");
+        let position = |text: &str| {
+            let needle = text.as_bytes();
+            let i = (original.windows(needle.len()))
+                .position(|w| w == needle)
+                .unwrap_or(usize::MAX - needle.len());
+            i + needle.len()
+        };
+        // One SEND, one record, its body last: a message survives when its
+        // record ends before the first damaged byte.
+        let survivors: Vec<&str> = (sent.iter())
+            .filter(|t| position(t) <= at)
+            .map(String::as_str)
+            .collect();
+
+        let b = broker(&store, &[]).await;
+        let output = b.output.lock().expect("output").clone();
+        let why = format!("seed {seed}: {len} bytes at {at}, written part ends at {end}");
+        assert!(output.contains("torn tail truncated"), "{why}\n{output}");
+        let (_, text) = common::http_get(b.http, "/metrics").await;
+        let recovered = parse_metrics(&text)
+            .get("stompede_store_recovered_messages")
+            .copied();
+        assert_eq!(recovered, Some(survivors.len() as f64), "{why}");
+        let mut c = b.client().await;
+        expect_exactly(&mut c, "/queue/torn", "auto", &survivors).await;
+    }
+    // The seeds damage records as well as the zeros after them.
+    assert!((1..8).contains(&inside), "{inside} of 8 inside the records");
 }
 
 #[tokio::test]

@@ -84,6 +84,40 @@ async fn journal_figures_are_exported() {
     assert!(m.get("stompede_store_syncs_total").copied().unwrap_or(0.0) >= 1.0);
     assert!(m.get("stompede_store_bytes").copied().unwrap_or(0.0) > 0.0);
     assert!(m.get("stompede_store_segments").copied().unwrap_or(0.0) >= 1.0);
+    let syncs = m["stompede_store_syncs_total"];
+    // Every successful group commit is one fdatasync and one observation of
+    // each group histogram; the open's own sync is timed too.
+    let fsyncs = m["stompede_store_fsync_duration_seconds_count"];
+    assert!(fsyncs > syncs, "{text}");
+    assert_eq!(
+        m.get("stompede_store_fsync_duration_seconds_bucket{le=\"+Inf\"}"),
+        Some(&fsyncs),
+        "{text}"
+    );
+    assert!(
+        m["stompede_store_fsync_duration_seconds_sum"] > 0.0,
+        "{text}"
+    );
+    assert_eq!(
+        m.get("stompede_store_group_commit_batches_count"),
+        Some(&syncs)
+    );
+    // Each receipted SEND waited for its own group: at least its own batch, at
+    // least its record's bytes.
+    assert!(
+        m["stompede_store_group_commit_batches_sum"] >= 3.0,
+        "{text}"
+    );
+    assert!(
+        m["stompede_store_group_commit_bytes_sum"] > 3.0 * 20.0,
+        "{text}"
+    );
+    assert_eq!(
+        m.get("stompede_store_group_commit_bytes_count"),
+        Some(&syncs)
+    );
+    assert_eq!(m.get("stompede_store_recovered_messages"), Some(&0.0));
+    assert!(m.contains_key("stompede_store_recovery_duration_seconds"));
     c.subscribe("/queue/m", "s", "client-individual").await;
     let mut last = None;
     for _ in 0..4 {
@@ -215,4 +249,45 @@ async fn a_commit_journals_its_persistent_sends_to_every_queue_as_one_batch() {
     );
     expect_exactly(&mut c, "/queue/tx-a", "auto", &["warm-a", "a1", "a2"]).await;
     expect_exactly(&mut c, "/queue/tx-b", "auto", &["warm-b", "b1"]).await;
+}
+
+#[tokio::test]
+async fn a_persistent_message_to_an_auto_ack_consumer_costs_at_most_two_batches() {
+    let b = TestBroker::start();
+    let batches = |text: &str| {
+        parse_metrics(text)
+            .get("stompede_store_batches_total")
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let mut consumer = b.client().await;
+    consumer.subscribe("/queue/lean", "s", "auto").await;
+    let mut p = b.client().await;
+    send_receipted(&mut p, "/queue/lean", "warm", true).await;
+    consumer.expect(Command::Message).await;
+    let (_, before) = b.http_get("/metrics").await;
+    const N: usize = 40;
+    for i in 0..N {
+        send_receipted(&mut p, "/queue/lean", &format!("m{i}"), true).await;
+        assert_eq!(
+            body(&consumer.expect(Command::Message).await),
+            format!("m{i}")
+        );
+    }
+    let (_, after) = b.http_get("/metrics").await;
+    // The append and its delivery are one batch; the auto-ack goes with the
+    // next one, or alone once the batch in flight is durable: never three
+    // batches (append, delivery count, ack) a message.
+    let used = batches(&after) - batches(&before);
+    assert!(
+        used <= (2 * N) as f64 + 2.0,
+        "{used} batches for {N} messages"
+    );
+    // And the acks do reach the journal.
+    let mut c = b.client().await;
+    send_receipted(&mut c, "/queue/other-lean", "barrier", true).await;
+    b.scrape_until("every ack journaled", |s| {
+        parse_metrics(&s.text).get("stompede_store_live_messages") == Some(&1.0)
+    })
+    .await;
 }

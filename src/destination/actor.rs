@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::backlog::Pending;
 use super::consumer::Outlet;
 use super::core::Core;
 use super::delivery::Delivery;
@@ -101,12 +102,23 @@ impl<S: Delivery> Destination<S> {
         f: impl FnOnce(&mut S, &mut Core) -> R,
     ) -> R {
         let r = f(&mut self.strategy, &mut self.core);
+        self.finish_step(ctx, false);
+        r
+    }
+
+    /// Submits what the steps since the last flush changed, then forwards
+    /// their dead letters. `lazily`: nobody waits for these changes, so acks
+    /// alone may wait for the batch in flight (see `flush_lazily`).
+    pub(super) fn finish_step(&mut self, ctx: &mut Context<Self>, lazily: bool) {
         self.arm_wake(ctx);
-        self.flush(ctx);
+        if lazily && self.strategy.pending() == Pending::Acks {
+            self.flush_lazily(ctx);
+        } else {
+            self.flush(ctx);
+        }
         for letter in self.core.take_outbox() {
             self.router.dead_letter.do_send(letter);
         }
-        r
     }
 
     /// Keeps the redelivery timer on the earliest delayed message: set when

@@ -44,6 +44,17 @@ pub enum Flushed {
     Failed(StoreError),
 }
 
+/// What a backlog holds for the journal since its last flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// Nothing.
+    Nothing,
+    /// Only acknowledgements: nothing a reply or a delivery depends on.
+    Acks,
+    /// Appends, delivery counts or dead-letter moves.
+    Changes,
+}
+
 /// Why a message leaves a queue for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
@@ -128,6 +139,11 @@ pub trait Backlog {
     /// as one batch. Called after every step of the queue.
     fn flush(&mut self) -> Flushed {
         Flushed::Nothing
+    }
+
+    /// What the next [`Backlog::flush`] would hand over.
+    fn pending(&self) -> Pending {
+        Pending::Nothing
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::backlog::Flushed;
+use super::backlog::{Flushed, Pending};
 use super::consumer::Consumer;
 use super::core::Core;
 use crate::messages::destination::{AckError, PrepareRefused};
@@ -113,6 +113,11 @@ pub trait Delivery: Sized + Unpin + 'static {
     /// consumer (the destination is being deleted); counted as dropped.
     fn purge(&mut self, core: &mut Core) {
         let _ = core;
+    }
+
+    /// What the next `flush` would hand over; a topic stores nothing.
+    fn pending(&self) -> Pending {
+        Pending::Nothing
     }
 
     /// Gives up the waiting messages after a restart storm. Returns false

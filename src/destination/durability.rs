@@ -43,6 +43,8 @@ pub(super) struct Durability<S: Delivery> {
     fresh: bool,
     /// The current step's batch was refused.
     failed: Option<StoreError>,
+    /// Acks wait for the batch in flight (`flush_lazily`).
+    deferred: bool,
 }
 
 impl<S: Delivery> Default for Durability<S> {
@@ -56,6 +58,7 @@ impl<S: Delivery> Default for Durability<S> {
             retry_scheduled: false,
             fresh: false,
             failed: None,
+            deferred: false,
         }
     }
 }
@@ -99,6 +102,28 @@ impl<S: Delivery> Destination<S> {
                 }
             }
         }
+    }
+
+    /// Like `flush`, for acks nobody waits for (an auto-ack consumer's): while
+    /// an earlier batch is still being made durable they wait and go with the
+    /// next batch, or right after that one completes if none comes, so under
+    /// load they cost no submission of their own. Bounded by one sync.
+    pub(super) fn flush_lazily(&mut self, ctx: &mut Context<Self>) {
+        let d = &mut self.durability;
+        let busy = d.last.as_ref().is_some_and(|c| c.peek().is_none());
+        if !busy || d.full || d.failed.is_some() {
+            return self.flush(ctx);
+        }
+        if std::mem::replace(&mut d.deferred, true) {
+            return; // a flush is already due when the batch in flight completes
+        }
+        self.when_durable(
+            ctx,
+            Box::new(|this, ctx, _| {
+                this.durability.deferred = false;
+                this.flush(ctx);
+            }),
+        );
     }
 
     /// Whether the step just run gave the journal something to make durable.

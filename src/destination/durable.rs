@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::backlog::{Backlog, BacklogError, Flushed, Removal};
+use super::backlog::{Backlog, BacklogError, Flushed, Pending, Removal};
 use super::core::Core;
 use super::paging::{Pager, Ready};
 use super::storage::Storage;
@@ -186,6 +186,14 @@ impl Backlog for DurableBacklog {
         // The dead-letter queue must not append it a second time.
         copy.mark_journaled();
         Ok(())
+    }
+
+    fn pending(&self) -> Pending {
+        match &self.journal {
+            Some(j) if !j.pending.is_empty() && j.pending.only_acks() => Pending::Acks,
+            Some(j) if !j.pending.is_empty() => Pending::Changes,
+            _ => Pending::Nothing,
+        }
     }
 
     fn flush(&mut self) -> Flushed {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::actor::{Destination, Link};
+use super::backlog::Pending;
 use super::consumer::Consumer;
 use super::delivery::{Delivery, Refused};
 use crate::messages::connection::Receipted;
@@ -54,7 +55,16 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
             }
             let from_client = origin.is_some();
             let copies = (!this.forwards.is_empty()).then(|| messages.clone());
-            let taken = this.run(ctx, |s, core| s.publish(core, messages, from_client));
+            let taken = this.strategy.publish(&mut this.core, messages, from_client);
+            // Persistent messages go to the journal in one batch with the
+            // deliveries they allow: one record, and a consumer never holds a
+            // message whose delivery count is less durable than the message.
+            let together = taken.is_ok() && this.strategy.pending() != Pending::Nothing;
+            if together {
+                this.run(ctx, |s, core| s.dispatch(core));
+            } else {
+                this.finish_step(ctx, false);
+            }
             let mut permit = match permit {
                 Some(p) if this.strategy.must_pause(&this.core) => {
                     this.paused.push(p);
@@ -98,7 +108,10 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
                 }
                 (None, _) => {}
             }
-            this.run(ctx, |s, core| s.dispatch(core));
+            if !together {
+                // After the RECEIPT is registered: one that waits for nothing goes first.
+                this.run(ctx, |s, core| s.dispatch(core));
+            }
             this.resume_publishers(ctx);
         });
     }
@@ -183,7 +196,9 @@ impl<S: Delivery> Handler<Settle> for Destination<S> {
 
     fn handle(&mut self, msg: Settle, ctx: &mut Self::Context) {
         guarded(self, ctx, |this, ctx| {
-            this.run(ctx, |s, core| s.settle(core, msg.key, msg.count));
+            // Nobody waits for an auto-ack consumer's acks to be durable.
+            this.strategy.settle(&mut this.core, msg.key, msg.count);
+            this.finish_step(ctx, true);
             this.resume_publishers(ctx);
         });
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Removal};
+use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Pending, Removal};
 use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
@@ -158,6 +158,10 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
 
     fn flush(&mut self) -> Flushed {
         self.backlog.flush()
+    }
+
+    fn pending(&self) -> Pending {
+        self.backlog.pending()
     }
 
     fn publish(

@@ -35,6 +35,9 @@ pub(crate) enum Op {
     },
 }
 
+/// How far back `set_deliveries` looks for the append it can fold into.
+const FOLD_WINDOW: usize = 16;
+
 /// Operations that become durable together: all of them are recovered, or none.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -73,7 +76,26 @@ impl Batch {
     }
 
     /// Records that message `id` has been delivered `count` times (written on NACK or session loss).
+    /// When the batch appends that message itself (a publish and its delivery), the count goes into
+    /// the append: the same state after replay, one operation fewer.
     pub fn set_deliveries(&mut self, queue: QueueId, id: MessageId, count: u32) -> &mut Self {
+        // Only the last few: a publish's delivery follows its append closely, and a long batch
+        // must not make this quadratic.
+        let recent = self.ops.iter_mut().rev().take(FOLD_WINDOW);
+        for op in recent {
+            if let Op::Append {
+                queue: q,
+                id: i,
+                deliveries,
+                ..
+            } = op
+            {
+                if *q == queue && *i == id {
+                    *deliveries = count;
+                    return self;
+                }
+            }
+        }
         self.ops.push(Op::Deliveries { queue, id, count });
         self
     }
@@ -89,6 +111,12 @@ impl Batch {
         self.ack(from.0, from.1).append(to.0, to.1, headers, body)
     }
 
+    /// True when the batch holds acks and nothing else (nothing that a later
+    /// step could depend on being durable first).
+    pub fn only_acks(&self) -> bool {
+        self.ops.iter().all(|op| matches!(op, Op::Ack { .. }))
+    }
+
     /// True when the batch holds no operation.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
@@ -102,5 +130,27 @@ impl Batch {
     /// Bytes the batch takes in the journal, framing included.
     pub fn encoded_len(&self) -> usize {
         super::record::record_len(&self.ops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_count_folds_into_the_append_of_the_same_batch_only() {
+        let (q, other) = (QueueId(1), QueueId(2));
+        let mut b = Batch::new();
+        b.append(q, 7, Bytes::new(), Bytes::from_static(b"m"))
+            .set_deliveries(q, 7, 1)
+            .set_deliveries(other, 7, 3) // same id, another queue: its own op
+            .set_deliveries(q, 8, 2); // not appended here
+        assert_eq!(b.len(), 3);
+        assert!(matches!(b.ops[0], Op::Append { deliveries: 1, .. }));
+        assert!(matches!(b.ops[1], Op::Deliveries { count: 3, .. }));
+        assert!(!b.only_acks());
+        let mut acks = Batch::new();
+        acks.ack(q, 7).ack(q, 8);
+        assert!(acks.only_acks());
     }
 }

@@ -54,6 +54,7 @@ impl Journal {
             segment::sync_dir(&config.dir)?;
         }
         let lock = lock(&dir)?;
+        let started = std::time::Instant::now();
         let replayed = recovery::replay(&dir, config.recover_resident_bytes)?;
         let reader = Reader::new(dir.clone(), replayed.index.locations());
         let queues: HashMap<String, QueueId> = (replayed.index.queues.iter())
@@ -61,12 +62,18 @@ impl Journal {
             .collect();
         let next_queue = replayed.index.queues.keys().last().map_or(1, |q| q.0 + 1);
         let shared = Arc::new(Shared::default());
+        let recovered: usize = (replayed.recovered.queues.iter())
+            .map(|q| q.messages.len())
+            .sum();
         let writer = Writer::new(
             config.clone(),
             replayed.index,
             replayed.active,
             shared.clone(),
         )?;
+        // Until the writer is ready (its first sync included): when the store can serve.
+        (shared.recovery_seconds).store(started.elapsed().as_secs_f64().to_bits(), Relaxed);
+        (shared.recovered_messages).store(recovered as u64, Relaxed);
         let (tx, rx) = mpsc::sync_channel(config.queue_depth);
         let writer = std::thread::Builder::new()
             .name("journal-writer".into())

@@ -13,6 +13,8 @@ mod batch;
 mod compaction;
 mod config;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 mod index;
 mod journal;
 mod reader;
@@ -39,7 +41,7 @@ pub use batch::{Batch, MessageId, QueueId};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use journal::Journal;
-pub use stats::StoreStats;
+pub use stats::{HistogramStats, StoreStats, FSYNC_SECONDS, GROUP_BATCHES, GROUP_BYTES};
 
 /// A durable message store: queues declare themselves, then submit atomic batches of appends,
 /// acks and delivery counts; at start-up `recover` gives back what was not acknowledged.

@@ -6,6 +6,7 @@ use std::{
     os::unix::fs::FileExt,
     path::PathBuf,
     sync::{atomic::Ordering::Relaxed, mpsc::Receiver, Arc},
+    time::Instant,
 };
 
 use tokio::sync::oneshot;
@@ -39,6 +40,10 @@ pub(crate) struct Writer {
     /// Encoded records not yet written, to go at `active.pos`.
     pub(super) buf: Vec<u8>,
     pub(super) shared: Arc<Shared>,
+    /// Bytes written since the last group commit completed, for the group size histogram.
+    group_bytes: u64,
+    #[cfg(feature = "fault-injection")]
+    faults: Arc<super::faults::Faults>,
 }
 
 impl Writer {
@@ -74,11 +79,14 @@ impl Writer {
         };
         let mut writer = Writer {
             config,
+            #[cfg(feature = "fault-injection")]
+            faults: super::faults::for_dir(&dir),
             dir,
             index,
             active,
             buf: Vec::new(),
             shared,
+            group_bytes: 0,
         };
         // The active segment must declare every queue, as rolling ensures for later segments:
         // older segments may all be reclaimed, and a crash may have cut a roll short.
@@ -121,14 +129,23 @@ impl Writer {
             return;
         }
         let mut waiting = Vec::with_capacity(group.len());
+        self.group_bytes = 0;
         let outcome = self.write_group(group, &mut waiting);
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "journal: write failed; store poisoned, no retry");
             self.shared.poison(&e.to_string());
         } else {
-            self.shared.syncs.fetch_add(1, Relaxed);
-            self.shared.batches.fetch_add(waiting.len() as u64, Relaxed);
+            let s = &self.shared;
+            s.syncs.fetch_add(1, Relaxed);
+            s.batches.fetch_add(waiting.len() as u64, Relaxed);
+            s.group_batches.observe(waiting.len() as f64);
+            s.group_bytes.observe(self.group_bytes as f64);
         }
+        #[cfg(feature = "fault-injection")]
+        self.faults.record(super::faults::Event::Completed {
+            batches: waiting.len(),
+            ok: outcome.is_ok(),
+        });
         for done in waiting {
             let _ = done.send(outcome.clone());
         }
@@ -203,7 +220,12 @@ impl Writer {
             .file
             .write_all_at(&self.buf, self.active.pos)
             .map_err(|e| StoreError::io("writing", segment::path(&self.dir, self.active.id), e))?;
+        #[cfg(feature = "fault-injection")]
+        self.faults.record(super::faults::Event::Write {
+            bytes: self.buf.len(),
+        });
         self.active.pos += self.buf.len() as u64;
+        self.group_bytes += self.buf.len() as u64;
         self.buf.clear();
         if let Some(u) = self.index.segments.get_mut(&self.active.id) {
             u.used = self.active.pos;
@@ -212,15 +234,25 @@ impl Writer {
         Ok(())
     }
 
-    /// fdatasyncs the active segment (unless `fsync` is off).
+    /// fdatasyncs the active segment (unless `fsync` is off), timing it.
     pub(super) fn sync(&mut self) -> Result<(), StoreError> {
-        if !self.config.fsync {
-            return Ok(());
+        let started = Instant::now();
+        #[cfg(feature = "fault-injection")]
+        let injected = self.faults.before_sync();
+        #[cfg(not(feature = "fault-injection"))]
+        let injected = Ok(());
+        let outcome = match injected {
+            Ok(()) if self.config.fsync => self.active.file.sync_data(),
+            other => other,
+        };
+        if self.config.fsync {
+            (self.shared.fsync_seconds).observe(started.elapsed().as_secs_f64());
         }
-        self.active
-            .file
-            .sync_data()
-            .map_err(|e| StoreError::io("syncing", segment::path(&self.dir, self.active.id), e))
+        #[cfg(feature = "fault-injection")]
+        self.faults.record(super::faults::Event::SyncReturned {
+            ok: outcome.is_ok(),
+        });
+        outcome.map_err(|e| StoreError::io("syncing", segment::path(&self.dir, self.active.id), e))
     }
 
     /// Seals the active segment and starts the next one, whose first record declares every queue

@@ -54,7 +54,18 @@ impl TestBroker {
     /// Loads settings as the binary would (optional file, then environment)
     /// and starts the broker.
     fn spawn(file: Option<&Path>, overrides: &[(&str, &str)]) -> TestBroker {
-        let store_dir = TempDir::new("store");
+        Self::spawn_on(TempDir::new("store"), file, overrides)
+    }
+
+    /// Stops the broker gracefully and starts a new one on the same journal
+    /// (default settings plus `overrides`): a restart, in this process.
+    pub fn restart(self, overrides: &[(&str, &str)]) -> TestBroker {
+        let TestBroker { handle, store_dir } = self;
+        handle.stop();
+        Self::spawn_on(store_dir, None, overrides)
+    }
+
+    fn spawn_on(store_dir: TempDir, file: Option<&Path>, overrides: &[(&str, &str)]) -> TestBroker {
         let settings =
             Settings::load(file, test_env(&store_dir, overrides)).expect("test settings");
         let handle = BrokerHandle::spawn(settings).expect("broker starts");
