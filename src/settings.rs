@@ -41,6 +41,24 @@ pub struct Settings {
     pub websocket: WebSocket,
     pub http: Http,
     pub storage: Storage,
+    pub tls: Tls,
+    /// The file these settings were loaded from, read again on SIGHUP.
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
+}
+
+/// Certificates for the TLS listeners (`listeners.stomp_tls`, `listeners.websocket_tls`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain, server certificate first.
+    pub cert_file: std::path::PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: std::path::PathBuf,
+    /// PEM CA certificates client certificates are verified against; empty = no client certificates.
+    pub client_ca_file: std::path::PathBuf,
+    /// With `client_ca_file`: refuse the handshake of a client without a certificate.
+    pub require_client_cert: bool,
 }
 
 /// Durable storage of persistent queue messages (the journal, docs/storage.md).
@@ -137,6 +155,17 @@ pub struct Listeners {
     pub http: SocketAddr,
     /// STOMP over WebSocket, path `/ws`.
     pub websocket: SocketAddr,
+    /// STOMP over TLS; empty = off.
+    pub stomp_tls: String,
+    /// STOMP over WebSocket over TLS (wss); empty = off.
+    pub websocket_tls: String,
+}
+
+impl Listeners {
+    /// A TLS listener's address, `None` when it is off (validated at load).
+    pub fn tls_addr(value: &str) -> Option<SocketAddr> {
+        value.parse().ok()
+    }
 }
 
 /// Logging output.
@@ -161,6 +190,16 @@ pub enum LogFormat {
 pub struct Auth {
     pub anonymous: bool,
     pub users: Vec<User>,
+    /// Per-destination permissions (see `auth::Acl`); empty = everything allowed.
+    pub acl: Vec<AclEntry>,
+    /// Argon2 passcode checks running at once, off the actor threads.
+    pub max_verifications: usize,
+    /// Delay before answering the first failed login from an address (ms); doubles per failure.
+    pub failure_delay_ms: u64,
+    /// Longest such delay (ms).
+    pub max_failure_delay_ms: u64,
+    /// Addresses whose failed logins are remembered.
+    pub max_tracked_addresses: usize,
 }
 
 /// One account.
@@ -168,7 +207,26 @@ pub struct Auth {
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub login: String,
-    pub passcode: String,
+    /// Plain text, for local use only (logged at warn).
+    #[serde(default)]
+    pub passcode: Option<String>,
+    /// An Argon2id PHC string from `stompede hash-password`.
+    #[serde(default)]
+    pub passcode_hash: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// One permission entry: who may read (SUBSCRIBE) and write (SEND) where.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclEntry {
+    /// A pattern: `.`/`/`-separated segments, `*` one segment, a final `>` the rest, `{login}` the user's own.
+    pub destination: String,
+    #[serde(default)]
+    pub read: Vec<String>,
+    #[serde(default)]
+    pub write: Vec<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -176,6 +234,7 @@ impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("User")
             .field("login", &self.login)
+            .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
 }
@@ -185,10 +244,14 @@ impl std::fmt::Debug for User {
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub max_frame_size: usize,
+    /// Largest frame before CONNECT is accepted (the CONNECT frame included).
+    pub max_frame_size_before_connect: usize,
     pub max_headers: usize,
     pub max_header_line: usize,
     pub max_command_len: usize,
     pub max_connections: usize,
+    /// Most connections from one client address, every listener together.
+    pub max_connections_per_ip: usize,
     pub max_subscriptions: usize,
     pub connect_timeout_ms: u64,
     pub max_inflight_frames: usize,
@@ -260,7 +323,8 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(vars)),
         );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.source = file.map(Path::to_path_buf);
         settings.validate()?;
         Ok(settings)
     }
@@ -275,7 +339,16 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 10] = [
+        let positive: [(&'static str, u64); 13] = [
+            (
+                "limits.max_frame_size_before_connect",
+                self.limits.max_frame_size_before_connect as u64,
+            ),
+            (
+                "limits.max_connections_per_ip",
+                self.limits.max_connections_per_ip as u64,
+            ),
+            ("auth.max_verifications", self.auth.max_verifications as u64),
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),
@@ -352,6 +425,27 @@ impl Settings {
                 reason: "must start with the queue prefix".into(),
             });
         }
+        for (key, value) in [
+            ("listeners.stomp_tls", &self.listeners.stomp_tls),
+            ("listeners.websocket_tls", &self.listeners.websocket_tls),
+        ] {
+            if value.is_empty() {
+                continue;
+            }
+            if Listeners::tls_addr(value).is_none() {
+                return Err(SettingsError::Invalid {
+                    key,
+                    reason: format!("'{value}' is not an address like 0.0.0.0:61614"),
+                });
+            }
+            if self.tls.cert_file.as_os_str().is_empty() || self.tls.key_file.as_os_str().is_empty()
+            {
+                return Err(SettingsError::Invalid {
+                    key: "tls.cert_file",
+                    reason: format!("{key} needs tls.cert_file and tls.key_file"),
+                });
+            }
+        }
         if self.storage.enabled {
             if let Err(e) = self.storage.store_config().validate() {
                 return Err(SettingsError::Invalid {
@@ -370,6 +464,17 @@ impl Settings {
             max_headers: self.limits.max_headers,
             max_header_line: self.limits.max_header_line,
             max_command_len: self.limits.max_command_len,
+        }
+    }
+
+    /// The codec limits until CONNECT is accepted: a stranger's frames are small.
+    pub fn pre_connect_limits(&self) -> Limits {
+        Limits {
+            max_frame_size: self
+                .limits
+                .max_frame_size_before_connect
+                .min(self.limits.max_frame_size),
+            ..self.codec_limits()
         }
     }
 

@@ -13,6 +13,7 @@
 mod command;
 mod commit_journal;
 mod error;
+mod permissions;
 mod replies;
 mod routes;
 mod settlement;
@@ -29,6 +30,7 @@ use tokio::sync::OwnedSemaphorePermit;
 pub use command::{AckTarget, ClientCommand, CommandError};
 pub use error::{LookupError, SessionError, SettleError, SubscriptionError, TransactionError};
 
+use crate::auth::{Identity, Verb};
 use crate::messages::connection::{Close, ConnectionHandle, Drain, Fail, Unsubscribed};
 use crate::messages::destination::{DestinationRef, Replies, Unsubscribe};
 pub use crate::messages::session::{ClientFrame, ConnectionLost};
@@ -56,15 +58,23 @@ pub struct Session {
     failed: bool,
     failures: Failures,
     replies: Arc<Replies>,
+    permissions: permissions::Permissions,
 }
 
 type Ctx = Context<Session>;
 
 impl Session {
-    /// A session for connection `id`, speaking `version`.
-    pub fn new(id: u64, version: Version, conn: ConnectionHandle, shared: Arc<Shared>) -> Self {
+    /// A session for connection `id`, speaking `version`, of the client `identity`.
+    pub fn new(
+        id: u64,
+        version: Version,
+        conn: ConnectionHandle,
+        shared: Arc<Shared>,
+        identity: Identity,
+    ) -> Self {
         let budget = RestartBudget::from(&shared.settings.supervision);
         Session {
+            permissions: permissions::Permissions::new(identity, &shared),
             id,
             version,
             shared,
@@ -90,6 +100,34 @@ impl Session {
         }
     }
 
+    /// Whether the client may `verb` on `destination`; if not, ERROR (and
+    /// the connection closes). A SEND in a transaction is checked here, at
+    /// the SEND, not at its COMMIT.
+    fn permitted(&mut self, verb: Verb, destination: &str, receipt: &Option<String>) -> bool {
+        if self.permissions.allows(&self.shared, verb, destination) {
+            return true;
+        }
+        self.shared
+            .metrics
+            .auth_denied
+            .with_label_values(&[verb.command()])
+            .inc();
+        tracing::info!(
+            session = self.id,
+            verb = verb.command(),
+            destination,
+            "permission denied"
+        );
+        self.fail(
+            SessionError::Denied {
+                verb,
+                destination: destination.to_string(),
+            },
+            receipt.clone(),
+        );
+        false
+    }
+
     fn handle_command(
         &mut self,
         cmd: ClientCommand,
@@ -97,6 +135,17 @@ impl Session {
         receipt: Option<String>,
         ctx: &mut Ctx,
     ) {
+        let wanted = match &cmd {
+            ClientCommand::Send { destination, .. } => Some((Verb::Write, destination)),
+            ClientCommand::Subscribe { destination, .. } => Some((Verb::Read, destination)),
+            _ => None,
+        };
+        if let Some((verb, destination)) = wanted {
+            let destination = destination.clone();
+            if !self.permitted(verb, &destination, &receipt) {
+                return;
+            }
+        }
         match cmd {
             ClientCommand::Send {
                 destination,
