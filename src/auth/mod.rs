@@ -333,6 +333,25 @@ mod tests {
     }
 
     #[test]
+    fn the_production_example_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/production.toml");
+        let settings =
+            crate::settings::Settings::load(Some(&path), std::iter::empty()).expect("loads");
+        let auth = Authenticator::new(&settings.auth).expect("valid [auth]");
+        assert!(!settings.auth.anonymous);
+        assert!(!auth.acl().allows(
+            &auth.certificate("ops-console"),
+            Verb::Write,
+            "/queue/orders.eu"
+        ));
+        assert!(auth.acl().allows(
+            &auth.certificate("ops-console"),
+            Verb::Read,
+            "/queue/orders.eu"
+        ));
+    }
+
+    #[test]
     fn bad_entries_are_named() {
         let both = Authenticator::new(&Auth {
             anonymous: false,
