@@ -188,3 +188,51 @@ users = [{ login = "app", passcode = "pw" }]
     app.publish_sync("/queue/anything", "ok", &[]).await;
     assert_eq!(body(&app.expect(Command::Message).await), "ok");
 }
+
+#[tokio::test]
+async fn sighup_reloads_permissions_for_open_sessions() {
+    let dir = TempDir::new("acl-reload");
+    let users = "[auth]\nanonymous = false\nusers = [{ login = \"app\", passcode = \"pw\", groups = [\"apps\"] }]\n";
+    let path = dir.write(
+        "stompede.toml",
+        &format!("{users}acl = [{{ destination = \"/queue/>\", read = [\"apps\"], write = [\"apps\"] }}]\n"),
+    );
+    let mut broker = BrokerProcess::start(&["--config", path.to_str().expect("utf-8")], &[]).await;
+    let mut app = Client::connect(
+        broker.stomp,
+        &[
+            ("accept-version", "1.2"),
+            ("host", "/"),
+            ("login", "app"),
+            ("passcode", "pw"),
+        ],
+    )
+    .await;
+    app.publish_sync("/queue/jobs", "allowed", &[]).await;
+    dir.write(
+        "stompede.toml",
+        &format!(
+            "{users}acl = [{{ destination = \"/queue/>\", read = [\"apps\"], write = [] }}]\n"
+        ),
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &broker.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+    loop {
+        let line = strip_ansi(&broker.next_line().await);
+        assert!(!line.contains("reload failed"), "{line}");
+        if line.contains("reloaded") {
+            break;
+        }
+    }
+    // The same session, the same destination: decided again under the new rules.
+    app.expect_error_after(
+        send("/queue/jobs"),
+        "permission denied: SEND to '/queue/jobs'",
+    )
+    .await;
+    broker.terminate();
+    broker.wait_exit().await;
+}

@@ -74,7 +74,7 @@ impl Session {
     ) -> Self {
         let budget = RestartBudget::from(&shared.settings.supervision);
         Session {
-            permissions: permissions::Permissions::new(identity, &shared),
+            permissions: permissions::Permissions::new(identity, &shared.auth),
             id,
             version,
             shared,
@@ -104,7 +104,10 @@ impl Session {
     /// the connection closes). A SEND in a transaction is checked here, at
     /// the SEND, not at its COMMIT.
     fn permitted(&mut self, verb: Verb, destination: &str, receipt: &Option<String>) -> bool {
-        if self.permissions.allows(&self.shared, verb, destination) {
+        if self
+            .permissions
+            .allows(&self.shared.auth, verb, destination)
+        {
             return true;
         }
         self.shared

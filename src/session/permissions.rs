@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use crate::auth::{Authenticator, Identity, Verb};
-use crate::shared::Shared;
 
 /// Most (verb, destination) decisions one session keeps.
 pub const REMEMBERED: usize = 1024;
@@ -22,18 +23,23 @@ pub(super) struct Permissions {
 }
 
 impl Permissions {
-    pub(super) fn new(identity: Identity, shared: &Shared) -> Self {
+    pub(super) fn new(identity: Identity, rules: &ArcSwap<Authenticator>) -> Self {
         Permissions {
             identity,
-            rules: shared.auth.load_full(),
+            rules: rules.load_full(),
             decided: HashMap::new(),
         }
     }
 
-    /// Whether `verb` on `destination` is allowed under the current rules.
-    pub(super) fn allows(&mut self, shared: &Shared, verb: Verb, destination: &str) -> bool {
+    /// Whether `verb` on `destination` is allowed under the current `rules`.
+    pub(super) fn allows(
+        &mut self,
+        rules: &ArcSwap<Authenticator>,
+        verb: Verb,
+        destination: &str,
+    ) -> bool {
         {
-            let current = shared.auth.load();
+            let current = rules.load();
             if !Arc::ptr_eq(&self.rules, &current) {
                 self.rules = Arc::clone(&current);
                 self.decided.clear();
@@ -49,5 +55,38 @@ impl Permissions {
         }
         self.decided.insert(key, ok);
         ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{AclEntry, Settings};
+
+    fn rules(write: &[&str]) -> Authenticator {
+        let mut auth = Settings::defaults().auth;
+        auth.acl = vec![AclEntry {
+            destination: "/queue/>".into(),
+            read: vec![],
+            write: write.iter().map(|s| s.to_string()).collect(),
+        }];
+        Authenticator::new(&auth).expect("rules")
+    }
+
+    #[test]
+    fn decisions_are_remembered_within_a_bound_and_dropped_on_reload() {
+        let shared = ArcSwap::from_pointee(rules(&["anonymous"]));
+        let mut p = Permissions::new(Identity::anonymous(), &shared);
+        assert!(p.allows(&shared, Verb::Write, "/queue/a"));
+        for i in 0..REMEMBERED * 3 {
+            p.allows(&shared, Verb::Write, &format!("/queue/n{i}"));
+            assert!(p.decided.len() <= REMEMBERED);
+        }
+        shared.store(Arc::new(rules(&[])));
+        assert!(
+            !p.allows(&shared, Verb::Write, "/queue/a"),
+            "reloaded rules apply"
+        );
+        assert_eq!(p.decided.len(), 1);
     }
 }
