@@ -100,37 +100,6 @@ impl Session {
         }
     }
 
-    /// Whether the client may `verb` on `destination`; if not, ERROR (and
-    /// the connection closes). A SEND in a transaction is checked here, at
-    /// the SEND, not at its COMMIT.
-    fn permitted(&mut self, verb: Verb, destination: &str, receipt: &Option<String>) -> bool {
-        if self
-            .permissions
-            .allows(&self.shared.auth, verb, destination)
-        {
-            return true;
-        }
-        self.shared
-            .metrics
-            .auth_denied
-            .with_label_values(&[verb.command()])
-            .inc();
-        tracing::info!(
-            session = self.id,
-            verb = verb.command(),
-            destination,
-            "permission denied"
-        );
-        self.fail(
-            SessionError::Denied {
-                verb,
-                destination: destination.to_string(),
-            },
-            receipt.clone(),
-        );
-        false
-    }
-
     fn handle_command(
         &mut self,
         cmd: ClientCommand,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use super::{Session, SessionError};
 use crate::auth::{Authenticator, Identity, Verb};
 
 /// Most (verb, destination) decisions one session keeps.
@@ -55,6 +56,44 @@ impl Permissions {
         }
         self.decided.insert(key, ok);
         ok
+    }
+}
+
+impl Session {
+    /// Whether the client may `verb` on `destination`; if not, ERROR (and
+    /// the connection closes). A SEND in a transaction is checked here, at
+    /// the SEND, not at its COMMIT.
+    pub(super) fn permitted(
+        &mut self,
+        verb: Verb,
+        destination: &str,
+        receipt: &Option<String>,
+    ) -> bool {
+        if self
+            .permissions
+            .allows(&self.shared.auth, verb, destination)
+        {
+            return true;
+        }
+        self.shared
+            .metrics
+            .auth_denied
+            .with_label_values(&[verb.command()])
+            .inc();
+        tracing::info!(
+            session = self.id,
+            verb = verb.command(),
+            destination,
+            "permission denied"
+        );
+        self.fail(
+            SessionError::Denied {
+                verb,
+                destination: destination.to_string(),
+            },
+            receipt.clone(),
+        );
+        false
     }
 }
 
