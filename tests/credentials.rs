@@ -144,3 +144,50 @@ async fn failed_logins_from_one_address_are_answered_later_and_later() {
         start.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_login_flood_does_not_stall_message_traffic() {
+    // One worker thread: every connection shares it, so a passcode check
+    // run on it would stall the probe. One check at a time: the flood queues.
+    let hash = stompede::auth::hash("pw").expect("hash");
+    let broker = TestBroker::with_config(
+        &format!(
+            "[broker]\nworkers = 1\n[auth]\nanonymous = false\nmax_verifications = 1\nusers = [{{ login = \"app\", passcode_hash = \"{hash}\" }}]\n"
+        ),
+        &[],
+    );
+    let mut probe = {
+        let headers = connect_as("app", "pw");
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        broker.client_with(&h).await
+    };
+    let addr = broker.stomp();
+    let started = Instant::now();
+    let flood = tokio::spawn(async move {
+        let logins = (0..20).map(|_| async move {
+            let headers = connect_as("app", "pw");
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            Client::connect(addr, &h).await
+        });
+        futures_util::future::join_all(logins).await.len()
+    });
+    let mut slowest = Duration::ZERO;
+    let mut probes = 0;
+    while !flood.is_finished() {
+        let t = Instant::now();
+        probe.publish_sync("/queue/probe", "p", &[]).await;
+        slowest = slowest.max(t.elapsed());
+        probes += 1;
+    }
+    let flood_took = started.elapsed();
+    assert_eq!(flood.await.expect("flood"), 20);
+    println!("flood of 20 logins took {flood_took:?}; {probes} probes, slowest {slowest:?}");
+    assert!(
+        probes >= 5,
+        "the flood ended too soon to tell ({flood_took:?})"
+    );
+    assert!(
+        slowest < flood_took / 4,
+        "a probe waited {slowest:?} during a {flood_took:?} login flood"
+    );
+}
