@@ -533,6 +533,21 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_listener_needs_an_address_and_a_certificate() {
+        let e = Settings::load(None, env(&[("STOMPEDE__LISTENERS__STOMP_TLS", "nowhere")]))
+            .expect_err("bad address");
+        assert!(e.to_string().contains("listeners.stomp_tls"), "{e}");
+        let e = Settings::load(
+            None,
+            env(&[("STOMPEDE__LISTENERS__WEBSOCKET_TLS", "127.0.0.1:0")]),
+        )
+        .expect_err("no certificate");
+        assert!(e.to_string().contains("tls.cert_file"), "{e}");
+        let off = Settings::defaults();
+        assert_eq!(Listeners::tls_addr(&off.listeners.stomp_tls), None);
+    }
+
+    #[test]
     fn invalid_value_is_named() {
         let e = Settings::load(None, env(&[("STOMPEDE__LIMITS__MAX_HEADERS", "lots")]))
             .expect_err("bad value");

@@ -493,3 +493,21 @@ async fn sighup_reloads_certificate_and_users_keeping_open_connections() {
     broker.terminate();
     broker.wait_exit().await;
 }
+
+#[tokio::test]
+async fn a_missing_certificate_stops_the_start_naming_the_file() {
+    let dir = TempDir::new("tls");
+    let missing = dir.path.join("nope.pem");
+    let missing = missing.to_str().expect("utf-8");
+    let (status, text) = run_binary_to_exit(
+        &[],
+        &[
+            ("STOMPEDE__LISTENERS__STOMP_TLS", "127.0.0.1:0"),
+            ("STOMPEDE__TLS__CERT_FILE", missing),
+            ("STOMPEDE__TLS__KEY_FILE", missing),
+        ],
+    )
+    .await;
+    assert!(!status.success(), "{text}");
+    assert!(text.contains(missing), "{text}");
+}
