@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::chat::ChatPage;
-use crate::destination::{DestinationPolicy, Storage};
+use crate::destination::{DestinationPolicy, DiskLimits, Storage};
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::{Metrics, MetricsError};
 use crate::model::MemoryBudget;
@@ -51,7 +51,10 @@ fn open_storage(
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let journal = Journal::open(settings.storage.store_config())?;
+    let mut config = settings.storage.store_config();
+    // Recovery keeps at most half the memory budget of bodies; queues read the rest back.
+    config.recover_resident_bytes = (settings.broker.max_buffered_bytes / 2) as u64;
+    let journal = Journal::open(config)?;
     let recovered = journal.recover()?;
     let messages: usize = recovered.queues.iter().map(|q| q.messages.len()).sum();
     tracing::info!(
@@ -63,7 +66,14 @@ fn open_storage(
     );
     let store: Arc<dyn Store> = Arc::new(journal);
     metrics.register_store(store.clone())?;
-    Ok(Some(Arc::new(Storage::new(store, recovered))))
+    let limits = DiskLimits {
+        dir: settings.storage.dir.clone(),
+        max_bytes: settings.storage.max_bytes,
+        min_free_bytes: settings.storage.min_free_bytes,
+    };
+    let storage = Storage::new(store, recovered, settings.storage.queue_resident_bytes)
+        .with_disk_alarm(limits, metrics.disk_alarm.clone());
+    Ok(Some(Arc::new(storage)))
 }
 
 /// Where the broker's listeners are bound (port 0 resolved).
@@ -135,6 +145,7 @@ pub async fn serve(
     if let Some(storage) = storage {
         policy = policy.with_storage(storage);
     }
+    let memory = policy.memory.clone();
     let policy = Arc::new(policy);
     let router = Router::new(policy, metrics.clone(), handles.clone()).start();
     let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);
@@ -149,6 +160,7 @@ pub async fn serve(
         metrics.clone(),
         router.recipient(),
         store,
+        memory,
         security,
     );
     reload_on_hangup(shared.clone());

@@ -84,7 +84,7 @@ pub enum TxOutcome {
     Begun,
     /// COMMIT.
     Committed,
-    /// ABORT, or the session ended with the transaction open.
+    /// ABORT, a COMMIT refused, or the session ended with the transaction open.
     Aborted,
 }
 
@@ -139,6 +139,8 @@ pub struct Metrics {
     pub buffered_bytes: IntGauge,
     /// 1 while the memory alarm pauses publishers.
     pub memory_alarm: IntGauge,
+    /// 1 while the disk alarm pauses publishers of persistent messages.
+    pub disk_alarm: IntGauge,
     received_by_command: Vec<Counter>,
     sent_by_command: Vec<Counter>,
     destinations: Arc<destination::Registry>,
@@ -342,12 +344,17 @@ impl Metrics {
             buffered_bytes: int_gauge(
                 &r,
                 "buffered_message_bytes",
-                "Memory held by messages in destinations (bodies, headers and bookkeeping).",
+                "Memory held by messages in destinations and open transactions (bodies, headers and bookkeeping).",
             )?,
             memory_alarm: int_gauge(
                 &r,
                 "memory_alarm",
                 "1 while buffered message bytes exceed broker.max_buffered_bytes and publishers are paused.",
+            )?,
+            disk_alarm: int_gauge(
+                &r,
+                "storage_disk_alarm",
+                "1 while the journal reaches storage.max_bytes or free disk is below storage.min_free_bytes, and persistent publishers are paused.",
             )?,
             destinations: Arc::new(destination::Registry::new(
                 families,

@@ -79,6 +79,14 @@ pub struct Storage {
     pub queue_depth: usize,
     /// Compact the head segment when its live bytes fall below this fraction of it; 0 disables.
     pub compaction_threshold: f64,
+    /// Most bytes the journal's segment files may take; beyond, persistent publishers are
+    /// paused (the disk alarm) until acknowledgements free segments. 0: no limit.
+    pub max_bytes: u64,
+    /// Free bytes to keep on the filesystem of `dir`; below, persistent publishers are paused.
+    pub min_free_bytes: u64,
+    /// Body bytes of persistent messages a queue keeps in memory; the rest of a deeper queue
+    /// stays on disk only and is read back as consumers catch up (paging).
+    pub queue_resident_bytes: usize,
 }
 
 impl Storage {
@@ -91,6 +99,7 @@ impl Storage {
             queue_depth: self.queue_depth,
             compaction_threshold: self.compaction_threshold,
             fsync: self.fsync,
+            ..crate::store::StoreConfig::default()
         }
     }
 }
@@ -299,6 +308,8 @@ pub struct Destinations {
 pub struct Transactions {
     pub max_per_connection: usize,
     pub max_frames: usize,
+    /// Most bytes (message footprints) one transaction may hold.
+    pub max_bytes: usize,
 }
 
 impl Settings {
@@ -339,7 +350,8 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 13] = [
+        let positive: [(&'static str, u64); 14] = [
+            ("transactions.max_bytes", self.transactions.max_bytes as u64),
             (
                 "limits.max_frame_size_before_connect",
                 self.limits.max_frame_size_before_connect as u64,
@@ -451,6 +463,14 @@ impl Settings {
                 return Err(SettingsError::Invalid {
                     key: "storage",
                     reason: e.to_string(),
+                });
+            }
+            let max = self.storage.max_bytes;
+            if max != 0 && max < 2 * self.storage.segment_bytes {
+                // Reclaim never deletes the active segment, so one segment could never drain.
+                return Err(SettingsError::Invalid {
+                    key: "storage.max_bytes",
+                    reason: "must be 0 or at least two segments (2 * storage.segment_bytes)".into(),
                 });
             }
         }

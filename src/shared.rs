@@ -14,6 +14,7 @@ use thiserror::Error;
 use crate::auth::{AuthConfigError, Authenticator, FailedLogins, Verifier};
 use crate::messages::router::Resolve;
 use crate::metrics::Metrics;
+use crate::model::MemoryBudget;
 use crate::settings::{Listeners, Settings};
 use crate::store::Store;
 use crate::tls::TlsError;
@@ -62,6 +63,9 @@ pub struct Shared {
     /// The journal, when `storage.enabled`: a COMMIT journals its persistent
     /// messages in one batch before any queue takes them.
     pub store: Option<Arc<dyn Store>>,
+    /// The broker-wide budget destinations charge; open transactions charge
+    /// what they stage to it too.
+    pub memory: Arc<MemoryBudget>,
     next_id: AtomicU64,
 }
 
@@ -72,6 +76,7 @@ impl Shared {
         metrics: Arc<Metrics>,
         router: Recipient<Resolve>,
         store: Option<Arc<dyn Store>>,
+        memory: Arc<MemoryBudget>,
         security: (Authenticator, Option<Arc<rustls::ServerConfig>>),
     ) -> Arc<Shared> {
         let (auth, tls) = security;
@@ -91,6 +96,7 @@ impl Shared {
             auth: ArcSwap::from_pointee(auth),
             tls: ArcSwapOption::new(tls),
             store,
+            memory,
             next_id: AtomicU64::new(1),
         })
     }

@@ -9,7 +9,7 @@ use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Removal};
 use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
-use crate::messages::destination::AckError;
+use crate::messages::destination::{AckError, PrepareRefused};
 use crate::model::{ConsumerKey, Envelope, Kind, MessageData, Overflow, QueueLimits};
 
 #[cfg(test)]
@@ -157,10 +157,38 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
         Ok(())
     }
 
+    fn holder(&self, key: ConsumerKey) -> Option<&Consumer> {
+        self.consumers.iter().find(|c| c.key == key)
+    }
+
+    /// As a client publish would be treated: `reject` refuses what does not
+    /// fit, `block` waits for room (and refuses what can never fit, rather
+    /// than wait forever), `drop-head` makes room when applied.
+    fn room(&self, _: &Core, count: usize, bytes: usize) -> Result<(), PrepareRefused> {
+        let l = self.limits;
+        let why = || {
+            format!(
+                "the queue holds at most {} messages and {} bytes",
+                l.max_messages, l.max_bytes
+            )
+        };
+        match l.overflow {
+            Overflow::DropHead => Ok(()),
+            Overflow::Reject if self.overflows(count, bytes) => Err(PrepareRefused::Full(why())),
+            Overflow::Reject => Ok(()),
+            Overflow::Block if count > l.max_messages || bytes > l.max_bytes => {
+                Err(PrepareRefused::Full(why()))
+            }
+            Overflow::Block if self.overflows(count, bytes) => Err(PrepareRefused::Busy),
+            Overflow::Block => Ok(()),
+        }
+    }
+
     fn must_pause(&self, core: &Core) -> bool {
         (self.limits.overflow == Overflow::Block
             && self.limits.full(self.backlog.len(), self.backlog.bytes()))
             || core.policy.memory.alarm()
+            || self.backlog.must_pause()
     }
 
     fn dispatch(&mut self, core: &mut Core) {
