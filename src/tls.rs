@@ -56,6 +56,9 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 }
 
 /// The server configuration `[tls]` describes.
+// rustls 0.23.48 deprecates ring's provider (no post-quantum key exchange);
+// it is still the one that builds without a C toolchain for aws-lc.
+#[allow(deprecated)]
 pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain = certificates(&tls.cert_file)?;

@@ -62,6 +62,8 @@ impl Ca {
     }
 }
 
+// Deprecated from rustls 0.23.48 on, as in src/tls.rs.
+#[allow(deprecated)]
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
