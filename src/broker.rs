@@ -19,7 +19,7 @@ use crate::metrics::{Metrics, MetricsError};
 use crate::model::MemoryBudget;
 use crate::router::Router;
 use crate::settings::Settings;
-use crate::shared::Shared;
+use crate::shared::{SecurityError, Shared};
 use crate::store::{Journal, Store, StoreError};
 
 /// The broker could not start.
@@ -37,6 +37,8 @@ pub enum StartError {
     Metrics(#[from] MetricsError),
     #[error("cannot open the message store: {0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Security(#[from] SecurityError),
 }
 
 /// Opens the journal and reads back what it holds: replay, then serve.
@@ -81,6 +83,10 @@ pub struct BoundAddrs {
     pub http: SocketAddr,
     /// STOMP over WebSocket (path `/ws`).
     pub websocket: SocketAddr,
+    /// STOMP over TLS, when `listeners.stomp_tls` is set.
+    pub stomp_tls: Option<SocketAddr>,
+    /// WebSocket over TLS (wss), when `listeners.websocket_tls` is set.
+    pub websocket_tls: Option<SocketAddr>,
 }
 
 /// Runs a broker until `shutdown` resolves, then stops it gracefully.
@@ -92,6 +98,7 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     // Before anything is bound or started, so a failure leaves nothing behind.
     let metrics = Arc::new(Metrics::from_settings(&settings.metrics)?);
+    let security = crate::shared::security(&settings)?;
     let storage = open_storage(&settings, &metrics)?;
     let stomp = bind("stomp", settings.listeners.stomp).await?;
     let http_std = std::net::TcpListener::bind(settings.listeners.http).map_err(|source| {
@@ -119,6 +126,10 @@ pub async fn serve(
         .local_addr()
         .map_err(bind_err("websocket", settings.listeners.websocket))?;
     let _ = http_std.set_nonblocking(true);
+    let stomp_tls = bind_tls("stomp_tls", &settings.listeners.stomp_tls).await?;
+    let websocket_tls = bind_tls("websocket_tls", &settings.listeners.websocket_tls).await?;
+    let local = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
+    let (stomp_tls_addr, websocket_tls_addr) = (local(&stomp_tls), local(&websocket_tls));
 
     let workers = match settings.broker.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -150,9 +161,12 @@ pub async fn serve(
         (router.clone().recipient(), router.clone().recipient()),
         store,
         memory,
+        security,
     );
+    reload_on_hangup(shared.clone());
     let listener = Listener::new(shared, stomp, handles)
         .with_websocket(websocket)
+        .with_tls(stomp_tls, websocket_tls)
         .start();
 
     let ready = Arc::new(AtomicBool::new(false));
@@ -166,11 +180,19 @@ pub async fn serve(
     tracing::info!(listener = "stomp", addr = %stomp_addr, "listening");
     tracing::info!(listener = "http", addr = %http_addr, "listening");
     tracing::info!(listener = "websocket", addr = %websocket_addr, path = crate::websocket::PATH, "listening");
+    if let Some(addr) = stomp_tls_addr {
+        tracing::info!(listener = "stomp_tls", addr = %addr, "listening");
+    }
+    if let Some(addr) = websocket_tls_addr {
+        tracing::info!(listener = "websocket_tls", addr = %addr, path = crate::websocket::PATH, "listening");
+    }
     ready.store(true, Ordering::Release);
     on_bound(BoundAddrs {
         stomp: stomp_addr,
         http: http_addr,
         websocket: websocket_addr,
+        stomp_tls: stomp_tls_addr,
+        websocket_tls: websocket_tls_addr,
     });
 
     shutdown.await;
@@ -193,6 +215,42 @@ async fn bind(listener: &'static str, addr: SocketAddr) -> Result<TcpListener, S
             addr,
             source,
         })
+}
+
+/// Binds a TLS listener unless its setting is empty (off).
+async fn bind_tls(listener: &'static str, value: &str) -> Result<Option<TcpListener>, StartError> {
+    match crate::settings::Listeners::tls_addr(value) {
+        Some(addr) => Ok(Some(bind(listener, addr).await?)),
+        None => Ok(None),
+    }
+}
+
+/// On SIGHUP, reads the configuration again (the same file and environment)
+/// and takes its users, permissions and certificates; open connections keep
+/// going, and a configuration that does not load changes nothing.
+fn reload_on_hangup(shared: Arc<Shared>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reloading is off");
+            return;
+        }
+    };
+    actix_rt::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let source = shared.settings.source.clone();
+            let loaded = Settings::load(source.as_deref(), std::env::vars())
+                .map_err(|e| e.to_string())
+                .and_then(|s| shared.reload(&s).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(()) => tracing::info!("SIGHUP: reloaded users, permissions and certificates"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SIGHUP: reload failed; the previous configuration stays")
+                }
+            }
+        }
+    });
 }
 
 /// A broker running on its own thread (for tests and embedding).

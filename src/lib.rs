@@ -34,6 +34,7 @@ pub mod shared;
 pub mod store;
 pub mod supervision;
 pub mod telemetry;
+pub mod tls;
 pub mod transaction;
 pub mod websocket;
 

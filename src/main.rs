@@ -7,11 +7,15 @@ use std::process::ExitCode;
 use stompede::{broker, telemetry, Settings};
 
 const USAGE: &str = "usage: stompede [--config FILE]
+       stompede hash-password   (reads a passcode on stdin, prints its argon2id hash)
 
 Runs the stompede STOMP broker. Defaults are built in (see config/default.toml);
 FILE overrides them, and STOMPEDE__SECTION__KEY environment variables override both.";
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("hash-password") {
+        return stompede::auth::hash_password_command();
+    }
     let mut args = std::env::args().skip(1);
     let mut config: Option<PathBuf> = None;
     while let Some(arg) = args.next() {

@@ -125,6 +125,8 @@ pub struct Metrics {
     pub errors: IntCounterVec,
     /// Failed logins.
     pub auth_failures: IntCounter,
+    /// SEND and SUBSCRIBE refused by `auth.acl`, by verb (the STOMP command).
+    pub auth_denied: IntCounterVec,
     /// Connections closed for missing heart-beats.
     pub heartbeat_timeouts: IntCounter,
     /// Actor restarts by actor kind.
@@ -283,11 +285,20 @@ impl Metrics {
         for o in TX_OUTCOMES {
             transactions.with_label_values(&[o]);
         }
-        for t in ["tcp", "ws"] {
+        let auth_denied = counter(
+            &r,
+            "auth_denied_total",
+            "SEND and SUBSCRIBE frames refused by the permissions (auth.acl), by verb.",
+            &["verb"],
+        )?;
+        for v in ["SEND", "SUBSCRIBE"] {
+            auth_denied.with_label_values(&[v]);
+        }
+        for t in ["tcp", "ws", "tls", "wss"] {
             connections_opened.with_label_values(&[t]);
             connections_refused.with_label_values(&[t]);
         }
-        for l in ["stomp", "websocket"] {
+        for l in ["stomp", "websocket", "stomp_tls", "websocket_tls"] {
             accept_errors.with_label_values(&[l]);
         }
         for k in ["queue", "topic"] {
@@ -315,6 +326,7 @@ impl Metrics {
             )?,
             auth_failures: counter(&r, "auth_failures_total", "Failed logins.", &[])?
                 .with_label_values::<&str>(&[]),
+            auth_denied,
             heartbeat_timeouts: counter(
                 &r,
                 "heartbeat_timeouts_total",

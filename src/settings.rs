@@ -41,6 +41,24 @@ pub struct Settings {
     pub websocket: WebSocket,
     pub http: Http,
     pub storage: Storage,
+    pub tls: Tls,
+    /// The file these settings were loaded from, read again on SIGHUP.
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
+}
+
+/// Certificates for the TLS listeners (`listeners.stomp_tls`, `listeners.websocket_tls`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain, server certificate first.
+    pub cert_file: std::path::PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: std::path::PathBuf,
+    /// PEM CA certificates client certificates are verified against; empty = no client certificates.
+    pub client_ca_file: std::path::PathBuf,
+    /// With `client_ca_file`: refuse the handshake of a client without a certificate.
+    pub require_client_cert: bool,
 }
 
 /// Durable storage of persistent queue messages (the journal, docs/storage.md).
@@ -146,6 +164,17 @@ pub struct Listeners {
     pub http: SocketAddr,
     /// STOMP over WebSocket, path `/ws`.
     pub websocket: SocketAddr,
+    /// STOMP over TLS; empty = off.
+    pub stomp_tls: String,
+    /// STOMP over WebSocket over TLS (wss); empty = off.
+    pub websocket_tls: String,
+}
+
+impl Listeners {
+    /// A TLS listener's address, `None` when it is off (validated at load).
+    pub fn tls_addr(value: &str) -> Option<SocketAddr> {
+        value.parse().ok()
+    }
 }
 
 /// Logging output.
@@ -170,6 +199,16 @@ pub enum LogFormat {
 pub struct Auth {
     pub anonymous: bool,
     pub users: Vec<User>,
+    /// Per-destination permissions (see `auth::Acl`); empty = everything allowed.
+    pub acl: Vec<AclEntry>,
+    /// Argon2 passcode checks running at once, off the actor threads.
+    pub max_verifications: usize,
+    /// Delay before answering the first failed login from an address (ms); doubles per failure.
+    pub failure_delay_ms: u64,
+    /// Longest such delay (ms).
+    pub max_failure_delay_ms: u64,
+    /// Addresses whose failed logins are remembered.
+    pub max_tracked_addresses: usize,
 }
 
 /// One account.
@@ -177,7 +216,26 @@ pub struct Auth {
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub login: String,
-    pub passcode: String,
+    /// Plain text, for local use only (logged at warn).
+    #[serde(default)]
+    pub passcode: Option<String>,
+    /// An Argon2id PHC string from `stompede hash-password`.
+    #[serde(default)]
+    pub passcode_hash: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// One permission entry: who may read (SUBSCRIBE) and write (SEND) where.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclEntry {
+    /// A pattern: `.`/`/`-separated segments, `*` one segment, a final `>` the rest, `{login}` the user's own.
+    pub destination: String,
+    #[serde(default)]
+    pub read: Vec<String>,
+    #[serde(default)]
+    pub write: Vec<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -185,6 +243,7 @@ impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("User")
             .field("login", &self.login)
+            .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
 }
@@ -194,10 +253,14 @@ impl std::fmt::Debug for User {
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub max_frame_size: usize,
+    /// Largest frame before CONNECT is accepted (the CONNECT frame included).
+    pub max_frame_size_before_connect: usize,
     pub max_headers: usize,
     pub max_header_line: usize,
     pub max_command_len: usize,
     pub max_connections: usize,
+    /// Most connections from one client address, every listener together.
+    pub max_connections_per_ip: usize,
     pub max_subscriptions: usize,
     pub connect_timeout_ms: u64,
     pub max_inflight_frames: usize,
@@ -276,7 +339,8 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(vars)),
         );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.source = file.map(Path::to_path_buf);
         settings.validate()?;
         Ok(settings)
     }
@@ -291,8 +355,17 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 11] = [
+        let positive: [(&'static str, u64); 14] = [
             ("transactions.max_bytes", self.transactions.max_bytes as u64),
+            (
+                "limits.max_frame_size_before_connect",
+                self.limits.max_frame_size_before_connect as u64,
+            ),
+            (
+                "limits.max_connections_per_ip",
+                self.limits.max_connections_per_ip as u64,
+            ),
+            ("auth.max_verifications", self.auth.max_verifications as u64),
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),
@@ -370,6 +443,27 @@ impl Settings {
             });
         }
         self.validate_redelivery()?;
+        for (key, value) in [
+            ("listeners.stomp_tls", &self.listeners.stomp_tls),
+            ("listeners.websocket_tls", &self.listeners.websocket_tls),
+        ] {
+            if value.is_empty() {
+                continue;
+            }
+            if Listeners::tls_addr(value).is_none() {
+                return Err(SettingsError::Invalid {
+                    key,
+                    reason: format!("'{value}' is not an address like 0.0.0.0:61614"),
+                });
+            }
+            if self.tls.cert_file.as_os_str().is_empty() || self.tls.key_file.as_os_str().is_empty()
+            {
+                return Err(SettingsError::Invalid {
+                    key: "tls.cert_file",
+                    reason: format!("{key} needs tls.cert_file and tls.key_file"),
+                });
+            }
+        }
         if self.storage.enabled {
             if let Err(e) = self.storage.store_config().validate() {
                 return Err(SettingsError::Invalid {
@@ -433,6 +527,17 @@ impl Settings {
             max_headers: self.limits.max_headers,
             max_header_line: self.limits.max_header_line,
             max_command_len: self.limits.max_command_len,
+        }
+    }
+
+    /// The codec limits until CONNECT is accepted: a stranger's frames are small.
+    pub fn pre_connect_limits(&self) -> Limits {
+        Limits {
+            max_frame_size: self
+                .limits
+                .max_frame_size_before_connect
+                .min(self.limits.max_frame_size),
+            ..self.codec_limits()
         }
     }
 
@@ -504,6 +609,21 @@ mod tests {
         let e = Settings::load(None, env(&[("STOMPEDE__LIMITS__MAX_FRAMES_IZE", "1")]))
             .expect_err("unknown key");
         assert!(e.to_string().contains("max_frames_ize"), "{e}");
+    }
+
+    #[test]
+    fn a_tls_listener_needs_an_address_and_a_certificate() {
+        let e = Settings::load(None, env(&[("STOMPEDE__LISTENERS__STOMP_TLS", "nowhere")]))
+            .expect_err("bad address");
+        assert!(e.to_string().contains("listeners.stomp_tls"), "{e}");
+        let e = Settings::load(
+            None,
+            env(&[("STOMPEDE__LISTENERS__WEBSOCKET_TLS", "127.0.0.1:0")]),
+        )
+        .expect_err("no certificate");
+        assert!(e.to_string().contains("tls.cert_file"), "{e}");
+        let off = Settings::defaults();
+        assert_eq!(Listeners::tls_addr(&off.listeners.stomp_tls), None);
     }
 
     #[test]

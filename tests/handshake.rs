@@ -13,6 +13,7 @@ const USERS: &str = r#"
 [auth]
 anonymous = false
 users = [{ login = "app", passcode = "secret" }, { login = "ops", passcode = "s3cr:t" }]
+failure_delay_ms = 0
 "#;
 
 const USERS_ANONYMOUS: &str = r#"

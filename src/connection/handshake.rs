@@ -1,10 +1,12 @@
 //! The CONNECT/STOMP handshake: version, login and heart-beats, as a pure
 //! function from the client's frame to the CONNECTED reply or an error.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 use super::heartbeat::{BadHeartbeat, Heartbeats};
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Identity};
 use crate::protocol::{Command, ErrorReason, Frame, Version};
 use crate::shared::Shared;
 
@@ -46,16 +48,14 @@ impl HandshakeError {
     }
 }
 
-/// A successful handshake.
-pub struct Accepted {
+/// What the CONNECT frame agreed on, before the login is checked.
+pub struct Negotiated {
     pub version: Version,
     pub heartbeats: Heartbeats,
-    pub login: Option<String>,
-    pub connected: Frame,
 }
 
-/// Checks a CONNECT or STOMP frame and builds the CONNECTED reply.
-pub fn accept(frame: &Frame, shared: &Shared, session: u64) -> Result<Accepted, HandshakeError> {
+/// Checks a CONNECT or STOMP frame's version and heart-beats.
+pub fn negotiate(frame: &Frame, shared: &Shared) -> Result<Negotiated, HandshakeError> {
     let accept_version = frame.header("accept-version");
     let version = Version::negotiate(accept_version)
         .ok_or_else(|| HandshakeError::NoCommonVersion(accept_version.unwrap_or("").to_string()))?;
@@ -70,20 +70,40 @@ pub fn accept(frame: &Frame, shared: &Shared, session: u64) -> Result<Accepted, 
             hb.receive_min_ms,
         )?
     };
-    shared
-        .auth
-        .check(frame.header("login"), frame.header("passcode"))?;
-    let mut connected = Frame::new(Command::Connected)
-        .with_header("version", version.as_str())
-        .with_header("server", concat!("stompede/", env!("CARGO_PKG_VERSION")))
-        .with_header("session", session.to_string());
-    if version > Version::V1_0 {
-        connected = connected.with_header("heart-beat", heartbeats.header());
-    }
-    Ok(Accepted {
+    Ok(Negotiated {
         version,
         heartbeats,
-        login: frame.header("login").map(str::to_string),
-        connected,
     })
+}
+
+/// Who the client is: the login its verified TLS certificate names (a
+/// `login` header, if any, must agree), or its `login`/`passcode` checked
+/// against the accounts, a hashed passcode on the verifier's threads.
+pub async fn authenticate(
+    shared: Arc<Shared>,
+    certificate: Option<String>,
+    login: Option<String>,
+    passcode: Option<String>,
+) -> Result<Identity, HandshakeError> {
+    let auth = shared.auth.load_full();
+    if let Some(cn) = certificate {
+        return match login {
+            Some(l) if l != cn => Err(AuthError::BadCredentials.into()),
+            _ => Ok(auth.certificate(&cn)),
+        };
+    }
+    let claim = auth.claim(login.as_deref(), passcode.as_deref());
+    Ok(claim.settle(&shared.verifier).await?)
+}
+
+/// The CONNECTED reply.
+pub fn connected(n: &Negotiated, session: u64) -> Frame {
+    let mut connected = Frame::new(Command::Connected)
+        .with_header("version", n.version.as_str())
+        .with_header("server", concat!("stompede/", env!("CARGO_PKG_VERSION")))
+        .with_header("session", session.to_string());
+    if n.version > Version::V1_0 {
+        connected = connected.with_header("heart-beat", n.heartbeats.header());
+    }
+    connected
 }

@@ -10,6 +10,7 @@ use super::handshake::{self, HandshakeError};
 use super::reader::{FrameReceived, ReadControl, ReadEnded};
 use super::writer::{WriteCmd, WriterEnded};
 use super::{Connection, State};
+use crate::auth::Identity;
 use crate::messages::connection::{Close, ConnectionHandle, Fail, Shutdown};
 use crate::messages::session::{ClientFrame, ConnectionLost};
 use crate::protocol::{
@@ -76,66 +77,116 @@ impl Connection {
         }
     }
 
-    fn on_connect(&mut self, frame: Frame, ctx: &mut Context<Self>) -> ReadControl {
-        match handshake::accept(&frame, &self.shared, self.id) {
-            Ok(ok) => {
-                self.state = State::Connected(ok.version);
-                self.codec.set_version(ok.version);
-                let open = self
-                    .shared
-                    .metrics
-                    .connections
-                    .with_label_values(&[self.transport.label(), ok.version.as_str()]);
-                open.inc();
-                self.open_gauge = Some(open);
-                tracing::info!(session = self.id, peer = %self.peer, transport = self.transport.label(), version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
-                self.write_frame(ok.connected, ctx);
-                self.start_heartbeats(ok.heartbeats, ctx);
-                let (conn, shared, id, version) = (
-                    ConnectionHandle::of(&ctx.address()),
-                    self.shared.clone(),
-                    self.id,
-                    ok.version,
-                );
-                self.session = Some(Supervisor::start(move |_| {
-                    Session::new(id, version, conn, shared)
-                }));
-                ReadControl::SetVersion(ok.version)
-            }
+    /// CONNECT: version and heart-beats at once, then the login (a hashed
+    /// passcode is checked off this thread), then CONNECTED and the session.
+    fn on_connect(
+        &mut self,
+        frame: Frame,
+        ctx: &mut Context<Self>,
+    ) -> ActorResponse<Self, ReadControl> {
+        let negotiated = match handshake::negotiate(&frame, &self.shared) {
+            Ok(n) => n,
             Err(e) => {
-                if e.is_auth() {
-                    self.shared.metrics.auth_failures.inc();
-                    tracing::warn!(session = self.id, peer = %self.peer, login = frame.header("login").unwrap_or(""), "authentication failed");
-                }
-                let mut fail = Fail {
-                    message: e.to_string(),
-                    detail: e.detail(),
-                    receipt_id: frame.header("receipt").map(str::to_string),
-                    reason: e.reason(),
-                };
-                if let HandshakeError::NoCommonVersion(_) = e {
-                    // The spec wants the supported versions in a `version` header.
-                    fail.detail = format!("supported versions are {}", Version::supported_list());
-                    self.fail_with_versions(ctx, fail);
-                } else {
-                    self.fail(ctx, fail);
-                }
-                ReadControl::Stop
+                self.refuse(e, &frame, ctx);
+                return ActorResponse::reply(ReadControl::Stop);
             }
+        };
+        self.state = State::Authenticating;
+        let check = handshake::authenticate(
+            self.shared.clone(),
+            self.certificate_login.clone(),
+            frame.header("login").map(str::to_string),
+            frame.header("passcode").map(str::to_string),
+        );
+        let shared = self.shared.clone();
+        let ip = self.peer.ip();
+        let work = async move {
+            let result = check.await;
+            if let Err(e) = &result {
+                if e.is_auth() {
+                    // Answered late, later for each failure from this address.
+                    tokio::time::sleep(shared.login_failed(ip)).await;
+                }
+            }
+            result
+        };
+        ActorResponse::r#async(work.into_actor(self).map(move |result, c, ctx| {
+            if c.state != State::Authenticating {
+                return ReadControl::Stop;
+            }
+            c.state = State::AwaitingConnect;
+            match result {
+                Ok(identity) => c.connected(negotiated, identity, ctx),
+                Err(e) => {
+                    c.refuse(e, &frame, ctx);
+                    ReadControl::Stop
+                }
+            }
+        }))
+    }
+
+    fn connected(
+        &mut self,
+        negotiated: handshake::Negotiated,
+        identity: Identity,
+        ctx: &mut Context<Self>,
+    ) -> ReadControl {
+        let version = negotiated.version;
+        self.state = State::Connected(version);
+        self.codec.set_version(version);
+        let open = self
+            .shared
+            .metrics
+            .connections
+            .with_label_values(&[self.transport.label(), version.as_str()]);
+        open.inc();
+        self.open_gauge = Some(open);
+        tracing::info!(session = self.id, peer = %self.peer, transport = self.transport.label(), version = %version, login = identity.login.as_deref().unwrap_or(""), "connected");
+        self.write_frame(handshake::connected(&negotiated, self.id), ctx);
+        self.start_heartbeats(negotiated.heartbeats, ctx);
+        let (conn, shared, id) = (
+            ConnectionHandle::of(&ctx.address()),
+            self.shared.clone(),
+            self.id,
+        );
+        self.session = Some(Supervisor::start(move |_| {
+            Session::new(id, version, conn, shared, identity)
+        }));
+        ReadControl::SetVersion(version)
+    }
+
+    fn refuse(&mut self, e: HandshakeError, frame: &Frame, ctx: &mut Context<Self>) {
+        if e.is_auth() {
+            self.shared.metrics.auth_failures.inc();
+            tracing::warn!(session = self.id, peer = %self.peer, login = frame.header("login").unwrap_or(""), "authentication failed");
+        }
+        let mut fail = Fail {
+            message: e.to_string(),
+            detail: e.detail(),
+            receipt_id: frame.header("receipt").map(str::to_string),
+            reason: e.reason(),
+        };
+        if let HandshakeError::NoCommonVersion(_) = e {
+            // The spec wants the supported versions in a `version` header.
+            fail.detail = format!("supported versions are {}", Version::supported_list());
+            self.fail_with_versions(ctx, fail);
+        } else {
+            self.fail(ctx, fail);
         }
     }
 }
 
 impl Handler<FrameReceived> for Connection {
-    type Result = ReadControl;
+    type Result = ActorResponse<Self, ReadControl>;
 
-    fn handle(&mut self, msg: FrameReceived, ctx: &mut Self::Context) -> ReadControl {
+    fn handle(&mut self, msg: FrameReceived, ctx: &mut Self::Context) -> Self::Result {
         let frame = msg.frame;
         self.shared.metrics.frame_received(frame.command).inc();
-        match self.state {
-            State::Closing => ReadControl::Stop,
+        let control = match self.state {
+            // The reader waits for the login's outcome, so nothing arrives meanwhile.
+            State::Closing | State::Authenticating => ReadControl::Stop,
             State::AwaitingConnect => match frame.command {
-                Command::Connect | Command::Stomp => self.on_connect(frame, ctx),
+                Command::Connect | Command::Stomp => return self.on_connect(frame, ctx),
                 other => {
                     self.fail(
                         ctx,
@@ -169,7 +220,8 @@ impl Handler<FrameReceived> for Connection {
                     None => ReadControl::Stop,
                 }
             }
-        }
+        };
+        ActorResponse::reply(control)
     }
 }
 

@@ -48,6 +48,8 @@ use crate::shared::Shared;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     AwaitingConnect,
+    /// CONNECT received; its login is being checked.
+    Authenticating,
     Connected(Version),
     Closing,
 }
@@ -58,6 +60,8 @@ pub struct Connection {
     peer: SocketAddr,
     transport: Transport,
     shared: Arc<Shared>,
+    /// The common name of the client's verified TLS certificate: its login.
+    certificate_login: Option<String>,
     state: State,
     /// DISCONNECT was handed to the session: nothing after it is.
     disconnecting: bool,
@@ -90,7 +94,25 @@ impl Connection {
     where
         T: AsyncRead + AsyncWrite + Unpin + 'static,
     {
+        Self::start_as(id, io, peer, transport, None, shared, listener)
+    }
+
+    /// As [`Connection::start`], for a client whose TLS certificate named
+    /// `certificate_login`.
+    pub fn start_as<T>(
+        id: u64,
+        io: T,
+        peer: SocketAddr,
+        transport: Transport,
+        certificate_login: Option<String>,
+        shared: Arc<Shared>,
+        listener: Recipient<ConnectionClosed>,
+    ) -> Addr<Connection>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
         let limits = shared.settings.codec_limits();
+        let first_limits = shared.settings.pre_connect_limits();
         let lim = &shared.settings.limits;
         let inflight = reader::InFlight::new(lim.max_inflight_frames, lim.max_inflight_bytes);
         let (r, w) = tokio::io::split(io);
@@ -101,7 +123,8 @@ impl Connection {
             let me = ctx.address();
             let reader = actix_rt::spawn(reader::read_loop(
                 r,
-                StompCodec::new(limits),
+                StompCodec::new(first_limits),
+                limits,
                 me.clone(),
                 inflight,
                 last_read.clone(),
@@ -118,6 +141,7 @@ impl Connection {
                 peer,
                 transport,
                 shared,
+                certificate_login,
                 state: State::AwaitingConnect,
                 disconnecting: false,
                 session: None,

@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio_util::codec::Decoder;
 
 use super::Connection;
-use crate::protocol::{Command, Frame, Inbound, ProtocolError, StompCodec, Version};
+use crate::protocol::{Command, Frame, Inbound, Limits, ProtocolError, StompCodec, Version};
 
 /// A frame read from the socket. Sent by the reader task: CONNECT/STOMP with
 /// `send` (the reply tells the reader which version to decode with), every
@@ -141,6 +141,8 @@ const QUIET_READ: usize = 256;
 const BUSY_READ: usize = 16 * 1024;
 
 /// Reads until the peer closes, a frame is malformed, or the actor says stop.
+/// `codec` starts with the limits for a connection not yet accepted; once
+/// CONNECT is, it takes `connected_limits`.
 ///
 /// The read buffer starts small and grows only while reads fill it, so a
 /// thousand idle connections do not each hold a large buffer; the codec
@@ -148,6 +150,7 @@ const BUSY_READ: usize = 16 * 1024;
 pub async fn read_loop<R: AsyncRead + Unpin>(
     mut io: R,
     mut codec: StompCodec,
+    connected_limits: Limits,
     conn: Addr<Connection>,
     inflight: InFlight,
     last: LastRead,
@@ -210,6 +213,7 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
                     Ok(ReadControl::Continue) => continue,
                     Ok(ReadControl::SetVersion(v)) => {
                         codec.set_version(v);
+                        codec.set_limits(connected_limits);
                         continue;
                     }
                     Ok(ReadControl::Stop) | Err(_) => return,

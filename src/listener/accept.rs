@@ -37,6 +37,8 @@ pub fn listener_label(transport: Transport) -> &'static str {
     match transport {
         Transport::Tcp => "stomp",
         Transport::Ws => "websocket",
+        Transport::Tls => "stomp_tls",
+        Transport::Wss => "websocket_tls",
     }
 }
 

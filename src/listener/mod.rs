@@ -1,10 +1,12 @@
-//! `Listener`: accepts STOMP connections over TCP and over WebSocket,
-//! enforces one connection limit for both at accept (see `refuse.rs`), backs
-//! off when accepting fails (see `accept.rs`), spreads connections over the
-//! worker arbiters, and on shutdown tells every connection to close.
+//! `Listener`: accepts STOMP connections over TCP and over WebSocket, each
+//! optionally over TLS, enforces one connection limit for all and one per
+//! client address at accept (see `refuse.rs`), backs off when accepting fails
+//! (see `accept.rs`), spreads connections over the worker arbiters (where
+//! their TLS and WebSocket handshakes run, see `start.rs`), and on shutdown
+//! tells every connection to close.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +18,6 @@ use crate::messages::connection::Shutdown;
 pub use crate::messages::listener::{ConnectionClosed, StopAccepting};
 use crate::model::Transport;
 use crate::shared::Shared;
-use crate::websocket;
 
 /// How often a shutting-down listener checks whether its connections have
 /// all closed: short against `broker.shutdown_grace_ms`, long enough not to
@@ -25,6 +26,7 @@ const SHUTDOWN_RECHECK: Duration = Duration::from_millis(10);
 
 mod accept;
 mod refuse;
+mod start;
 
 use accept::Accepted;
 pub use accept::{BACKOFF_MAX, BACKOFF_MIN, LOG_INTERVAL};
@@ -43,6 +45,8 @@ struct Registered {
 struct Throttles {
     accept_tcp: accept::LogThrottle,
     accept_ws: accept::LogThrottle,
+    accept_tls: accept::LogThrottle,
+    accept_wss: accept::LogThrottle,
     refusals: accept::LogThrottle,
 }
 
@@ -51,8 +55,13 @@ pub struct Listener {
     shared: Arc<Shared>,
     listener: Option<TcpListener>,
     websocket: Option<TcpListener>,
+    stomp_tls: Option<TcpListener>,
+    websocket_tls: Option<TcpListener>,
     /// Live connections; `None` while a worker arbiter is still starting it.
     conns: HashMap<u64, Option<Addr<Connection>>>,
+    /// Each live connection's client address, and how many each address has.
+    addresses: HashMap<u64, IpAddr>,
+    per_address: HashMap<IpAddr, usize>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: usize,
     accepting: bool,
@@ -67,7 +76,11 @@ impl Listener {
             shared,
             listener: Some(listener),
             websocket: None,
+            stomp_tls: None,
+            websocket_tls: None,
             conns: HashMap::new(),
+            addresses: HashMap::new(),
+            per_address: HashMap::new(),
             arbiters,
             next_arbiter: 0,
             accepting: true,
@@ -80,6 +93,26 @@ impl Listener {
         self.websocket = Some(listener);
         self
     }
+
+    /// Also accepts STOMP over TLS and WebSocket over TLS, when given.
+    pub fn with_tls(mut self, stomp: Option<TcpListener>, websocket: Option<TcpListener>) -> Self {
+        self.stomp_tls = stomp;
+        self.websocket_tls = websocket;
+        self
+    }
+
+    /// Forgets connection `id` and its address's share.
+    fn forget(&mut self, id: u64) {
+        self.conns.remove(&id);
+        if let Some(ip) = self.addresses.remove(&id) {
+            if let Some(n) = self.per_address.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_address.remove(&ip);
+                }
+            }
+        }
+    }
 }
 
 impl Actor for Listener {
@@ -89,6 +122,8 @@ impl Actor for Listener {
         let listeners = [
             (Transport::Tcp, self.listener.take()),
             (Transport::Ws, self.websocket.take()),
+            (Transport::Tls, self.stomp_tls.take()),
+            (Transport::Wss, self.websocket_tls.take()),
         ];
         for (transport, l) in listeners {
             let Some(l) = l else { continue };
@@ -111,6 +146,8 @@ impl StreamHandler<Accepted> for Listener {
                 let throttle = match transport {
                     Transport::Tcp => &mut self.throttles.accept_tcp,
                     Transport::Ws => &mut self.throttles.accept_ws,
+                    Transport::Tls => &mut self.throttles.accept_tls,
+                    Transport::Wss => &mut self.throttles.accept_wss,
                 };
                 accept::log_failure(throttle, transport, &e);
                 return;
@@ -119,22 +156,30 @@ impl StreamHandler<Accepted> for Listener {
         if !self.accepting {
             return;
         }
-        if self.conns.len() >= self.shared.settings.limits.max_connections {
+        let limits = &self.shared.settings.limits;
+        let bound = if self.conns.len() >= limits.max_connections {
+            Some(refuse::Bound::Total)
+        } else if self.per_address.get(&peer.ip()).copied().unwrap_or(0)
+            >= limits.max_connections_per_ip
+        {
+            Some(refuse::Bound::PerAddress)
+        } else {
+            None
+        };
+        if let Some(bound) = bound {
             let log = self.throttles.refusals.allow();
-            return refuse::refuse(&self.shared, transport, stream, peer, log);
+            return refuse::refuse(&self.shared, transport, stream, peer, bound, log);
         }
         let _ = stream.set_nodelay(true);
         let id = self.shared.next_id();
+        // Reserve the slot now so the limits hold while a worker starts it.
+        self.conns.insert(id, None);
+        self.addresses.insert(id, peer.ip());
+        *self.per_address.entry(peer.ip()).or_insert(0) += 1;
         let shared = self.shared.clone();
-        let me = ctx.address().recipient();
+        let listener = ctx.address();
         if self.arbiters.is_empty() {
-            if transport == Transport::Tcp {
-                let addr = Connection::start(id, stream, peer, Transport::Tcp, shared, me);
-                self.conns.insert(id, Some(addr));
-            } else {
-                actix_rt::spawn(start_ws(id, stream, peer, shared, ctx.address()));
-                self.conns.insert(id, None);
-            }
+            actix_rt::spawn(start::start(id, transport, stream, peer, shared, listener));
             return;
         }
         let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
@@ -143,47 +188,26 @@ impl StreamHandler<Accepted> for Listener {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot move connection to a worker");
+                self.forget(id);
                 return;
             }
         };
-        let listener = ctx.address();
         let placed = arbiter.spawn_fn(move || match TcpStream::from_std(std_stream) {
-            Ok(s) if transport == Transport::Ws => {
-                actix_rt::spawn(start_ws(id, s, peer, shared, listener));
-            }
             Ok(s) => {
-                let addr = Connection::start(id, s, peer, Transport::Tcp, shared, me);
-                listener.do_send(Registered { id, addr });
+                actix_rt::spawn(start::start(id, transport, s, peer, shared, listener));
             }
-            Err(e) => tracing::warn!(error = %e, "cannot register connection on worker"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot register connection on worker");
+                listener.do_send(ConnectionClosed { id });
+            }
         });
         if !placed {
             tracing::error!("worker arbiter is gone; connection dropped");
+            self.forget(id);
         }
-        // Reserve the slot now so the limit holds while the worker starts it.
-        self.conns.insert(id, None);
     }
 
     fn finished(&mut self, _: &mut Self::Context) {}
-}
-
-/// Runs the WebSocket handshake on the current arbiter, then starts the
-/// connection there; a failed handshake frees the connection's slot.
-async fn start_ws(
-    id: u64,
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    listener: Addr<Listener>,
-) {
-    match websocket::accept(stream, peer, &shared).await {
-        Some(io) => {
-            let me = listener.clone().recipient();
-            let addr = Connection::start(id, io, peer, Transport::Ws, shared, me);
-            listener.do_send(Registered { id, addr });
-        }
-        None => listener.do_send(ConnectionClosed { id }),
-    }
 }
 
 impl Handler<Registered> for Listener {
@@ -203,7 +227,7 @@ impl Handler<ConnectionClosed> for Listener {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionClosed, _: &mut Self::Context) {
-        self.conns.remove(&msg.id);
+        self.forget(msg.id);
     }
 }
 

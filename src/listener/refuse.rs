@@ -1,7 +1,9 @@
-//! Refusing a connection over `limits.max_connections`, at accept and for
-//! every transport alike: the refusal is written at once (a STOMP ERROR on
-//! TCP, an HTTP 503 on the WebSocket port, with no upgrade handshake), and
-//! the socket is gone within [`LINGER`], whatever the client does.
+//! Refusing a connection over `limits.max_connections` or
+//! `limits.max_connections_per_ip`, at accept and for every transport alike:
+//! the refusal is written at once (a STOMP ERROR on TCP, an HTTP 503 on the
+//! WebSocket port, with no upgrade handshake; on the TLS ports, where no
+//! handshake has run, the socket is only closed), and the socket is gone
+//! within [`LINGER`], whatever the client does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +27,15 @@ pub const LINGER: Duration = Duration::from_millis(250);
 /// What a refused client may send during [`LINGER`] before it is cut off.
 const LINGER_BYTES: usize = 16 * 1024;
 
+/// Which bound a refused connection hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bound {
+    /// `limits.max_connections`.
+    Total,
+    /// `limits.max_connections_per_ip`.
+    PerAddress,
+}
+
 /// Tells the client on `stream` that the broker is full, then closes it.
 /// `log` is `Some(refusals not logged since the last line)` when this one
 /// may be logged: a flood of refusals must not become a flood of log lines.
@@ -33,16 +44,28 @@ pub(super) fn refuse(
     transport: Transport,
     stream: TcpStream,
     peer: SocketAddr,
+    bound: Bound,
     log: Option<u64>,
 ) {
-    let max = shared.settings.limits.max_connections;
+    let (max, message, whom) = match bound {
+        Bound::Total => (
+            shared.settings.limits.max_connections,
+            "too many connections",
+            "",
+        ),
+        Bound::PerAddress => (
+            shared.settings.limits.max_connections_per_ip,
+            "too many connections from this address",
+            " from one address",
+        ),
+    };
     if let Some(not_logged) = log {
         tracing::warn!(
             peer = %peer,
             transport = transport.label(),
             max,
             not_logged,
-            "connection refused: too many connections (logged at most once per {}s)",
+            "connection refused: {message} (logged at most once per {}s)",
             super::LOG_INTERVAL.as_secs()
         );
     }
@@ -52,6 +75,8 @@ pub(super) fn refuse(
         .with_label_values(&[transport.label()])
         .inc();
     let refusal = match transport {
+        // No TLS handshake has run: nothing readable can be said.
+        Transport::Tls | Transport::Wss => Vec::new(),
         Transport::Tcp => {
             shared
                 .metrics
@@ -60,8 +85,8 @@ pub(super) fn refuse(
                 .inc();
             shared.metrics.frame_sent(Command::Error).inc();
             let frame = error_frame(
-                "too many connections",
-                format!("the broker accepts at most {max} connections"),
+                message,
+                format!("the broker accepts at most {max} connections{whom}"),
                 None,
                 ErrorVersion::None,
             );

@@ -6,6 +6,10 @@ pub enum Transport {
     Tcp,
     /// STOMP over WebSocket (the upgrade handshake runs before the `Connection` starts).
     Ws,
+    /// STOMP over TLS (the TLS handshake runs before the `Connection` starts).
+    Tls,
+    /// STOMP over WebSocket over TLS (wss).
+    Wss,
 }
 
 impl Transport {
@@ -14,6 +18,18 @@ impl Transport {
         match self {
             Transport::Tcp => "tcp",
             Transport::Ws => "ws",
+            Transport::Tls => "tls",
+            Transport::Wss => "wss",
         }
+    }
+
+    /// Whether the socket carries TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Transport::Tls | Transport::Wss)
+    }
+
+    /// Whether STOMP runs inside WebSocket messages.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Transport::Ws | Transport::Wss)
     }
 }

@@ -135,6 +135,11 @@ impl StompCodec {
         self.failed_receipt.take()
     }
 
+    /// Replaces the limits: the broker allows more once CONNECT is accepted.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// Sets the negotiated version, which decides header escaping.
     pub fn set_version(&mut self, version: Version) {
         self.version = Some(version);

@@ -9,6 +9,7 @@
 use thiserror::Error;
 
 use super::CommandError;
+use crate::auth::Verb;
 use crate::messages::destination::{AckError, StoreFailed, SubscribeError};
 use crate::messages::router::RouteError;
 use crate::messages::transaction::{MemoryFull, Settlement, TooManyBytes, TooManyFrames};
@@ -58,6 +59,14 @@ pub enum SessionError {
     /// The transaction actor did not answer a staged frame.
     #[error("transaction '{0}' failed")]
     TransactionLost(String),
+    /// `auth.acl` grants this client no `verb` on `destination`.
+    #[error("permission denied: {verb} to '{destination}'")]
+    Denied {
+        /// SEND or SUBSCRIBE.
+        verb: Verb,
+        /// The destination named.
+        destination: String,
+    },
 }
 
 impl SessionError {
@@ -65,6 +74,7 @@ impl SessionError {
     pub fn reason(&self) -> ErrorReason {
         match self {
             SessionError::Command(_) => ErrorReason::Malformed,
+            SessionError::Denied { .. } => ErrorReason::Auth,
             SessionError::Route(_) => ErrorReason::Destination,
             SessionError::Stopping | SessionError::TransactionLost(_) => ErrorReason::Internal,
             SessionError::Subscription(_) => ErrorReason::Subscription,

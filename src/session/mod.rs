@@ -14,6 +14,7 @@ mod command;
 mod commit;
 mod commit_journal;
 mod error;
+mod permissions;
 mod replies;
 mod routes;
 mod settlement;
@@ -31,6 +32,7 @@ use tokio::sync::OwnedSemaphorePermit;
 pub use command::{AckTarget, ClientCommand, CommandError};
 pub use error::{LookupError, SessionError, SettleError, SubscriptionError, TransactionError};
 
+use crate::auth::{Identity, Verb};
 use crate::messages::connection::{Close, ConnectionHandle, Drain, Fail, Unsubscribed};
 use crate::messages::destination::{DestinationRef, Replies, Unsubscribe};
 pub use crate::messages::session::{ClientFrame, ConnectionLost};
@@ -60,6 +62,7 @@ pub struct Session {
     replies: Arc<Replies>,
     /// Whether it claimed temporary queues (released when it ends).
     temp_claimed: bool,
+    permissions: permissions::Permissions,
     /// Fault injection: the next COMMIT aborts the process once journaled.
     #[cfg(feature = "fault-injection")]
     crash_after_journal: bool,
@@ -68,10 +71,17 @@ pub struct Session {
 type Ctx = Context<Session>;
 
 impl Session {
-    /// A session for connection `id`, speaking `version`.
-    pub fn new(id: u64, version: Version, conn: ConnectionHandle, shared: Arc<Shared>) -> Self {
+    /// A session for connection `id`, speaking `version`, of the client `identity`.
+    pub fn new(
+        id: u64,
+        version: Version,
+        conn: ConnectionHandle,
+        shared: Arc<Shared>,
+        identity: Identity,
+    ) -> Self {
         let budget = RestartBudget::from(&shared.settings.supervision);
         Session {
+            permissions: permissions::Permissions::new(identity, &shared.auth),
             id,
             version,
             shared,
@@ -107,6 +117,17 @@ impl Session {
         receipt: Option<String>,
         ctx: &mut Ctx,
     ) {
+        let wanted = match &cmd {
+            ClientCommand::Send { destination, .. } => Some((Verb::Write, destination)),
+            ClientCommand::Subscribe { destination, .. } => Some((Verb::Read, destination)),
+            _ => None,
+        };
+        if let Some((verb, destination)) = wanted {
+            let destination = destination.clone();
+            if !self.permitted(verb, &destination, &receipt) {
+                return;
+            }
+        }
         match cmd {
             ClientCommand::Send {
                 destination,

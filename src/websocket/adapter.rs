@@ -33,8 +33,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 /// An accepted WebSocket connection as `AsyncRead + AsyncWrite`.
-pub struct WsIo {
-    ws: WebSocketStream<TcpStream>,
+pub struct WsIo<S = TcpStream> {
+    ws: WebSocketStream<S>,
     /// The unread rest of the last message received.
     inbound: Bytes,
     /// Bytes written since the last flush: the next message.
@@ -43,9 +43,9 @@ pub struct WsIo {
     read_ended: bool,
 }
 
-impl WsIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> WsIo<S> {
     /// Wraps a stream whose handshake is complete.
-    pub fn new(ws: WebSocketStream<TcpStream>) -> Self {
+    pub fn new(ws: WebSocketStream<S>) -> Self {
         WsIo {
             ws,
             inbound: Bytes::new(),
@@ -98,7 +98,7 @@ impl WsIo {
         }
     }
 
-    fn ws(&mut self) -> Pin<&mut WebSocketStream<TcpStream>> {
+    fn ws(&mut self) -> Pin<&mut WebSocketStream<S>> {
         Pin::new(&mut self.ws)
     }
 }
@@ -110,7 +110,7 @@ fn to_io(e: WsError) -> io::Error {
     }
 }
 
-impl AsyncRead for WsIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -149,7 +149,7 @@ impl AsyncRead for WsIo {
     }
 }
 
-impl AsyncWrite for WsIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,
@@ -212,11 +212,11 @@ mod tests {
     #[test]
     fn utf8_chunks_go_as_text_others_as_binary() {
         assert!(matches!(
-            WsIo::message(Bytes::from_static(b"MESSAGE\n\nhi\0")),
+            WsIo::<TcpStream>::message(Bytes::from_static(b"MESSAGE\n\nhi\0")),
             Message::Text(_)
         ));
         assert!(matches!(
-            WsIo::message(Bytes::from_static(b"MESSAGE\n\n\xff\0")),
+            WsIo::<TcpStream>::message(Bytes::from_static(b"MESSAGE\n\n\xff\0")),
             Message::Binary(_)
         ));
     }

@@ -11,7 +11,7 @@ pub mod handshake;
 
 use std::net::SocketAddr;
 
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::WebSocketStream;
@@ -37,7 +37,11 @@ pub fn config(shared: &Shared) -> WebSocketConfig {
 
 /// Runs the upgrade handshake on `stream` (bounded by `limits.connect_timeout_ms`).
 /// `None` when it failed or was refused; the reason is logged here.
-pub async fn accept(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Option<WsIo> {
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Option<WsIo<S>> {
     let ws = handshake_on(stream, peer, shared).await?;
     Some(WsIo::new(ws))
 }
@@ -56,11 +60,11 @@ pub fn busy_response(max: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn handshake_on(
-    stream: TcpStream,
+async fn handshake_on<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
     peer: SocketAddr,
     shared: &Shared,
-) -> Option<WebSocketStream<TcpStream>> {
+) -> Option<WebSocketStream<S>> {
     let allowed = &shared.settings.websocket.allowed_origins;
     let mut agreed = None;
     // The shape of the error is tungstenite's (`Callback`), not ours to shrink.

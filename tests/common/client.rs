@@ -51,6 +51,14 @@ async fn handshake(
         .await
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| format!("connect: {e}"))?;
+    handshake_on(stream, headers).await
+}
+
+/// Sends CONNECT with `headers` on `stream` and reads the first frame back.
+async fn handshake_on(
+    stream: TcpStream,
+    headers: &[(&str, &str)],
+) -> Result<(Framed<TcpStream, ClientCodec>, Frame), String> {
     let mut framed = Framed::new(stream, ClientCodec(StompCodec::new(Limits::default())));
     framed
         .send(frame(Command::Connect, headers))
@@ -96,6 +104,21 @@ impl Client {
     /// (ERROR, close or reset): for polling until a connection is accepted.
     pub async fn connect_if_accepted(addr: SocketAddr, headers: &[(&str, &str)]) -> Option<Client> {
         let (framed, reply) = handshake(addr, headers).await.ok()?;
+        if reply.command != Command::Connected {
+            return None;
+        }
+        let client = Client {
+            framed,
+            version: Version::V1_0,
+            connected: Frame::new(Command::Connected),
+        };
+        Some(client.negotiate(reply))
+    }
+
+    /// Like `connect_if_accepted`, on a socket the test opened itself (for
+    /// example bound to a chosen local address).
+    pub async fn over(stream: TcpStream, headers: &[(&str, &str)]) -> Option<Client> {
+        let (framed, reply) = handshake_on(stream, headers).await.ok()?;
         if reply.command != Command::Connected {
             return None;
         }
