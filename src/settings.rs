@@ -41,6 +41,17 @@ pub struct Settings {
     pub websocket: WebSocket,
     pub http: Http,
     pub storage: Storage,
+    pub admin: Admin,
+}
+
+/// The admin API and status page on the HTTP listener (HTTP basic authentication).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Logins from `auth.users` that may use them; empty refuses everyone.
+    pub users: Vec<String>,
+    /// Most items in one list answer, and most consumers or subscriptions shown per item.
+    pub max_list: usize,
 }
 
 /// Durable storage of persistent queue messages (the journal, docs/storage.md).
@@ -275,7 +286,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 10] = [
+        let positive: [(&'static str, u64); 11] = [
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),
@@ -304,6 +315,7 @@ impl Settings {
                 "destinations.default_prefetch",
                 self.destinations.default_prefetch as u64,
             ),
+            ("admin.max_list", self.admin.max_list as u64),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -351,6 +363,16 @@ impl Settings {
                 key: "destinations.dead_letter_prefix",
                 reason: "must start with the queue prefix".into(),
             });
+        }
+        for login in &self.admin.users {
+            if !self.auth.users.iter().any(|u| &u.login == login) {
+                return Err(SettingsError::Invalid {
+                    key: "admin.users",
+                    reason: format!(
+                        "'{login}' is not a login in auth.users, so it has no password"
+                    ),
+                });
+            }
         }
         if self.storage.enabled {
             if let Err(e) = self.storage.store_config().validate() {

@@ -88,6 +88,7 @@ impl Connection {
                     .with_label_values(&[self.transport.label(), ok.version.as_str()]);
                 open.inc();
                 self.open_gauge = Some(open);
+                self.login = ok.login.clone();
                 tracing::info!(session = self.id, peer = %self.peer, transport = self.transport.label(), version = %ok.version, login = ok.login.as_deref().unwrap_or(""), "connected");
                 self.write_frame(ok.connected, ctx);
                 self.start_heartbeats(ok.heartbeats, ctx);

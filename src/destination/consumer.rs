@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use crate::messages::connection::{Deliver, Fail};
 use crate::messages::destination::AckError;
-use crate::model::{AckMode, ConsumerKey, Envelope};
+use crate::model::{AckMode, ConsumerKey, ConsumerView, Envelope};
 
 /// The subscriber's connection, as a destination uses it.
 pub trait Outlet {
@@ -86,6 +86,22 @@ impl Consumer {
     /// How many deliveries it holds unsettled.
     #[cfg(test)]
     pub fn outstanding(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    /// What an operator sees of it.
+    pub fn view(&self) -> ConsumerView {
+        ConsumerView {
+            connection: self.key.session,
+            subscription: self.key.subscription,
+            ack: self.ack.as_str(),
+            prefetch: self.prefetch,
+            unacknowledged: self.outstanding.len(),
+        }
+    }
+
+    /// How many deliveries it holds unsettled.
+    pub fn unsettled(&self) -> usize {
         self.outstanding.len()
     }
 

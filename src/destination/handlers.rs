@@ -45,7 +45,11 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
                 origin,
             } = msg;
             let from_client = origin.is_some();
+            let count = messages.len();
             let taken = this.run(ctx, |s, core| s.publish(core, messages, from_client));
+            if taken.is_ok() {
+                this.core.counts.taken(count);
+            }
             let permit = match permit {
                 Some(p) if this.strategy.must_pause(&this.core) => {
                     this.paused.push(p);

@@ -17,6 +17,7 @@ mod delivery;
 mod durability;
 mod durable;
 mod handlers;
+mod operations;
 mod policy;
 mod queue;
 mod storage;

@@ -9,9 +9,13 @@ use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Removal};
 use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
+use crate::messages::connection::Fail;
 use crate::messages::destination::AckError;
-use crate::model::{ConsumerKey, Envelope, Kind, MessageData, Overflow, QueueLimits};
+use crate::model::{
+    ConsumerKey, ConsumerView, Envelope, Kind, MessageData, Overflow, QueueLimits, ReplayOutcome,
+};
 
+mod operate;
 #[cfg(test)]
 mod tests;
 
@@ -271,6 +275,30 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
 
     fn is_idle(&self) -> bool {
         self.backlog.is_empty() && self.consumers.is_empty()
+    }
+
+    fn depth(&self) -> usize {
+        self.backlog.len()
+    }
+
+    fn unacknowledged(&self) -> usize {
+        self.held()
+    }
+
+    fn consumers(&self, max: usize) -> (usize, Vec<ConsumerView>) {
+        self.consumer_views(max)
+    }
+
+    fn purge(&mut self, core: &mut Core) -> usize {
+        self.purge_waiting(core)
+    }
+
+    fn evict(&mut self, core: &mut Core, notice: &dyn Fn() -> Fail) -> usize {
+        self.evict_all(core, notice)
+    }
+
+    fn replay(&mut self, core: &mut Core, limit: usize) -> ReplayOutcome {
+        self.replay_waiting(core, limit)
     }
 
     fn quarantine(&mut self, core: &mut Core) -> bool {

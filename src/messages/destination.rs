@@ -8,7 +8,9 @@ use thiserror::Error;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::connection::{Deliver, Fail, Receipted};
-use crate::model::{AckMode, ConsumerKey, DestinationId, Kind, MessageData};
+use crate::model::{
+    AckMode, ConsumerKey, DestinationId, DestinationView, Kind, MessageData, ReplayOutcome,
+};
 use crate::protocol::ErrorReason;
 
 /// An ACK or NACK that cannot be applied.
@@ -194,6 +196,41 @@ pub struct Sync;
 #[rtype(result = "bool")]
 pub struct Retire;
 
+/// Describes the destination for an operator, listing at most `consumers`
+/// of its consumers. Sent by the admin API with `send`, one per destination
+/// shown (the API caps how many it shows per request).
+#[derive(Message)]
+#[rtype(result = "DestinationView")]
+pub struct Inspect {
+    pub consumers: usize,
+}
+
+/// Discards every waiting message (not those consumers hold unacknowledged);
+/// the reply says how many. Sent by the admin API with `send`, one per request.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Purge;
+
+/// Moves up to `limit` waiting messages of a dead-letter queue back to the
+/// destination each names in `x-original-destination`. Sent by the admin API
+/// with `send`, one per request.
+#[derive(Message)]
+#[rtype(result = "ReplayOutcome")]
+pub struct Replay {
+    pub limit: usize,
+}
+
+/// The destination is deleted: its waiting and unacknowledged messages are
+/// discarded, each consumer's connection gets ERROR `reason` and is closed,
+/// and the actor retires (what is still sent to it goes to a fresh actor of
+/// the same name). The reply says how many messages were discarded. Sent by
+/// the router with `send`, one per admin request.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Remove {
+    pub reason: String,
+}
+
 /// A handle on one destination actor, of either kind: a recipient per
 /// message it handles. Cloning it is one atomic increment.
 #[derive(Clone)]
@@ -210,6 +247,10 @@ struct Recipients {
     nack: Recipient<Nack>,
     sync: Recipient<Sync>,
     retire: Recipient<Retire>,
+    inspect: Recipient<Inspect>,
+    purge: Recipient<Purge>,
+    replay: Recipient<Replay>,
+    remove: Recipient<Remove>,
     #[cfg(feature = "fault-injection")]
     crash: Recipient<crate::fault::Crash>,
 }
@@ -226,6 +267,10 @@ pub trait DestinationActor:
     + Handler<Nack>
     + Handler<Sync>
     + Handler<Retire>
+    + Handler<Inspect>
+    + Handler<Purge>
+    + Handler<Replay>
+    + Handler<Remove>
 {
 }
 
@@ -240,6 +285,10 @@ impl<A> DestinationActor for A where
         + Handler<Nack>
         + Handler<Sync>
         + Handler<Retire>
+        + Handler<Inspect>
+        + Handler<Purge>
+        + Handler<Replay>
+        + Handler<Remove>
 {
 }
 
@@ -255,6 +304,10 @@ pub trait DestinationActor:
     + Handler<Nack>
     + Handler<Sync>
     + Handler<Retire>
+    + Handler<Inspect>
+    + Handler<Purge>
+    + Handler<Replay>
+    + Handler<Remove>
     + Handler<crate::fault::Crash>
 {
 }
@@ -270,6 +323,10 @@ impl<A> DestinationActor for A where
         + Handler<Nack>
         + Handler<Sync>
         + Handler<Retire>
+        + Handler<Inspect>
+        + Handler<Purge>
+        + Handler<Replay>
+        + Handler<Remove>
         + Handler<crate::fault::Crash>
 {
 }
@@ -288,6 +345,10 @@ impl DestinationRef {
             nack: addr.clone().recipient(),
             sync: addr.clone().recipient(),
             retire: addr.clone().recipient(),
+            inspect: addr.clone().recipient(),
+            purge: addr.clone().recipient(),
+            replay: addr.clone().recipient(),
+            remove: addr.clone().recipient(),
             #[cfg(feature = "fault-injection")]
             crash: addr.clone().recipient(),
         }))
@@ -359,6 +420,26 @@ impl DestinationRef {
     /// See [`Retire`].
     pub async fn retire(&self) -> Result<bool, MailboxError> {
         self.0.retire.send(Retire).await
+    }
+
+    /// See [`Inspect`].
+    pub async fn inspect(&self, consumers: usize) -> Result<DestinationView, MailboxError> {
+        self.0.inspect.send(Inspect { consumers }).await
+    }
+
+    /// See [`Purge`].
+    pub async fn purge(&self) -> Result<usize, MailboxError> {
+        self.0.purge.send(Purge).await
+    }
+
+    /// See [`Replay`].
+    pub async fn replay(&self, limit: usize) -> Result<ReplayOutcome, MailboxError> {
+        self.0.replay.send(Replay { limit }).await
+    }
+
+    /// See [`Remove`].
+    pub async fn remove(&self, reason: String) -> Result<usize, MailboxError> {
+        self.0.remove.send(Remove { reason }).await
     }
 
     /// A recipient for [`Settle`], for the connection's writer.

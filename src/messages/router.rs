@@ -75,6 +75,44 @@ pub struct DestinationFailed {
     pub id: DestinationId,
 }
 
+/// A page of the live destinations, by name. Sent by the admin API with
+/// `send`, once per request; `limit` is capped by the API (`admin.max_list`).
+#[derive(Message)]
+#[rtype(result = "DestinationPage")]
+pub struct ListDestinations {
+    /// Names matching this glob only (`*` = any characters); `None` = all.
+    pub pattern: Option<String>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// The answer to [`ListDestinations`].
+pub struct DestinationPage {
+    /// How many live destinations match, in all.
+    pub total: usize,
+    /// At most `limit` of them, sorted by name.
+    pub items: Vec<(Arc<str>, DestinationRef)>,
+}
+
+/// The live destination called `name`, if there is one (never creates it).
+/// Sent by the admin API with `send`, once per request.
+#[derive(Message)]
+#[rtype(result = "Option<DestinationRef>")]
+pub struct FindDestination {
+    pub name: String,
+}
+
+/// Deletes the live destination called `name` (see
+/// [`Remove`](super::destination::Remove)); the reply is how many messages
+/// were discarded, or `None` if there was no such destination. Sent by the
+/// admin API with `send`, once per request.
+#[derive(Message)]
+#[rtype(result = "Option<usize>")]
+pub struct DeleteDestination {
+    pub name: String,
+    pub reason: String,
+}
+
 /// What a destination may tell the router.
 #[derive(Clone)]
 pub struct RouterHandle {

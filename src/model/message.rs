@@ -59,12 +59,23 @@ impl MessageData {
     /// A copy for another destination (dead-lettering): new id, the
     /// `destination` header replaced and `extra` headers added; body shared.
     pub fn redirected(&self, destination: &str, extra: Vec<(String, String)>) -> Arc<MessageData> {
+        self.redirected_without(destination, extra, &[])
+    }
+
+    /// Like [`redirected`](Self::redirected), also leaving out the headers
+    /// named in `drop` (a replayed dead letter sheds what dead-lettering added).
+    pub fn redirected_without(
+        &self,
+        destination: &str,
+        extra: Vec<(String, String)>,
+        drop: &[&str],
+    ) -> Arc<MessageData> {
         let mut headers: Vec<(String, String)> = extra;
         headers.push(("destination".into(), destination.into()));
         headers.extend(
             self.headers
                 .iter()
-                .filter(|(n, _)| n != "destination")
+                .filter(|(n, _)| n != "destination" && !drop.contains(&n.as_str()))
                 .cloned(),
         );
         Arc::new(MessageData {

@@ -10,6 +10,7 @@ mod limits;
 mod message;
 mod stored_headers;
 mod transport;
+mod views;
 
 pub use ack_mode::AckMode;
 pub use glob::glob_match;
@@ -21,3 +22,4 @@ pub use limits::{
 pub use message::{Envelope, MessageData};
 pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
 pub use transport::Transport;
+pub use views::{ConnectionView, ConsumerView, DestinationView, ReplayOutcome, SubscriptionView};

@@ -5,6 +5,8 @@
 /// The cause of an ERROR frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorReason {
+    /// An operator closed the connection, or deleted a destination it consumed from (admin API).
+    Admin,
     /// ACK or NACK of a message the subscription does not hold.
     Ack,
     /// The CONNECT credentials were refused.
@@ -49,7 +51,8 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason, in label order (for pre-registering metric series).
-    pub const ALL: [ErrorReason; 20] = [
+    pub const ALL: [ErrorReason; 21] = [
+        ErrorReason::Admin,
         ErrorReason::Ack,
         ErrorReason::Auth,
         ErrorReason::ConnectionLimit,
@@ -75,6 +78,7 @@ impl ErrorReason {
     /// The metric label value.
     pub fn label(self) -> &'static str {
         match self {
+            ErrorReason::Admin => "admin",
             ErrorReason::Ack => "ack",
             ErrorReason::Auth => "auth",
             ErrorReason::ConnectionLimit => "connection_limit",

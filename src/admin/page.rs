@@ -1,0 +1,42 @@
+//! The status page at `/`: one HTML file, a script and a style sheet,
+//! compiled into the binary (no CDN, nothing built at run time). The script
+//! polls the admin API, so the page needs the same credentials.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{AdminApi, ApiError};
+
+const INDEX_HTML: &str = include_str!("status.html");
+const STATUS_JS: &str = include_str!("status.js");
+const STATUS_CSS: &str = include_str!("status.css");
+
+pub(super) fn add(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index))
+        .route("/status.js", web::get().to(script))
+        .route("/status.css", web::get().to(style));
+}
+
+fn file(
+    api: &AdminApi,
+    req: &HttpRequest,
+    content_type: &'static str,
+    body: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    api.authorize(req)?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(body))
+}
+
+async fn index(api: web::Data<AdminApi>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    file(&api, &req, "text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn script(api: web::Data<AdminApi>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    file(&api, &req, "text/javascript; charset=utf-8", STATUS_JS)
+}
+
+async fn style(api: web::Data<AdminApi>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    file(&api, &req, "text/css; charset=utf-8", STATUS_CSS)
+}
