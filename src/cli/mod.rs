@@ -3,6 +3,8 @@
 //! its admin API.
 
 mod admin;
+mod client;
+mod print;
 mod table;
 
 use std::path::PathBuf;
