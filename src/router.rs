@@ -12,8 +12,8 @@ use actix::prelude::*;
 use crate::destination::{DestinationPolicy, Queue, Topic};
 use crate::messages::destination::{DestinationRef, Publish};
 use crate::messages::router::{
-    DeadLetter, DeleteDestination, DestinationFailed, DestinationIdle, DestinationPage,
-    FindDestination, ListDestinations, Reroute, Resolve, RouteError, RouterHandle,
+    DeadLetter, DeleteDestination, DeleteError, DestinationFailed, DestinationIdle,
+    DestinationPage, FindDestination, ListDestinations, Reroute, Resolve, RouteError, RouterHandle,
 };
 use crate::metrics::Metrics;
 use crate::model::{glob_match, DestinationId, Kind};
@@ -232,15 +232,20 @@ impl Handler<FindDestination> for Router {
 }
 
 impl Handler<DeleteDestination> for Router {
-    type Result = ResponseFuture<Option<usize>>;
+    type Result = ResponseFuture<Result<usize, DeleteError>>;
 
     fn handle(&mut self, msg: DeleteDestination, _: &mut Self::Context) -> Self::Result {
         // Forgotten first: whatever is sent to the name from now on goes to a
         // fresh actor, and what reaches the old one after it retired is rerouted there.
         let Some(dest) = self.destinations.remove(msg.name.as_str()) else {
-            return Box::pin(async { None });
+            return Box::pin(async move { Err(DeleteError::NotFound(msg.name)) });
         };
         tracing::info!(destination = %msg.name, "destination deleted by an operator");
-        Box::pin(async move { dest.remove(msg.reason).await.ok() })
+        Box::pin(async move {
+            match dest.remove(msg.reason).await {
+                Ok(done) => Ok(done?),
+                Err(_) => Err(DeleteError::Stopped),
+            }
+        })
     }
 }

@@ -4,6 +4,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use thiserror::Error;
 
+use crate::messages::destination::StoreFailed;
+use crate::messages::router::DeleteError;
+
 /// The realm browsers show when they ask for the admin credentials.
 const CHALLENGE: &str = r#"Basic realm="stompede admin", charset="UTF-8""#;
 
@@ -20,6 +23,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The action was applied but the journal could not make it durable.
+    #[error("{0}; the change may be undone by a restart")]
+    Store(String),
     /// An actor did not answer (the broker is stopping).
     #[error("broker unavailable: {0}")]
     Unavailable(String),
@@ -31,6 +37,22 @@ impl From<actix::MailboxError> for ApiError {
     }
 }
 
+impl From<StoreFailed> for ApiError {
+    fn from(e: StoreFailed) -> Self {
+        ApiError::Store(e.to_string())
+    }
+}
+
+impl From<DeleteError> for ApiError {
+    fn from(e: DeleteError) -> Self {
+        match e {
+            DeleteError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            DeleteError::Store(s) => s.into(),
+            DeleteError::Stopped => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -38,6 +60,7 @@ impl ResponseError for ApiError {
             ApiError::CrossSite(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

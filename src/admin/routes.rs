@@ -183,7 +183,7 @@ async fn destination(api: Api, req: HttpRequest, name: web::Path<String>) -> Ans
 async fn purge(api: Api, req: HttpRequest, name: web::Path<String>) -> Answer {
     api.authorize_action(&req)?;
     let dest = api.find(&name).await?;
-    let purged = dest.purge().await?;
+    let purged = dest.purge().await??;
     Ok(HttpResponse::Ok().json(json!({ "destination": *name, "purged": purged })))
 }
 
@@ -201,8 +201,7 @@ async fn delete(
             name: name.clone(),
             reason: q.reason(),
         })
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no live destination {name}")))?;
+        .await??;
     Ok(HttpResponse::Ok().json(json!({
         "destination": *name,
         "deleted": true,
@@ -224,7 +223,7 @@ async fn replay(
         )));
     }
     let dest = api.find(&name).await?;
-    let out = dest.replay(q.limit(&api)).await?;
+    let out = dest.replay(q.limit(&api)).await??;
     let remaining = dest.inspect(0).await?.depth;
     Ok(HttpResponse::Ok().json(json!({
         "destination": *name,

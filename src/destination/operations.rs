@@ -8,7 +8,7 @@ use actix::prelude::*;
 use super::actor::Destination;
 use super::delivery::Delivery;
 use crate::messages::connection::Fail;
-use crate::messages::destination::{Inspect, Purge, Remove, Replay};
+use crate::messages::destination::{Inspect, Purge, Remove, Replay, StoreFailed};
 use crate::model::{DestinationView, ReplayOutcome};
 use crate::protocol::ErrorReason;
 use crate::supervision::guarded;
@@ -40,10 +40,34 @@ impl<S: Delivery> Handler<Inspect> for Destination<S> {
     }
 }
 
-impl<S: Delivery> Handler<Purge> for Destination<S> {
-    type Result = usize;
+impl<S: Delivery> Destination<S> {
+    /// Resolves once everything submitted so far is durable, so an operator
+    /// is told "done" only for what a crash cannot undo.
+    fn once_durable(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> impl std::future::Future<Output = Result<(), StoreFailed>> + 'static {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.when_durable(
+            ctx,
+            Box::new(move |_, _, r| {
+                let _ = tx.send(r);
+            }),
+        );
+        async move {
+            match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(StoreFailed(e.to_string())),
+                Err(_) => Err(StoreFailed("the destination stopped".into())),
+            }
+        }
+    }
+}
 
-    fn handle(&mut self, _: Purge, ctx: &mut Self::Context) -> usize {
+impl<S: Delivery> Handler<Purge> for Destination<S> {
+    type Result = ResponseFuture<Result<usize, StoreFailed>>;
+
+    fn handle(&mut self, _: Purge, ctx: &mut Self::Context) -> Self::Result {
         let purged = guarded(self, ctx, |this, ctx| {
             let n = this.run(ctx, |s, core| s.purge(core));
             this.resume_publishers(ctx);
@@ -51,12 +75,13 @@ impl<S: Delivery> Handler<Purge> for Destination<S> {
         });
         let purged = purged.unwrap_or(0);
         tracing::info!(destination = %self.core.name, purged, "purged by an operator");
-        purged
+        let durable = self.once_durable(ctx);
+        Box::pin(async move { durable.await.map(|()| purged) })
     }
 }
 
 impl<S: Delivery> Handler<Replay> for Destination<S> {
-    type Result = MessageResult<Replay>;
+    type Result = ResponseFuture<Result<ReplayOutcome, StoreFailed>>;
 
     fn handle(&mut self, msg: Replay, ctx: &mut Self::Context) -> Self::Result {
         let out = guarded(self, ctx, |this, ctx| {
@@ -66,14 +91,15 @@ impl<S: Delivery> Handler<Replay> for Destination<S> {
         })
         .unwrap_or(ReplayOutcome::default());
         tracing::info!(destination = %self.core.name, replayed = out.replayed, skipped = out.skipped, "dead letters replayed by an operator");
-        MessageResult(out)
+        let durable = self.once_durable(ctx);
+        Box::pin(async move { durable.await.map(|()| out) })
     }
 }
 
 impl<S: Delivery> Handler<Remove> for Destination<S> {
-    type Result = usize;
+    type Result = ResponseFuture<Result<usize, StoreFailed>>;
 
-    fn handle(&mut self, msg: Remove, ctx: &mut Self::Context) -> usize {
+    fn handle(&mut self, msg: Remove, ctx: &mut Self::Context) -> Self::Result {
         let name = self.core.name.clone();
         let notice = move || Fail {
             message: format!(
@@ -95,6 +121,7 @@ impl<S: Delivery> Handler<Remove> for Destination<S> {
             ctx.cancel_future(t);
         }
         self.paused.clear();
-        discarded
+        let durable = self.once_durable(ctx);
+        Box::pin(async move { durable.await.map(|()| discarded) })
     }
 }

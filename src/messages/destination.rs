@@ -206,16 +206,17 @@ pub struct Inspect {
 }
 
 /// Discards every waiting message (not those consumers hold unacknowledged);
-/// the reply says how many. Sent by the admin API with `send`, one per request.
+/// the reply, once the removals are durable, says how many. Sent by the
+/// admin API with `send`, one per request.
 #[derive(Message)]
-#[rtype(result = "usize")]
+#[rtype(result = "Result<usize, StoreFailed>")]
 pub struct Purge;
 
 /// Moves up to `limit` waiting messages of a dead-letter queue back to the
-/// destination each names in `x-original-destination`. Sent by the admin API
-/// with `send`, one per request.
+/// destination each names in `x-original-destination`; the reply comes once
+/// the moves are durable. Sent by the admin API with `send`, one per request.
 #[derive(Message)]
-#[rtype(result = "ReplayOutcome")]
+#[rtype(result = "Result<ReplayOutcome, StoreFailed>")]
 pub struct Replay {
     pub limit: usize,
 }
@@ -223,10 +224,10 @@ pub struct Replay {
 /// The destination is deleted: its waiting and unacknowledged messages are
 /// discarded, each consumer's connection gets ERROR `reason` and is closed,
 /// and the actor retires (what is still sent to it goes to a fresh actor of
-/// the same name). The reply says how many messages were discarded. Sent by
-/// the router with `send`, one per admin request.
+/// the same name). The reply, once the removals are durable, says how many
+/// messages were discarded. Sent by the router with `send`, one per admin request.
 #[derive(Message)]
-#[rtype(result = "usize")]
+#[rtype(result = "Result<usize, StoreFailed>")]
 pub struct Remove {
     pub reason: String,
 }
@@ -428,17 +429,20 @@ impl DestinationRef {
     }
 
     /// See [`Purge`].
-    pub async fn purge(&self) -> Result<usize, MailboxError> {
+    pub async fn purge(&self) -> Result<Result<usize, StoreFailed>, MailboxError> {
         self.0.purge.send(Purge).await
     }
 
     /// See [`Replay`].
-    pub async fn replay(&self, limit: usize) -> Result<ReplayOutcome, MailboxError> {
+    pub async fn replay(
+        &self,
+        limit: usize,
+    ) -> Result<Result<ReplayOutcome, StoreFailed>, MailboxError> {
         self.0.replay.send(Replay { limit }).await
     }
 
     /// See [`Remove`].
-    pub async fn remove(&self, reason: String) -> Result<usize, MailboxError> {
+    pub async fn remove(&self, reason: String) -> Result<Result<usize, StoreFailed>, MailboxError> {
         self.0.remove.send(Remove { reason }).await
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use thiserror::Error;
 
-use super::destination::{DestinationRef, Publish};
+use super::destination::{DestinationRef, Publish, StoreFailed};
 use crate::model::{DestinationId, MessageData};
 
 /// A destination name the broker does not serve.
@@ -104,13 +104,24 @@ pub struct FindDestination {
 
 /// Deletes the live destination called `name` (see
 /// [`Remove`](super::destination::Remove)); the reply is how many messages
-/// were discarded, or `None` if there was no such destination. Sent by the
-/// admin API with `send`, once per request.
+/// were discarded. Sent by the admin API with `send`, once per request.
 #[derive(Message)]
-#[rtype(result = "Option<usize>")]
+#[rtype(result = "Result<usize, DeleteError>")]
 pub struct DeleteDestination {
     pub name: String,
     pub reason: String,
+}
+
+/// A deletion that did not (fully) happen.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DeleteError {
+    #[error("no live destination {0}")]
+    NotFound(String),
+    /// The destination is gone, but its messages' removal may not be durable.
+    #[error(transparent)]
+    Store(#[from] StoreFailed),
+    #[error("the destination stopped before answering")]
+    Stopped,
 }
 
 /// What a destination may tell the router.
