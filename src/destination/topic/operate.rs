@@ -50,3 +50,34 @@ impl TopicDelivery {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::testing::{consumer, core, data};
+    use super::*;
+    use crate::destination::delivery::Delivery;
+    use crate::model::AckMode::ClientIndividual;
+    use crate::protocol::ErrorReason;
+
+    #[test]
+    fn purge_drops_what_slow_subscribers_parked_and_evict_tells_them() {
+        let mut c = core("/topic/t");
+        let mut t = TopicDelivery::default();
+        let (a, seen) = consumer(1, ClientIndividual, 1);
+        t.subscribe(&mut c, a);
+        t.publish(&mut c, vec![data("m1"), data("m2"), data("m3")], true)
+            .expect("taken");
+        assert_eq!((t.depth(), t.unacknowledged()), (2, 1));
+        assert_eq!(t.purge(&mut c), 2);
+        assert_eq!(t.depth(), 0);
+        let notice = || Fail {
+            message: "deleted".into(),
+            detail: String::new(),
+            receipt_id: None,
+            reason: ErrorReason::Admin,
+        };
+        assert_eq!(t.evict(&mut c, &notice), 1, "the held one");
+        assert_eq!(seen.failed.borrow().len(), 1);
+        assert!(t.is_idle());
+    }
+}
