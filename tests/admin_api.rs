@@ -178,6 +178,20 @@ async fn lists_are_pages_capped_at_admin_max_list() {
         .get(&format!("/api/destinations?name={}", seg("*c")))
         .await;
     assert_eq!(names(&matching), ["/queue/c"]);
+    let bad = api.expect("GET", "/api/destinations?limit=lots", 400).await;
+    assert!(
+        bad["error"].as_str().unwrap_or("").contains("limit"),
+        "{bad}"
+    );
+    let a = http_request(
+        broker.http(),
+        "GET",
+        "/api/destinations?limit=lots",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, 401, "credentials are checked first: {a:?}");
     let _others = (broker.client().await, broker.client().await);
     let conns = api.get("/api/connections").await;
     assert_eq!(conns["total"], 3);

@@ -30,6 +30,11 @@ async fn the_page_and_its_files_are_served_with_the_credentials() {
             "{a:?}"
         );
         assert!(!a.body.is_empty());
+        let csp = a.header("content-security-policy").unwrap_or("");
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{a:?}"
+        );
         // Nothing from elsewhere: every script and sheet is the broker's own.
         assert!(!a.body.contains("://"), "{path} refers to another site");
         let a = http_request(broker.http(), "GET", path, None, &[]).await;

@@ -10,6 +10,9 @@ const INDEX_HTML: &str = include_str!("status.html");
 const STATUS_JS: &str = include_str!("status.js");
 const STATUS_CSS: &str = include_str!("status.css");
 
+/// Only the broker's own files, and no framing by another site (its buttons act).
+const POLICY: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
+
 pub(super) fn add(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
         .route("/status.js", web::get().to(script))
@@ -26,6 +29,8 @@ fn file(
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("Content-Security-Policy", POLICY))
+        .insert_header(("X-Frame-Options", "DENY"))
         .body(body))
 }
 

@@ -45,6 +45,19 @@ struct Params {
 }
 
 impl Params {
+    /// The query string's parameters, read after the credentials are checked
+    /// (so a bad query tells nothing to someone without them).
+    fn of(req: &HttpRequest) -> Result<Params, ApiError> {
+        web::Query::<Params>::from_query(req.query_string())
+            .map(web::Query::into_inner)
+            .map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "bad query '{}': offset and limit must be whole numbers ({e})",
+                    req.query_string()
+                ))
+            })
+    }
+
     fn limit(&self, api: &AdminApi) -> usize {
         self.limit.unwrap_or(api.max_list).min(api.max_list)
     }
@@ -146,8 +159,9 @@ async fn overview(api: Api, req: HttpRequest) -> Answer {
     })))
 }
 
-async fn destinations(api: Api, req: HttpRequest, q: web::Query<Params>) -> Answer {
+async fn destinations(api: Api, req: HttpRequest) -> Answer {
     api.authorize(&req)?;
+    let q = Params::of(&req)?;
     let (offset, limit) = (q.offset.unwrap_or(0), q.limit(&api));
     let page = api
         .actors
@@ -187,13 +201,9 @@ async fn purge(api: Api, req: HttpRequest, name: web::Path<String>) -> Answer {
     Ok(HttpResponse::Ok().json(json!({ "destination": *name, "purged": purged })))
 }
 
-async fn delete(
-    api: Api,
-    req: HttpRequest,
-    name: web::Path<String>,
-    q: web::Query<Params>,
-) -> Answer {
+async fn delete(api: Api, req: HttpRequest, name: web::Path<String>) -> Answer {
     api.authorize_action(&req)?;
+    let q = Params::of(&req)?;
     let discarded = api
         .actors
         .delete_destination
@@ -209,13 +219,9 @@ async fn delete(
     })))
 }
 
-async fn replay(
-    api: Api,
-    req: HttpRequest,
-    name: web::Path<String>,
-    q: web::Query<Params>,
-) -> Answer {
+async fn replay(api: Api, req: HttpRequest, name: web::Path<String>) -> Answer {
     api.authorize_action(&req)?;
+    let q = Params::of(&req)?;
     if !name.starts_with(&api.dead_letter_prefix) {
         return Err(ApiError::BadRequest(format!(
             "{name} is not a dead-letter queue: their names start with {}",
@@ -233,8 +239,9 @@ async fn replay(
     })))
 }
 
-async fn connections(api: Api, req: HttpRequest, q: web::Query<Params>) -> Answer {
+async fn connections(api: Api, req: HttpRequest) -> Answer {
     api.authorize(&req)?;
+    let q = Params::of(&req)?;
     let (offset, limit) = (q.offset.unwrap_or(0), q.limit(&api));
     let page = api
         .actors
@@ -264,8 +271,9 @@ async fn connection(api: Api, req: HttpRequest, id: web::Path<String>) -> Answer
     Ok(HttpResponse::Ok().json(api.find_connection(id).await?))
 }
 
-async fn close(api: Api, req: HttpRequest, id: web::Path<String>, q: web::Query<Params>) -> Answer {
+async fn close(api: Api, req: HttpRequest, id: web::Path<String>) -> Answer {
     api.authorize_action(&req)?;
+    let q = Params::of(&req)?;
     let id = connection_id(&id)?;
     let closed = api
         .actors

@@ -5,10 +5,10 @@
 /// The cause of an ERROR frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorReason {
-    /// An operator closed the connection, or deleted a destination it consumed from (admin API).
-    Admin,
     /// ACK or NACK of a message the subscription does not hold.
     Ack,
+    /// An operator closed the connection, or deleted a destination it consumed from (admin API).
+    Admin,
     /// The CONNECT credentials were refused.
     Auth,
     /// The broker refused a connection over `limits.max_connections`.
@@ -52,8 +52,8 @@ pub enum ErrorReason {
 impl ErrorReason {
     /// Every reason, in label order (for pre-registering metric series).
     pub const ALL: [ErrorReason; 21] = [
-        ErrorReason::Admin,
         ErrorReason::Ack,
+        ErrorReason::Admin,
         ErrorReason::Auth,
         ErrorReason::ConnectionLimit,
         ErrorReason::ConnectTimeout,
@@ -78,8 +78,8 @@ impl ErrorReason {
     /// The metric label value.
     pub fn label(self) -> &'static str {
         match self {
-            ErrorReason::Admin => "admin",
             ErrorReason::Ack => "ack",
+            ErrorReason::Admin => "admin",
             ErrorReason::Auth => "auth",
             ErrorReason::ConnectionLimit => "connection_limit",
             ErrorReason::ConnectTimeout => "connect_timeout",
