@@ -41,9 +41,11 @@ pub const LIST_SUBSCRIPTIONS: usize = 10;
 /// The actors the admin API asks: one recipient per query message.
 #[derive(Clone)]
 pub struct Actors {
+    /// The router's.
     pub list_destinations: Recipient<ListDestinations>,
     pub find_destination: Recipient<FindDestination>,
     pub delete_destination: Recipient<DeleteDestination>,
+    /// The listener's.
     pub list_connections: Recipient<ListConnections>,
     pub find_connection: Recipient<FindConnection>,
     pub close_connection: Recipient<CloseConnection>,

@@ -36,8 +36,11 @@ pub struct Core {
 /// Messages in, deliveries out and dead letters since the actor started.
 #[derive(Debug, Default)]
 pub struct Counts {
+    /// Messages taken (published or replayed here).
     pub messages_in: Cell<u64>,
+    /// Deliveries made, redeliveries included.
     pub messages_out: Cell<u64>,
+    /// Messages sent to the dead-letter queue.
     pub dead_lettered: Cell<u64>,
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 /// One destination, as its actor describes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DestinationView {
+    /// The full name, prefix included.
     pub name: String,
     /// `queue` or `topic`.
     pub kind: &'static str,
@@ -46,6 +47,7 @@ pub struct ConsumerView {
 /// One client connection.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionView {
+    /// The connection (and session) id.
     pub id: u64,
     /// The client's address and port.
     pub peer: String,
