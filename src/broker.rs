@@ -125,6 +125,7 @@ pub async fn serve(
     if let Some(storage) = storage {
         policy = policy.with_storage(storage);
     }
+    let memory = policy.memory.clone();
     let policy = Arc::new(policy);
     let router = Router::new(policy, metrics.clone(), handles.clone()).start();
     let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);
@@ -135,7 +136,13 @@ pub async fn serve(
         ))
     });
     let admin_settings = settings.clone();
-    let shared = Shared::new(settings, metrics.clone(), router.clone().recipient(), store);
+    let shared = Shared::new(
+        settings,
+        metrics.clone(),
+        router.clone().recipient(),
+        store,
+        memory,
+    );
     let listener = Listener::new(shared, stomp, handles)
         .with_websocket(websocket)
         .start();

@@ -5,7 +5,10 @@
 //! A SEND carrying the header `x-stompede-fault` makes an actor panic inside a
 //! handler: `session` (the sender's session), `destination` (the SEND's
 //! destination, before it takes the message), or `transaction` (with a
-//! `transaction` header: that transaction's actor).
+//! `transaction` header: that transaction's actor). On a COMMIT, the value
+//! `commit-journaled` aborts the whole process right after the COMMIT's
+//! journal batch is durable and before anything is applied: for tests of a
+//! real broker process only, as `kill -9` at the worst moment.
 
 use actix::Message;
 
@@ -17,6 +20,7 @@ pub enum Target {
     Session,
     Destination,
     Transaction,
+    CommitJournaled,
 }
 
 /// Reads the fault header of `frame`, if any.
@@ -25,6 +29,7 @@ pub fn requested(frame: &Frame) -> Option<Target> {
         "session" => Some(Target::Session),
         "destination" => Some(Target::Destination),
         "transaction" => Some(Target::Transaction),
+        "commit-journaled" => Some(Target::CommitJournaled),
         _ => None,
     }
 }

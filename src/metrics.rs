@@ -84,7 +84,7 @@ pub enum TxOutcome {
     Begun,
     /// COMMIT.
     Committed,
-    /// ABORT, or the session ended with the transaction open.
+    /// ABORT, a COMMIT refused, or the session ended with the transaction open.
     Aborted,
 }
 
@@ -330,7 +330,7 @@ impl Metrics {
             buffered_bytes: int_gauge(
                 &r,
                 "buffered_message_bytes",
-                "Memory held by messages in destinations (bodies, headers and bookkeeping).",
+                "Memory held by messages in destinations and open transactions (bodies, headers and bookkeeping).",
             )?,
             memory_alarm: int_gauge(
                 &r,

@@ -247,6 +247,8 @@ pub struct Destinations {
 pub struct Transactions {
     pub max_per_connection: usize,
     pub max_frames: usize,
+    /// Most bytes (message footprints) one transaction may hold.
+    pub max_bytes: usize,
 }
 
 impl Settings {
@@ -286,7 +288,8 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 11] = [
+        let positive: [(&'static str, u64); 12] = [
+            ("transactions.max_bytes", self.transactions.max_bytes as u64),
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),

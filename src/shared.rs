@@ -8,6 +8,7 @@ use actix::Recipient;
 use crate::auth::Authenticator;
 use crate::messages::router::Resolve;
 use crate::metrics::Metrics;
+use crate::model::MemoryBudget;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -21,6 +22,9 @@ pub struct Shared {
     /// The journal, when `storage.enabled`: a COMMIT journals its persistent
     /// messages in one batch before any queue takes them.
     pub store: Option<Arc<dyn Store>>,
+    /// The broker-wide budget destinations charge; open transactions charge
+    /// what they stage to it too.
+    pub memory: Arc<MemoryBudget>,
     next_id: AtomicU64,
 }
 
@@ -31,6 +35,7 @@ impl Shared {
         metrics: Arc<Metrics>,
         router: Recipient<Resolve>,
         store: Option<Arc<dyn Store>>,
+        memory: Arc<MemoryBudget>,
     ) -> Arc<Shared> {
         let auth = Authenticator::new(&settings.auth);
         Arc::new(Shared {
@@ -39,6 +44,7 @@ impl Shared {
             router,
             auth,
             store,
+            memory,
             next_id: AtomicU64::new(1),
         })
     }

@@ -1,21 +1,27 @@
 //! `Transaction`: one actor per open STOMP transaction, owned by its session.
 //! It holds SEND, ACK and NACK frames until COMMIT hands them back, in order,
-//! for the session to apply; ABORT simply drops them.
+//! for the session to apply; ABORT simply drops them. What it holds is
+//! charged to the broker's memory budget and bounded in frames and bytes.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 
 use crate::messages::transaction::{
-    Abandoned, Abort, Commit, Stage, StageError, TooManyFrames, TxOp,
+    Abandoned, Abort, Commit, MemoryFull, Stage, StageError, Staged, StagedBytes, TooManyBytes,
+    TooManyFrames, TxOp,
 };
 use crate::metrics::{ActorKind, Metrics};
+use crate::model::MemoryBudget;
 use crate::supervision::{Failing, Failures, RestartBudget};
 
 /// An open transaction.
 pub struct Transaction {
     ops: Vec<TxOp>,
+    /// What `ops` cost, charged to the memory budget until dropped.
+    charge: StagedBytes,
     max_frames: usize,
+    max_bytes: usize,
     metrics: Arc<Metrics>,
     failures: Failures,
     /// Set once the restart budget is spent: `ops` is gone, and every later
@@ -24,12 +30,20 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    /// An empty transaction holding at most `max_frames` operations,
-    /// restarted within `budget`, counting restarts in `metrics`.
-    pub fn new(max_frames: usize, budget: RestartBudget, metrics: Arc<Metrics>) -> Self {
+    /// An empty transaction holding at most `max_frames` operations and
+    /// `max_bytes` bytes, charged to `memory`, restarted within `budget`,
+    /// counting restarts in `metrics`.
+    pub fn new(
+        (max_frames, max_bytes): (usize, usize),
+        memory: Arc<MemoryBudget>,
+        budget: RestartBudget,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Transaction {
             ops: Vec::new(),
+            charge: StagedBytes::new(memory),
             max_frames,
+            max_bytes,
             metrics,
             failures: Failures::new(budget),
             abandoned: false,
@@ -53,6 +67,7 @@ impl actix::Supervised for Transaction {
         {
             tracing::error!("transaction failing repeatedly; abandoning it");
             self.ops.clear();
+            drop(self.charge.take());
             self.abandoned = true;
         }
     }
@@ -83,6 +98,13 @@ impl Handler<Stage> for Transaction {
         if self.ops.len() >= self.max_frames {
             return Err(TooManyFrames(self.max_frames).into());
         }
+        let cost = msg.0.footprint();
+        if self.charge.bytes().saturating_add(cost) > self.max_bytes {
+            return Err(TooManyBytes(self.max_bytes).into());
+        }
+        if !self.charge.try_add(cost) {
+            return Err(MemoryFull(self.charge.budget_limit()).into());
+        }
         self.ops.push(msg.0);
         Ok(())
     }
@@ -97,7 +119,10 @@ impl Handler<Commit> for Transaction {
         }
         // No `ctx.stop()`: under a supervisor that would be a restart. The
         // actor ends when the session drops its address.
-        MessageResult(Ok(std::mem::take(&mut self.ops)))
+        MessageResult(Ok(Staged {
+            ops: std::mem::take(&mut self.ops),
+            charge: self.charge.take(),
+        }))
     }
 }
 
@@ -106,5 +131,6 @@ impl Handler<Abort> for Transaction {
 
     fn handle(&mut self, _: Abort, _: &mut Self::Context) {
         self.ops.clear();
+        drop(self.charge.take());
     }
 }

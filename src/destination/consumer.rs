@@ -83,6 +83,11 @@ impl Consumer {
         self.outstanding.back()
     }
 
+    /// What it holds unsettled, oldest first.
+    pub fn held(&self) -> impl Iterator<Item = &Envelope> {
+        self.outstanding.iter()
+    }
+
     /// How many deliveries it holds unsettled.
     #[cfg(test)]
     pub fn outstanding(&self) -> usize {

@@ -9,7 +9,7 @@ use super::backlog::Flushed;
 use super::consumer::Consumer;
 use super::core::Core;
 use crate::messages::connection::Fail;
-use crate::messages::destination::AckError;
+use crate::messages::destination::{AckError, PrepareRefused};
 use crate::model::{ConsumerKey, ConsumerView, Kind, MessageData, ReplayOutcome};
 
 /// A publish the destination would not take; the text is the ERROR's detail.
@@ -83,6 +83,16 @@ pub trait Delivery: Sized + Unpin + 'static {
         message_id: u64,
         cumulative: bool,
     ) -> Result<(), AckError>;
+
+    /// The consumer called `key`, if any (for a COMMIT's check phase).
+    fn holder(&self, key: ConsumerKey) -> Option<&Consumer>;
+
+    /// Whether `count` more messages of `bytes` body bytes may be published
+    /// now without passing the destination's bounds (a COMMIT's check phase).
+    /// A topic bounds each subscriber instead, so takes anything.
+    fn room(&self, _core: &Core, _count: usize, _bytes: usize) -> Result<(), PrepareRefused> {
+        Ok(())
+    }
 
     /// Whether nothing waits and nobody listens (the destination may retire).
     fn is_idle(&self) -> bool;

@@ -19,6 +19,7 @@ mod durable;
 mod handlers;
 mod operations;
 mod policy;
+mod prepare;
 mod queue;
 mod storage;
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
 use crate::messages::connection::Fail;
-use crate::messages::destination::AckError;
+use crate::messages::destination::{AckError, PrepareRefused};
 use crate::model::{
     ConsumerKey, ConsumerView, Envelope, Kind, MessageData, Overflow, QueueLimits, ReplayOutcome,
 };
@@ -159,6 +159,33 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
             core.policy.memory.add(footprint);
         }
         Ok(())
+    }
+
+    fn holder(&self, key: ConsumerKey) -> Option<&Consumer> {
+        self.consumers.iter().find(|c| c.key == key)
+    }
+
+    /// As a client publish would be treated: `reject` refuses what does not
+    /// fit, `block` waits for room (and refuses what can never fit, rather
+    /// than wait forever), `drop-head` makes room when applied.
+    fn room(&self, _: &Core, count: usize, bytes: usize) -> Result<(), PrepareRefused> {
+        let l = self.limits;
+        let why = || {
+            format!(
+                "the queue holds at most {} messages and {} bytes",
+                l.max_messages, l.max_bytes
+            )
+        };
+        match l.overflow {
+            Overflow::DropHead => Ok(()),
+            Overflow::Reject if self.overflows(count, bytes) => Err(PrepareRefused::Full(why())),
+            Overflow::Reject => Ok(()),
+            Overflow::Block if count > l.max_messages || bytes > l.max_bytes => {
+                Err(PrepareRefused::Full(why()))
+            }
+            Overflow::Block if self.overflows(count, bytes) => Err(PrepareRefused::Busy),
+            Overflow::Block => Ok(()),
+        }
     }
 
     fn must_pause(&self, core: &Core) -> bool {

@@ -86,6 +86,13 @@ impl TopicDelivery {
 impl Delivery for TopicDelivery {
     const KIND: Kind = Kind::Topic;
 
+    fn holder(&self, key: ConsumerKey) -> Option<&Consumer> {
+        self.subscribers
+            .iter()
+            .map(|s| &s.consumer)
+            .find(|c| c.key == key)
+    }
+
     fn new(_: &Core) -> Self {
         TopicDelivery::default()
     }

@@ -181,6 +181,54 @@ pub struct Nack {
     pub permit: Option<OwnedSemaphorePermit>,
 }
 
+/// One staged ACK or NACK, as a COMMIT's check phase asks about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StagedSettle {
+    pub how: super::transaction::Settlement,
+    pub key: ConsumerKey,
+    pub message_id: u64,
+    pub cumulative: bool,
+}
+
+/// The check phase of a COMMIT (or of staging one ACK/NACK): could this
+/// destination take `count` more messages of `bytes` body bytes now, under
+/// its limits and overflow policy, and do its consumers hold every message
+/// that `settles` name, applied in order? Changes nothing.
+///
+/// Sent by `Session` with `send`, once per destination a COMMIT touches (and
+/// again while a `block` queue is full); the session is blocked meanwhile, so
+/// nothing it could do invalidates the answer before it applies the COMMIT.
+#[derive(Message)]
+#[rtype(result = "Result<Prepared, PrepareRefused>")]
+pub struct Prepare {
+    pub count: usize,
+    pub bytes: usize,
+    pub settles: Vec<StagedSettle>,
+}
+
+/// A destination's yes to [`Prepare`].
+pub struct Prepared {
+    /// The destination's name.
+    pub name: Arc<str>,
+    /// The journaled messages the ACKs would remove: the COMMIT acknowledges
+    /// them in its own journal batch, with its persistent SENDs.
+    pub journaled_acks: Vec<Arc<MessageData>>,
+}
+
+/// Why a destination cannot take its share of a COMMIT.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PrepareRefused {
+    /// A staged ACK or NACK names a message its subscription does not hold.
+    #[error(transparent)]
+    Ack(#[from] AckError),
+    /// The messages do not fit (`reject`), or never can (`block`).
+    #[error("{0}")]
+    Full(String),
+    /// A `block` queue is full for now: ask again once consumers made room.
+    #[error("queue is full for now")]
+    Busy,
+}
+
 /// Resolves once every message sent before it has been handled and whatever
 /// they journaled is durable (for receipts that must follow earlier
 /// fire-and-forget publishes, and COMMIT). Sent by `Session` with `send`,
@@ -247,6 +295,7 @@ struct Recipients {
     ack: Recipient<Ack>,
     nack: Recipient<Nack>,
     sync: Recipient<Sync>,
+    prepare: Recipient<Prepare>,
     retire: Recipient<Retire>,
     inspect: Recipient<Inspect>,
     purge: Recipient<Purge>,
@@ -267,6 +316,7 @@ pub trait DestinationActor:
     + Handler<Ack>
     + Handler<Nack>
     + Handler<Sync>
+    + Handler<Prepare>
     + Handler<Retire>
     + Handler<Inspect>
     + Handler<Purge>
@@ -285,6 +335,7 @@ impl<A> DestinationActor for A where
         + Handler<Ack>
         + Handler<Nack>
         + Handler<Sync>
+        + Handler<Prepare>
         + Handler<Retire>
         + Handler<Inspect>
         + Handler<Purge>
@@ -304,6 +355,7 @@ pub trait DestinationActor:
     + Handler<Ack>
     + Handler<Nack>
     + Handler<Sync>
+    + Handler<Prepare>
     + Handler<Retire>
     + Handler<Inspect>
     + Handler<Purge>
@@ -323,6 +375,7 @@ impl<A> DestinationActor for A where
         + Handler<Ack>
         + Handler<Nack>
         + Handler<Sync>
+        + Handler<Prepare>
         + Handler<Retire>
         + Handler<Inspect>
         + Handler<Purge>
@@ -345,6 +398,7 @@ impl DestinationRef {
             ack: addr.clone().recipient(),
             nack: addr.clone().recipient(),
             sync: addr.clone().recipient(),
+            prepare: addr.clone().recipient(),
             retire: addr.clone().recipient(),
             inspect: addr.clone().recipient(),
             purge: addr.clone().recipient(),
@@ -416,6 +470,14 @@ impl DestinationRef {
     /// See [`Sync`].
     pub async fn sync(&self) -> Result<Result<(), StoreFailed>, MailboxError> {
         self.0.sync.send(Sync).await
+    }
+
+    /// See [`Prepare`].
+    pub async fn prepare(
+        &self,
+        msg: Prepare,
+    ) -> Result<Result<Prepared, PrepareRefused>, MailboxError> {
+        self.0.prepare.send(msg).await
     }
 
     /// See [`Retire`].

@@ -7,7 +7,7 @@ use actix::prelude::*;
 use thiserror::Error;
 
 use super::destination::DestinationRef;
-use crate::model::{ConsumerKey, MessageData};
+use crate::model::{ConsumerKey, MemoryBudget, MessageData};
 
 /// One held operation.
 pub enum TxOp {
@@ -15,12 +15,23 @@ pub enum TxOp {
         destination: String,
         data: Arc<MessageData>,
     },
-    /// An ACK or NACK, applied to the first candidate subscription holding the message.
+    /// An ACK or NACK of a message the subscription `on` held when it was staged.
     Settle {
         how: Settlement,
-        candidates: Vec<AckCandidate>,
+        on: AckCandidate,
         message_id: u64,
     },
+}
+
+impl TxOp {
+    /// What holding it costs against the broker's memory budget.
+    pub fn footprint(&self) -> usize {
+        match self {
+            TxOp::Publish { destination, data } => data.footprint() + destination.len(),
+            // Bounded by `transactions.max_frames`; a token cost keeps them visible.
+            TxOp::Settle { .. } => std::mem::size_of::<TxOp>(),
+        }
+    }
 }
 
 /// Whether a client frame acknowledges a message or refuses it.
@@ -52,10 +63,73 @@ pub struct AckCandidate {
     pub cumulative: bool,
 }
 
+/// Bytes a transaction holds, charged to the broker's memory budget for as
+/// long as this value lives: dropping it (ABORT, the end of a COMMIT, a
+/// session gone) gives them back, so no path can leak the charge.
+pub struct StagedBytes {
+    budget: Arc<MemoryBudget>,
+    bytes: usize,
+}
+
+impl StagedBytes {
+    /// Nothing charged yet to `budget`.
+    pub fn new(budget: Arc<MemoryBudget>) -> Self {
+        StagedBytes { budget, bytes: 0 }
+    }
+
+    /// Bytes charged.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Charges `n` more bytes, unless that would take the broker past its
+    /// memory budget. Returns whether they were charged.
+    pub fn try_add(&mut self, n: usize) -> bool {
+        let charged = self.budget.try_add(n);
+        if charged {
+            self.bytes += n;
+        }
+        charged
+    }
+
+    /// The broker's memory budget in bytes.
+    pub fn budget_limit(&self) -> usize {
+        self.budget.limit()
+    }
+
+    /// Moves the charge out, leaving this one empty.
+    pub fn take(&mut self) -> StagedBytes {
+        StagedBytes {
+            budget: self.budget.clone(),
+            bytes: std::mem::take(&mut self.bytes),
+        }
+    }
+}
+
+impl Drop for StagedBytes {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.budget.sub(self.bytes);
+        }
+    }
+}
+
 /// The transaction is full.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("transaction holds the maximum of {0} frames")]
 pub struct TooManyFrames(pub usize);
+
+/// The transaction holds `transactions.max_bytes`.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("transaction would hold more than {0} bytes (transactions.max_bytes)")]
+pub struct TooManyBytes(pub usize);
+
+/// Staging would take the broker past `broker.max_buffered_bytes`. Refused
+/// rather than paused: pausing could wait forever on the bytes this very
+/// transaction holds, which only its own COMMIT or ABORT can release.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("broker memory budget of {0} bytes is full (broker.max_buffered_bytes); transactional SEND refused")]
+pub struct MemoryFull(pub usize);
 
 /// The transaction actor failed more often than `[supervision]` allows and
 /// dropped what it held; the session ends the connection with an ERROR.
@@ -69,6 +143,12 @@ pub enum StageError {
     /// `transactions.max_frames` reached.
     #[error(transparent)]
     Full(#[from] TooManyFrames),
+    /// `transactions.max_bytes` reached.
+    #[error(transparent)]
+    TooLarge(#[from] TooManyBytes),
+    /// The broker's memory budget is full.
+    #[error(transparent)]
+    Memory(#[from] MemoryFull),
     /// The transaction was abandoned after failing past its restart budget.
     #[error(transparent)]
     Abandoned(#[from] Abandoned),
@@ -79,9 +159,16 @@ pub enum StageError {
 #[rtype(result = "Result<(), StageError>")]
 pub struct Stage(pub TxOp);
 
+/// What a COMMIT takes back: the operations in order, and their charge on
+/// the memory budget, which the session drops once the destinations hold them.
+pub struct Staged {
+    pub ops: Vec<TxOp>,
+    pub charge: StagedBytes,
+}
+
 /// Returns every held operation, in order, and ends the transaction. `send`.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<TxOp>, Abandoned>")]
+#[rtype(result = "Result<Staged, Abandoned>")]
 pub struct Commit;
 
 /// Drops every held operation and ends the transaction. `do_send`, once.

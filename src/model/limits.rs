@@ -122,6 +122,11 @@ impl MemoryBudget {
         self
     }
 
+    /// The limit in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Bytes now held.
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
@@ -148,6 +153,24 @@ impl MemoryBudget {
                 "memory alarm: buffered message bytes over the limit; pausing publishers"
             );
         }
+    }
+
+    /// Counts `n` more bytes held if that stays within the limit, in one
+    /// atomic step (so that concurrent callers cannot pass it together).
+    /// Returns whether they were counted.
+    pub fn try_add(&self, n: usize) -> bool {
+        let fits = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(n).filter(|total| *total <= self.limit)
+            })
+            .is_ok();
+        if fits {
+            if let Some((g, _)) = &self.gauges {
+                g.add(n as i64);
+            }
+        }
+        fits
     }
 
     /// Counts `n` fewer bytes held.

@@ -122,6 +122,12 @@ impl MessageData {
         self.journaled.store(true, Ordering::Relaxed);
     }
 
+    /// Records that its journal record was acknowledged by someone else (a
+    /// COMMIT's batch), so its queue must not acknowledge it again.
+    pub fn mark_unjournaled(&self) {
+        self.journaled.store(false, Ordering::Relaxed);
+    }
+
     /// The shared headers encoded for `version`, encoding them on first use.
     pub fn encoded_headers(&self, version: Version) -> &Bytes {
         let slot = match version {

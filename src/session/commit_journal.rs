@@ -1,10 +1,14 @@
-//! A COMMIT's persistent SENDs to queues, journaled as one atomic batch
-//! before any queue takes them: after a crash all of them are back, or none.
-//! The queues then see them already journaled and do not append them again.
+//! A COMMIT's journal batch: its persistent SENDs to queues and the
+//! acknowledgements of the journaled messages its ACKs remove, as ONE atomic
+//! batch, durable before any destination applies any of it. After a crash the
+//! whole transaction is on disk, or none of it. The queues then see the
+//! messages already journaled (and the acknowledged ones no longer), and do
+//! not write them again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::messages::destination::Prepared;
 use crate::model::{all_persistent, encode_headers, MessageData};
 use crate::settings::Destinations;
 use crate::store::{Batch, Store, StoreError};
@@ -12,20 +16,26 @@ use crate::store::{Batch, Store, StoreError};
 /// How soon a batch the full journal refused is offered again.
 const FULL_RETRY: Duration = Duration::from_millis(1);
 
-/// Journals the persistent messages among `sends` (destination name and its
-/// messages, in order) and waits until they are durable. Returns at once when
-/// there are none.
-pub(super) async fn journal_sends(
-    store: &Arc<dyn Store>,
-    names: &Destinations,
-    sends: &[(String, Vec<Arc<MessageData>>)],
-) -> Result<(), StoreError> {
-    let mut batch = Batch::new();
-    let mut journaled: Vec<&Arc<MessageData>> = Vec::new();
-    for (name, messages) in sends {
+/// What a COMMIT writes to the journal, gathered before anything is applied.
+#[derive(Default)]
+pub(super) struct CommitBatch {
+    batch: Batch,
+    appended: Vec<Arc<MessageData>>,
+    acked: Vec<Arc<MessageData>>,
+}
+
+impl CommitBatch {
+    /// Adds the persistent messages among `messages`, published to `name`.
+    pub(super) fn sends(
+        &mut self,
+        store: &dyn Store,
+        names: &Destinations,
+        name: &str,
+        messages: &[Arc<MessageData>],
+    ) -> Result<(), StoreError> {
         let prefix = &names.queue_prefix;
         if !name.starts_with(prefix.as_str()) || name.len() == prefix.len() {
-            continue; // topics never persist; a bad name fails when routed
+            return Ok(()); // topics never persist
         }
         let all = all_persistent(&names.policies, name);
         let mut queue = None;
@@ -37,22 +47,49 @@ pub(super) async fn journal_sends(
                 Some(q) => q,
                 None => *queue.insert(store.declare_queue(name)?),
             };
-            batch.append(q, m.id, encode_headers(&m.headers), m.body.clone());
-            journaled.push(m);
+            self.batch
+                .append(q, m.id, encode_headers(&m.headers), m.body.clone());
+            self.appended.push(m.clone());
         }
+        Ok(())
     }
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let completion = loop {
-        match store.submit(batch.clone()) {
-            Err(StoreError::Full { .. }) => tokio::time::sleep(FULL_RETRY).await,
-            other => break other?,
+
+    /// Adds the acknowledgements a destination's check found journaled.
+    pub(super) fn acks(
+        &mut self,
+        store: &dyn Store,
+        prepared: &Prepared,
+    ) -> Result<(), StoreError> {
+        if prepared.journaled_acks.is_empty() {
+            return Ok(());
         }
-    };
-    completion.await?;
-    for m in journaled {
-        m.mark_journaled();
+        let q = store.declare_queue(&prepared.name)?;
+        for m in &prepared.journaled_acks {
+            self.batch.ack(q, m.id);
+            self.acked.push(m.clone());
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Journals the batch and waits until it is durable. Returns at once
+    /// when there is nothing to write.
+    pub(super) async fn write(self, store: &dyn Store) -> Result<(), StoreError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let completion = loop {
+            match store.submit(self.batch.clone()) {
+                Err(StoreError::Full { .. }) => tokio::time::sleep(FULL_RETRY).await,
+                other => break other?,
+            }
+        };
+        completion.await?;
+        for m in self.appended {
+            m.mark_journaled();
+        }
+        for m in self.acked {
+            m.mark_unjournaled();
+        }
+        Ok(())
+    }
 }

@@ -11,7 +11,7 @@ use thiserror::Error;
 use super::CommandError;
 use crate::messages::destination::{AckError, StoreFailed, SubscribeError};
 use crate::messages::router::RouteError;
-use crate::messages::transaction::{Settlement, TooManyFrames};
+use crate::messages::transaction::{MemoryFull, Settlement, TooManyBytes, TooManyFrames};
 use crate::protocol::ErrorReason;
 
 /// A frame the session could not apply.
@@ -49,6 +49,12 @@ pub enum SessionError {
     /// A frame staged beyond `transactions.max_frames`.
     #[error(transparent)]
     TransactionFull(#[from] TooManyFrames),
+    /// A SEND staged beyond `transactions.max_bytes`.
+    #[error(transparent)]
+    TransactionTooLarge(#[from] TooManyBytes),
+    /// A SEND staged past the broker's memory budget.
+    #[error(transparent)]
+    MemoryFull(#[from] MemoryFull),
     /// The transaction actor did not answer a staged frame.
     #[error("transaction '{0}' failed")]
     TransactionLost(String),
@@ -66,7 +72,9 @@ impl SessionError {
             SessionError::Transaction(_) => ErrorReason::Transaction,
             SessionError::TooManySubscriptions(_)
             | SessionError::TooManyTransactions(_)
-            | SessionError::TransactionFull(_) => ErrorReason::Limit,
+            | SessionError::TransactionFull(_)
+            | SessionError::TransactionTooLarge(_)
+            | SessionError::MemoryFull(_) => ErrorReason::Limit,
         }
     }
 }
@@ -135,7 +143,15 @@ pub enum TransactionError {
     /// The router is gone.
     #[error("broker is stopping")]
     Stopping,
-    /// The messages were published, but a staged ACK or NACK was refused.
+    /// A staged ACK or NACK names a message its subscription does not hold
+    /// (checked before anything is applied).
+    #[error("COMMIT refused, nothing applied: an acknowledgement failed: {0}")]
+    Refused(AckError),
+    /// A destination cannot take the COMMIT's messages under its limits.
+    #[error("COMMIT refused, nothing applied: {destination} is full: {why}")]
+    QueueFull { destination: String, why: String },
+    /// Checked, but refused when applied: only if the destination lost the
+    /// message in between (it failed and was quarantined, say).
     #[error("COMMIT applied, but an acknowledgement failed: {0}")]
     AckFailed(AckError),
     /// The message store could not make the COMMIT durable.

@@ -11,6 +11,7 @@
 //! (ACK/NACK), `transactions`, and `replies` (RECEIPT and ERROR).
 
 mod command;
+mod commit;
 mod commit_journal;
 mod error;
 mod replies;
@@ -56,6 +57,9 @@ pub struct Session {
     failed: bool,
     failures: Failures,
     replies: Arc<Replies>,
+    /// Fault injection: the next COMMIT aborts the process once journaled.
+    #[cfg(feature = "fault-injection")]
+    crash_after_journal: bool,
 }
 
 type Ctx = Context<Session>;
@@ -75,6 +79,8 @@ impl Session {
             txs: HashMap::new(),
             failed: false,
             failures: Failures::new(budget),
+            #[cfg(feature = "fault-injection")]
+            crash_after_journal: false,
             replies: Arc::new(Replies {
                 receipted: conn.receipted.clone(),
                 fail: conn.fail.clone(),
@@ -197,6 +203,10 @@ impl Session {
             Some(Target::Destination) => {
                 let name = frame.header("destination").unwrap_or("").to_string();
                 self.with_route(name, None, ctx, |_, d, _| d.crash());
+                false
+            }
+            Some(Target::CommitJournaled) => {
+                self.crash_after_journal = true;
                 false
             }
             Some(Target::Transaction) => {

@@ -7,8 +7,10 @@ use actix::prelude::*;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::subscriptions::Sub;
-use super::{AckTarget, Ctx, Session, SessionError, SettleError};
-use crate::messages::destination::{Ack, AckError, DestinationRef, Nack, Origin};
+use super::{AckTarget, Ctx, Session, SessionError, SettleError, TransactionError};
+use crate::messages::destination::{
+    Ack, AckError, DestinationRef, Nack, Origin, Prepare, PrepareRefused, StagedSettle,
+};
 use crate::messages::transaction::{AckCandidate, Settlement, TxOp};
 use crate::model::AckMode;
 
@@ -77,16 +79,25 @@ impl Session {
             Err(e) => return self.fail(failed(e), receipt),
         };
         if let Some(tx) = transaction {
-            if candidates.is_empty() {
-                let unknown = SettleError::UnknownMessageId(message_id.to_string());
-                return self.fail(failed(unknown), receipt);
+            if !self.txs.contains_key(&tx) {
+                return self.fail(TransactionError::Unknown(tx), receipt);
             }
-            let op = TxOp::Settle {
-                how,
-                candidates,
-                message_id,
-            };
-            return self.stage(tx, op, receipt, ctx);
+            // Checked now, so that a bad ACK gets its ERROR (not a RECEIPT)
+            // when staged; COMMIT checks the whole transaction again.
+            return holder(candidates, message_id, how)
+                .into_actor(self)
+                .map(move |res, s, ctx| match res {
+                    Ok(on) => {
+                        let op = TxOp::Settle {
+                            how,
+                            on,
+                            message_id,
+                        };
+                        s.stage(tx, op, receipt, ctx)
+                    }
+                    Err(e) => s.fail(failed(e), receipt),
+                })
+                .wait(ctx);
         }
         if candidates.len() == 1 {
             // The common case: fire and forget; the destination answers the
@@ -132,10 +143,38 @@ impl Session {
     }
 }
 
+/// The first of `candidates` whose subscription holds `message_id` (a 1.0
+/// ACK names only the message, so each client-ack subscription is asked).
+async fn holder(
+    candidates: Vec<AckCandidate>,
+    message_id: u64,
+    how: Settlement,
+) -> Result<AckCandidate, SettleError> {
+    let mut last = SettleError::UnknownMessageId(message_id.to_string());
+    for c in candidates {
+        let check = Prepare {
+            count: 0,
+            bytes: 0,
+            settles: vec![StagedSettle {
+                how,
+                key: c.key,
+                message_id,
+                cumulative: c.cumulative,
+            }],
+        };
+        match c.dest.prepare(check).await {
+            Ok(Ok(_)) => return Ok(c),
+            Ok(Err(PrepareRefused::Ack(e))) => last = e.into(),
+            Ok(Err(_)) | Err(_) => last = AckError::NoSubscription.into(),
+        }
+    }
+    Err(last)
+}
+
 /// ACKs (or NACKs) `message_id` on the first of `candidates` that holds it:
 /// a 1.0 ACK names only the message, so each client-ack subscription is tried.
 /// Returns the destination that held it.
-pub(super) async fn settle_first(
+async fn settle_first(
     candidates: Vec<AckCandidate>,
     message_id: u64,
     how: Settlement,
