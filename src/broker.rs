@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::admin::{Actors, AdminApi};
 use crate::chat::ChatPage;
-use crate::destination::{DestinationPolicy, Storage};
+use crate::destination::{DestinationPolicy, DiskLimits, Storage};
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::{Metrics, MetricsError};
 use crate::model::MemoryBudget;
@@ -50,7 +50,10 @@ fn open_storage(
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let journal = Journal::open(settings.storage.store_config())?;
+    let mut config = settings.storage.store_config();
+    // Recovery keeps at most half the memory budget of bodies; queues read the rest back.
+    config.recover_resident_bytes = (settings.broker.max_buffered_bytes / 2) as u64;
+    let journal = Journal::open(config)?;
     let recovered = journal.recover()?;
     let messages: usize = recovered.queues.iter().map(|q| q.messages.len()).sum();
     tracing::info!(
@@ -62,7 +65,14 @@ fn open_storage(
     );
     let store: Arc<dyn Store> = Arc::new(journal);
     metrics.register_store(store.clone())?;
-    Ok(Some(Arc::new(Storage::new(store, recovered))))
+    let limits = DiskLimits {
+        dir: settings.storage.dir.clone(),
+        max_bytes: settings.storage.max_bytes,
+        min_free_bytes: settings.storage.min_free_bytes,
+    };
+    let storage = Storage::new(store, recovered, settings.storage.queue_resident_bytes)
+        .with_disk_alarm(limits, metrics.disk_alarm.clone());
+    Ok(Some(Arc::new(storage)))
 }
 
 /// Where the broker's listeners are bound (port 0 resolved).

@@ -137,6 +137,8 @@ pub struct Metrics {
     pub buffered_bytes: IntGauge,
     /// 1 while the memory alarm pauses publishers.
     pub memory_alarm: IntGauge,
+    /// 1 while the disk alarm pauses publishers of persistent messages.
+    pub disk_alarm: IntGauge,
     received_by_command: Vec<Counter>,
     sent_by_command: Vec<Counter>,
     destinations: Arc<destination::Registry>,
@@ -336,6 +338,11 @@ impl Metrics {
                 &r,
                 "memory_alarm",
                 "1 while buffered message bytes exceed broker.max_buffered_bytes and publishers are paused.",
+            )?,
+            disk_alarm: int_gauge(
+                &r,
+                "storage_disk_alarm",
+                "1 while the journal reaches storage.max_bytes or free disk is below storage.min_free_bytes, and persistent publishers are paused.",
             )?,
             destinations: Arc::new(destination::Registry::new(
                 families,

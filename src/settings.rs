@@ -72,6 +72,14 @@ pub struct Storage {
     pub queue_depth: usize,
     /// Compact the head segment when its live bytes fall below this fraction of it; 0 disables.
     pub compaction_threshold: f64,
+    /// Most bytes the journal's segment files may take; beyond, persistent publishers are
+    /// paused (the disk alarm) until acknowledgements free segments. 0: no limit.
+    pub max_bytes: u64,
+    /// Free bytes to keep on the filesystem of `dir`; below, persistent publishers are paused.
+    pub min_free_bytes: u64,
+    /// Body bytes of persistent messages a queue keeps in memory; the rest of a deeper queue
+    /// stays on disk only and is read back as consumers catch up (paging).
+    pub queue_resident_bytes: usize,
 }
 
 impl Storage {
@@ -84,6 +92,7 @@ impl Storage {
             queue_depth: self.queue_depth,
             compaction_threshold: self.compaction_threshold,
             fsync: self.fsync,
+            ..crate::store::StoreConfig::default()
         }
     }
 }
@@ -229,6 +238,10 @@ pub struct Destinations {
     pub topic_prefix: String,
     pub dead_letter_prefix: String,
     pub max_deliveries: u32,
+    pub nack: crate::model::NackMode,
+    pub redelivery_delay_ms: u64,
+    pub redelivery_backoff: f64,
+    pub redelivery_max_delay_ms: u64,
     pub default_prefetch: u32,
     pub max_prefetch: u32,
     pub idle_timeout_ms: u64,
@@ -377,12 +390,58 @@ impl Settings {
                 });
             }
         }
+        self.validate_redelivery()?;
         if self.storage.enabled {
             if let Err(e) = self.storage.store_config().validate() {
                 return Err(SettingsError::Invalid {
                     key: "storage",
                     reason: e.to_string(),
                 });
+            }
+            let max = self.storage.max_bytes;
+            if max != 0 && max < 2 * self.storage.segment_bytes {
+                // Reclaim never deletes the active segment, so one segment could never drain.
+                return Err(SettingsError::Invalid {
+                    key: "storage.max_bytes",
+                    reason: "must be 0 or at least two segments (2 * storage.segment_bytes)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The redelivery settings, globally and in each policy.
+    fn validate_redelivery(&self) -> Result<(), SettingsError> {
+        let d = &self.destinations;
+        let invalid = |key, reason: String| Err(SettingsError::Invalid { key, reason });
+        if !(d.redelivery_backoff >= 1.0 && d.redelivery_backoff.is_finite()) {
+            return invalid(
+                "destinations.redelivery_backoff",
+                "must be a number >= 1.0".into(),
+            );
+        }
+        for p in &d.policies {
+            if let Some(b) = p.redelivery_backoff {
+                if !(b >= 1.0 && b.is_finite()) {
+                    return invalid(
+                        "destinations.policies",
+                        format!("{}: redelivery_backoff must be a number >= 1.0", p.pattern),
+                    );
+                }
+            }
+            if p.max_deliveries == Some(0) {
+                return invalid(
+                    "destinations.policies",
+                    format!("{}: max_deliveries must be greater than 0", p.pattern),
+                );
+            }
+            if let Some(dlq) = &p.dead_letter {
+                if !dlq.starts_with(&d.queue_prefix) || dlq.len() == d.queue_prefix.len() {
+                    return invalid(
+                        "destinations.policies",
+                        format!("{}: dead_letter '{dlq}' must be a queue name", p.pattern),
+                    );
+                }
             }
         }
         Ok(())
@@ -443,6 +502,22 @@ mod tests {
         )
         .expect("load");
         assert_eq!(s.listeners.stomp.to_string(), "127.0.0.1:7000");
+    }
+
+    #[test]
+    fn redelivery_settings_come_from_the_environment_too() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("STOMPEDE__DESTINATIONS__NACK", "requeue-tail"),
+                ("STOMPEDE__DESTINATIONS__REDELIVERY_DELAY_MS", "250"),
+                ("STOMPEDE__DESTINATIONS__REDELIVERY_BACKOFF", "1.5"),
+            ]),
+        )
+        .expect("load");
+        let d = &s.destinations;
+        assert_eq!(d.nack, crate::model::NackMode::RequeueTail);
+        assert_eq!((d.redelivery_delay_ms, d.redelivery_backoff), (250, 1.5));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! [`Delivery`] strategy `S`; the message handlers are in `handlers.rs`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::OwnedSemaphorePermit;
@@ -46,6 +46,8 @@ pub struct Destination<S: Delivery> {
     recheck: bool,
     /// Batches submitted to the journal and who waits for them.
     pub(super) durability: Durability<S>,
+    /// The one timer for the earliest delayed redelivery, and when it fires.
+    wake: Option<(Instant, SpawnHandle)>,
 }
 
 impl<S: Delivery> Destination<S> {
@@ -73,6 +75,7 @@ impl<S: Delivery> Destination<S> {
             paused: Vec::new(),
             recheck: false,
             durability: Durability::default(),
+            wake: None,
         }
     }
 
@@ -85,11 +88,33 @@ impl<S: Delivery> Destination<S> {
         f: impl FnOnce(&mut S, &mut Core) -> R,
     ) -> R {
         let r = f(&mut self.strategy, &mut self.core);
+        self.arm_wake(ctx);
         self.flush(ctx);
         for letter in self.core.take_outbox() {
             self.router.dead_letter.do_send(letter);
         }
         r
+    }
+
+    /// Keeps the redelivery timer on the earliest delayed message: set when
+    /// none is, moved earlier when an earlier one arrives. A timer left later
+    /// than needed only fires, dispatches nothing new and re-arms.
+    fn arm_wake(&mut self, ctx: &mut Context<Self>) {
+        let Some(due) = self.strategy.next_due() else {
+            return;
+        };
+        if let Some((at, handle)) = self.wake {
+            if at <= due {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let wait = due.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(wait, |d, ctx| {
+            d.wake = None;
+            d.run(ctx, |s, core| s.dispatch(core));
+        });
+        self.wake = Some((due, handle));
     }
 
     /// Lets paused publishers go once there is room; while some stay paused,
@@ -126,6 +151,9 @@ impl<S: Delivery> Actor for Destination<S> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // A restart drops the timers: the redelivery one is set again.
+        self.wake = None;
+        self.arm_wake(ctx);
         self.resume_durability(ctx);
         if self.retired {
             return;

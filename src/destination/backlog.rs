@@ -91,6 +91,11 @@ pub trait Backlog {
         self.len() == 0
     }
 
+    /// Whether the publisher of the message just taken must wait (its storage is full).
+    fn must_pause(&self) -> bool {
+        false
+    }
+
     /// `env` is being handed to a consumer (its delivery count already
     /// raised). An error means the count may be lost on a crash: the message
     /// is then redelivered without the redelivered flag.

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::DestinationPolicy;
 use crate::messages::router::DeadLetter;
 use crate::metrics::DestinationMetrics;
-use crate::model::{Envelope, MessageData};
+use crate::model::{Envelope, MessageData, Redelivery};
 
 /// The header naming where a dead letter came from (and where a replay sends it).
 pub const ORIGINAL_DESTINATION: &str = "x-original-destination";
@@ -21,6 +21,8 @@ pub struct Core {
     pub name: Arc<str>,
     /// Delivery policy from configuration.
     pub policy: Arc<DestinationPolicy>,
+    /// This destination's redelivery policy (its pattern's, else the defaults).
+    pub redelivery: Redelivery,
     /// This destination's series.
     pub m: DestinationMetrics,
     /// When a client last used it: an unused destination retires after
@@ -59,6 +61,7 @@ impl Core {
     /// The core of the destination `name`.
     pub fn new(name: Arc<str>, policy: Arc<DestinationPolicy>, m: DestinationMetrics) -> Self {
         Core {
+            redelivery: policy.redelivery_for(&name),
             name,
             policy,
             m,

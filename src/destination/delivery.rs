@@ -4,6 +4,7 @@
 //! replies; the strategy owns the consumers and the waiting messages.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::backlog::Flushed;
 use super::consumer::Consumer;
@@ -96,6 +97,12 @@ pub trait Delivery: Sized + Unpin + 'static {
 
     /// Whether nothing waits and nobody listens (the destination may retire).
     fn is_idle(&self) -> bool;
+
+    /// When the earliest message held back for a redelivery delay is due:
+    /// the actor calls [`Delivery::dispatch`] then.
+    fn next_due(&self) -> Option<Instant> {
+        None
+    }
 
     /// Hands what the last step changed to durable storage (see
     /// [`Backlog::flush`](super::Backlog::flush)); a topic stores nothing.

@@ -5,19 +5,24 @@
 //! Changes are gathered while the queue handles one message and handed to the
 //! journal as one batch by [`Backlog::flush`]; the actor decides who waits for
 //! that batch to be durable. Non-persistent messages never touch the journal.
+//! A queue deeper than its share of memory keeps the rest of its persistent
+//! messages on disk only (paging.rs).
 
 use std::sync::Arc;
 
-use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Removal};
+use super::backlog::{Backlog, BacklogError, Flushed, Removal};
 use super::core::Core;
+use super::paging::{Pager, Ready};
 use super::storage::Storage;
-use crate::model::{all_persistent, decode_headers, encode_headers, Envelope, MessageData};
+use crate::model::{all_persistent, encode_headers, Envelope, MessageData};
 use crate::store::{Batch, QueueId, StoreError};
 
 /// A queue's messages, journaled when persistent.
 pub struct DurableBacklog {
-    memory: MemoryBacklog,
+    ready: Ready,
     journal: Option<Journaled>,
+    /// The last message taken was journaled: its publisher waits while the disk alarm is on.
+    last_persistent: bool,
 }
 
 /// A queue's link to the journal.
@@ -40,44 +45,53 @@ impl Journaled {
 }
 
 impl DurableBacklog {
-    /// Puts the messages recovered for this queue back in order, counting
-    /// them as the publish path would.
+    /// Puts the messages recovered for this queue back in order; those beyond the queue's
+    /// share of memory stay on disk.
     fn restore(&mut self, core: &Core, storage: &Storage) {
+        let mut n = 0usize;
         for m in storage.take_recovered(&core.name) {
-            let headers = match decode_headers(m.headers) {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::error!(destination = %core.name, id = m.id, error = %e, "recovered message skipped");
-                    continue;
+            let id = m.id;
+            match self.ready.push_recovered(m) {
+                Ok(()) => {
+                    n += 1;
+                    core.m.ready.inc();
                 }
-            };
-            let data = MessageData::restored(m.id, headers, m.body);
-            core.policy.memory.add(data.footprint());
-            core.m.ready.inc();
-            self.memory.append(Envelope {
-                data,
-                deliveries: m.deliveries,
-            });
+                Err(e) => {
+                    tracing::error!(destination = %core.name, id, error = %e, "recovered message skipped");
+                }
+            }
         }
-        if !self.memory.is_empty() {
-            tracing::info!(destination = %core.name, messages = self.memory.len(), "recovered persistent messages");
+        if n > 0 {
+            tracing::info!(destination = %core.name, messages = n, in_memory_bytes = self.ready.resident(), "recovered persistent messages");
         }
     }
 }
 
 impl Backlog for DurableBacklog {
     fn open(core: &Core) -> Self {
-        let mut backlog = DurableBacklog {
-            memory: MemoryBacklog::default(),
-            journal: None,
-        };
         let Some(storage) = core.policy.storage.clone() else {
-            return backlog;
+            return DurableBacklog {
+                ready: Ready::new(None),
+                journal: None,
+                last_persistent: false,
+            };
         };
         let queue = storage.store.declare_queue(&core.name);
         if let Err(e) = &queue {
             tracing::error!(destination = %core.name, error = %e, "queue not declared in the journal; persistent publishes will be refused");
         }
+        let pager = queue.as_ref().ok().map(|&queue| Pager {
+            store: storage.store.clone(),
+            queue,
+            memory: core.policy.memory.clone(),
+            share: storage.queue_resident_bytes,
+            name: core.name.clone(),
+        });
+        let mut backlog = DurableBacklog {
+            ready: Ready::new(pager),
+            journal: None,
+            last_persistent: false,
+        };
         backlog.restore(core, &storage);
         backlog.journal = Some(Journaled {
             storage,
@@ -98,23 +112,32 @@ impl Backlog for DurableBacklog {
                 data.mark_journaled();
             }
         }
-        self.memory.push_back(env)
+        // Journaled here or before it came (a COMMIT's, a dead letter): either way it is in
+        // the journal under this queue's id, so it may leave memory once written.
+        self.last_persistent = env.data.is_journaled();
+        let on_disk = self.last_persistent && self.journal.is_some();
+        self.ready.push_back(env, on_disk);
+        Ok(())
     }
 
     fn push_front(&mut self, env: Envelope) {
-        self.memory.push_front(env)
+        self.ready.push_front(env)
     }
 
     fn pop_front(&mut self) -> Option<Envelope> {
-        self.memory.pop_front()
+        self.ready.pop_front()
     }
 
     fn len(&self) -> usize {
-        self.memory.len()
+        self.ready.len()
     }
 
     fn bytes(&self) -> usize {
-        self.memory.bytes()
+        self.ready.bytes()
+    }
+
+    fn must_pause(&self) -> bool {
+        self.last_persistent && (self.journal.as_ref()).is_some_and(|j| j.storage.disk_alarm())
     }
 
     fn delivered(&mut self, env: &Envelope) -> Result<(), BacklogError> {
@@ -166,6 +189,7 @@ impl Backlog for DurableBacklog {
     }
 
     fn flush(&mut self) -> Flushed {
+        self.ready.settle();
         let Some(j) = &mut self.journal else {
             return Flushed::Nothing;
         };

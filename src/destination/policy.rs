@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::{MemoryBudget, PolicyOverride, QueueLimits, SlowConsumer};
+use crate::model::{MemoryBudget, PolicyOverride, QueueLimits, Redelivery, SlowConsumer};
 
 use super::storage::Storage;
 use crate::settings::Settings;
@@ -11,8 +11,9 @@ use crate::settings::Settings;
 /// What destinations need from the configuration.
 #[derive(Debug, Clone)]
 pub struct DestinationPolicy {
-    /// Deliveries before a message is dead-lettered.
-    pub max_deliveries: u32,
+    /// Redelivery unless a policy overrides it (its `dead_letter` is `None`:
+    /// dead letters go to `dead_letter_prefix` + name).
+    pub redelivery: Redelivery,
     /// Prefix of dead-letter queue names.
     pub dead_letter_prefix: String,
     /// Queue prefix, stripped to name the dead-letter queue.
@@ -54,7 +55,14 @@ impl DestinationPolicy {
     /// The policy configured in `settings`, with `memory` as the broker-wide budget.
     pub fn with_memory(s: &Settings, memory: MemoryBudget) -> Self {
         DestinationPolicy {
-            max_deliveries: s.destinations.max_deliveries,
+            redelivery: Redelivery {
+                nack: s.destinations.nack,
+                delay: Duration::from_millis(s.destinations.redelivery_delay_ms),
+                backoff: s.destinations.redelivery_backoff,
+                max_delay: Duration::from_millis(s.destinations.redelivery_max_delay_ms),
+                max_deliveries: s.destinations.max_deliveries,
+                dead_letter: None,
+            },
             dead_letter_prefix: s.destinations.dead_letter_prefix.clone(),
             queue_prefix: s.destinations.queue_prefix.clone(),
             topic_prefix: s.destinations.topic_prefix.clone(),
@@ -88,8 +96,17 @@ impl DestinationPolicy {
         QueueLimits::for_destination(self.queue_limits, &self.overrides, name)
     }
 
-    /// The dead-letter queue for `destination`, or `None` if it is itself one.
+    /// The redelivery policy for `name`.
+    pub fn redelivery_for(&self, name: &str) -> Redelivery {
+        Redelivery::for_destination(&self.redelivery, &self.overrides, name)
+    }
+
+    /// The dead-letter queue for `destination`: the one its policy names, else
+    /// `dead_letter_prefix` + its name; `None` if it is itself one.
     pub fn dead_letter_queue(&self, destination: &str) -> Option<String> {
+        if let Some(dlq) = self.redelivery_for(destination).dead_letter {
+            return (dlq != destination).then_some(dlq);
+        }
         if destination.starts_with(&self.dead_letter_prefix) {
             return None;
         }

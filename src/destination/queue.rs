@@ -1,14 +1,18 @@
 //! Point-to-point delivery: each message goes to exactly one consumer at a
 //! time, round-robin among those with room in their window. Waiting messages
-//! live in a [`Backlog`]; a returned message goes back to the head, and one
+//! live in a [`Backlog`]. A NACKed message goes back per the destination's
+//! [`Redelivery`](crate::model::Redelivery) policy, after its delay in a
+//! [`Schedule`]; one a consumer left unacknowledged goes back to the head; one
 //! delivered `max_deliveries` times goes to the dead-letter queue.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::backlog::{Backlog, BacklogError, Flushed, MemoryBacklog, Removal};
 use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
+use super::redelivery::{fate, Fate, Place, Returned, Schedule};
 use crate::messages::connection::Fail;
 use crate::messages::destination::{AckError, PrepareRefused};
 use crate::model::{
@@ -26,6 +30,8 @@ pub struct QueueDelivery<S: Backlog = MemoryBacklog> {
     /// Where the round-robin looks first.
     next: usize,
     limits: QueueLimits,
+    /// NACKed messages waiting out their redelivery delay.
+    delayed: Schedule,
 }
 
 /// Logs what a store could not record; the queue carries on in memory.
@@ -43,11 +49,21 @@ impl<S: Backlog> QueueDelivery<S> {
             consumers: Vec::new(),
             next: 0,
             limits,
+            delayed: Schedule::default(),
         }
     }
 
     fn consumer(&mut self, key: ConsumerKey) -> Option<&mut Consumer> {
         self.consumers.iter_mut().find(|c| c.key == key)
+    }
+
+    /// Messages and body bytes waiting, ready or delayed: what the bounds
+    /// count, so that NACKing with a delay cannot grow a queue past them.
+    fn waiting(&self) -> (usize, usize) {
+        (
+            self.backlog.len() + self.delayed.len(),
+            self.backlog.bytes() + self.delayed.bytes(),
+        )
     }
 
     /// Whether a publish of `count` messages and `bytes` body bytes would
@@ -56,8 +72,8 @@ impl<S: Backlog> QueueDelivery<S> {
     fn overflows(&self, count: usize, bytes: usize) -> bool {
         count > 0
             && self.limits.full(
-                self.backlog.len() + count - 1,
-                self.backlog.bytes() + bytes.saturating_sub(1),
+                self.waiting().0 + count - 1,
+                self.waiting().1 + bytes.saturating_sub(1),
             )
     }
 
@@ -86,17 +102,52 @@ impl<S: Backlog> QueueDelivery<S> {
         }
     }
 
-    /// Puts returned messages back at the head, oldest first, dead-lettering
-    /// those that used up their deliveries.
-    fn requeue(&mut self, core: &mut Core, envs: Vec<Envelope>, reason: &str) {
-        for env in envs.into_iter().rev() {
+    /// Takes back returned messages (oldest first) as the redelivery policy
+    /// says: dead-lettered, back in the queue, or held for their delay.
+    fn requeue(&mut self, core: &mut Core, envs: Vec<Envelope>, how: Returned) {
+        let now = Instant::now();
+        let mut back = Vec::new();
+        for env in envs {
             core.m.unacked.dec();
-            if env.deliveries >= core.policy.max_deliveries {
-                self.dead_letter(core, env, reason);
-            } else {
-                core.m.ready.inc();
+            match fate(&core.redelivery, env.deliveries, how) {
+                Fate::DeadLetter(why) => self.dead_letter(core, env, why),
+                Fate::Back(place, wait) => {
+                    core.m.ready.inc();
+                    if wait.is_zero() {
+                        back.push((env, place));
+                    } else {
+                        self.delayed.hold(env, now + wait, place);
+                    }
+                }
+            }
+        }
+        self.put_back(core, back);
+    }
+
+    /// Puts returned messages (oldest first) back at their places; those for
+    /// the head end there in the order given.
+    fn put_back(&mut self, core: &Core, envs: Vec<(Envelope, Place)>) {
+        let mut head = Vec::new();
+        for (env, place) in envs {
+            if place == Place::Head {
+                head.push(env);
+            } else if let Err(e) = self.backlog.push_back(env.clone()) {
+                // Its acceptance is recorded; only the tail failed, so the head it is.
+                logged(core, "a requeue at the tail", Err(e));
                 self.backlog.push_front(env);
             }
+        }
+        for env in head.into_iter().rev() {
+            self.backlog.push_front(env);
+        }
+    }
+
+    /// Moves the delayed messages now due back into the queue.
+    fn release_due(&mut self, core: &Core) {
+        let now = Instant::now();
+        if self.delayed.next_due().is_some_and(|t| t <= now) {
+            let due = self.delayed.take_due(now);
+            self.put_back(core, due);
         }
     }
 }
@@ -136,7 +187,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
                 while !self.backlog.is_empty()
                     && self
                         .limits
-                        .full(self.backlog.len(), self.backlog.bytes() + data.size())
+                        .full(self.waiting().0, self.waiting().1 + data.size())
                 {
                     if let Some(old) = self.backlog.pop_front() {
                         core.m.ready.dec();
@@ -190,11 +241,13 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
 
     fn must_pause(&self, core: &Core) -> bool {
         (self.limits.overflow == Overflow::Block
-            && self.limits.full(self.backlog.len(), self.backlog.bytes()))
+            && self.limits.full(self.waiting().0, self.waiting().1))
             || core.policy.memory.alarm()
+            || self.backlog.must_pause()
     }
 
     fn dispatch(&mut self, core: &mut Core) {
+        self.release_due(core);
         while !self.backlog.is_empty() && !self.consumers.is_empty() {
             let n = self.consumers.len();
             let Some(idx) = (0..n)
@@ -235,7 +288,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
             let mut c = self.consumers.remove(pos);
             core.m.consumers.dec();
             let held = c.take_all();
-            self.requeue(core, held.into(), "consumer-gone");
+            self.requeue(core, held.into(), Returned::ConsumerGone);
             if self.next >= self.consumers.len() {
                 self.next = 0;
             }
@@ -296,16 +349,21 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
         let c = self.consumer(key).ok_or(AckError::NoSubscription)?;
         let envs = c.take_acked(message_id, cumulative)?;
         core.m.nacked.inc_by(envs.len() as u64);
-        self.requeue(core, envs, "delivery-limit");
+        self.requeue(core, envs, Returned::Nacked);
         Ok(())
     }
 
     fn is_idle(&self) -> bool {
-        self.backlog.is_empty() && self.consumers.is_empty()
+        self.backlog.is_empty() && self.consumers.is_empty() && self.delayed.is_empty()
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.delayed.next_due()
     }
 
     fn depth(&self) -> usize {
-        self.backlog.len()
+        // Delayed redeliveries wait too.
+        self.waiting().0
     }
 
     fn unacknowledged(&self) -> usize {
@@ -334,7 +392,11 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
             // restarting rather than lose them.
             return false;
         }
+        let mut waiting = self.delayed.take_all();
         while let Some(env) = self.backlog.pop_front() {
+            waiting.push(env);
+        }
+        for env in waiting {
             core.m.ready.dec();
             self.dead_letter(core, env, "destination-failed");
         }

@@ -1,9 +1,11 @@
-//! The broker's durable storage as queues see it: the shared journal and what
-//! it recovered at start-up, handed to each queue when its actor starts.
+//! The broker's durable storage as queues see it: the shared journal, what
+//! it recovered at start-up (handed to each queue when its actor starts), the
+//! memory each queue may keep of it, and the disk alarm.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::disk_alarm::{DiskAlarm, DiskLimits};
 use crate::store::{Recovered, RecoveredMessage, Store};
 
 /// The journal every queue shares, and the messages it recovered.
@@ -12,6 +14,9 @@ pub struct Storage {
     pub store: Arc<dyn Store>,
     /// Recovered live messages per queue name, taken by each queue as it starts.
     recovered: Mutex<HashMap<String, Vec<RecoveredMessage>>>,
+    /// Body bytes of persistent messages each queue keeps in memory (`storage.queue_resident_bytes`).
+    pub queue_resident_bytes: usize,
+    disk: Arc<DiskAlarm>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -23,8 +28,9 @@ impl std::fmt::Debug for Storage {
 }
 
 impl Storage {
-    /// Storage over `store`, holding what `recovered` found until queues claim it.
-    pub fn new(store: Arc<dyn Store>, recovered: Recovered) -> Self {
+    /// Storage over `store`, holding what `recovered` found until queues claim it; queues keep
+    /// in memory at most `queue_resident_bytes` of persistent bodies each. No disk alarm.
+    pub fn new(store: Arc<dyn Store>, recovered: Recovered, queue_resident_bytes: usize) -> Self {
         let recovered = recovered
             .queues
             .into_iter()
@@ -34,7 +40,23 @@ impl Storage {
         Storage {
             store,
             recovered: Mutex::new(recovered),
+            queue_resident_bytes,
+            disk: Arc::new(DiskAlarm::default()),
         }
+    }
+
+    /// The same storage, with a disk alarm enforcing `limits` (mirrored in `gauge`),
+    /// checked now and then periodically.
+    pub fn with_disk_alarm(mut self, limits: DiskLimits, gauge: prometheus::IntGauge) -> Self {
+        let alarm = Arc::new(DiskAlarm::new(Some(gauge)));
+        alarm.watch(limits, Arc::downgrade(&self.store));
+        self.disk = alarm;
+        self
+    }
+
+    /// Whether the disk alarm is on: persistent publishers wait.
+    pub fn disk_alarm(&self) -> bool {
+        self.disk.is_on()
     }
 
     /// Names of the queues with recovered messages not yet claimed.

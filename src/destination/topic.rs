@@ -14,7 +14,9 @@ use super::core::Core;
 use super::delivery::{Delivery, Refused};
 use crate::messages::connection::Fail;
 use crate::messages::destination::AckError;
-use crate::model::{ConsumerKey, ConsumerView, Envelope, Kind, MessageData, SlowConsumer};
+use crate::model::{
+    ConsumerKey, ConsumerView, Envelope, Kind, MessageData, NackMode, SlowConsumer,
+};
 use crate::protocol::ErrorReason;
 
 mod operate;
@@ -217,7 +219,8 @@ impl Delivery for TopicDelivery {
     }
 
     /// A topic subscriber's NACKed message is redelivered to that same
-    /// subscriber (nobody else was meant to get it), up to the delivery limit.
+    /// subscriber (nobody else was meant to get it), at once, up to the
+    /// delivery limit; under `nack = "dead-letter"` it is dead-lettered.
     fn nack(
         &mut self,
         core: &mut Core,
@@ -231,7 +234,9 @@ impl Delivery for TopicDelivery {
         core.m.unacked.sub(envs.len() as i64);
         let mut dead = Vec::new();
         for env in envs.into_iter().rev() {
-            if env.deliveries >= core.policy.max_deliveries {
+            if env.deliveries >= core.redelivery.max_deliveries
+                || core.redelivery.nack == NackMode::DeadLetter
+            {
                 dead.push(env);
             } else {
                 core.m.ready.inc();

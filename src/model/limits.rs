@@ -49,6 +49,18 @@ pub struct PolicyOverride {
     pub overflow: Option<Overflow>,
     /// Every message of matching queues is persistent, whatever its SEND says.
     pub persistent: Option<bool>,
+    /// What a NACK does (see [`Redelivery`](super::Redelivery)).
+    pub nack: Option<super::NackMode>,
+    /// Wait before the first redelivery after a NACK.
+    pub redelivery_delay_ms: Option<u64>,
+    /// Factor by which each further NACK multiplies the wait.
+    pub redelivery_backoff: Option<f64>,
+    /// Cap on the wait.
+    pub redelivery_max_delay_ms: Option<u64>,
+    /// Deliveries before a message is dead-lettered.
+    pub max_deliveries: Option<u32>,
+    /// The dead-letter queue of matching destinations (a full name).
+    pub dead_letter: Option<String>,
 }
 
 /// Whether every message of `name` is persistent: the first matching policy says so.

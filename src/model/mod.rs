@@ -8,6 +8,7 @@ mod ids;
 mod kind;
 mod limits;
 mod message;
+mod redelivery;
 mod stored_headers;
 mod transport;
 mod views;
@@ -20,6 +21,7 @@ pub use limits::{
     all_persistent, MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer,
 };
 pub use message::{Envelope, MessageData};
+pub use redelivery::{NackMode, Redelivery};
 pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
 pub use transport::Transport;
 pub use views::{ConnectionView, ConsumerView, DestinationView, ReplayOutcome, SubscriptionView};

@@ -77,7 +77,7 @@ impl Writer {
         else {
             return None;
         };
-        let entry = self.index.live.get(&(queue, id))?;
+        let entry = self.index.entry(queue, id)?;
         (entry.segment == head && entry.seq == seq).then_some(Op::Append {
             queue,
             id,

@@ -23,6 +23,9 @@ pub struct StoreConfig {
     /// Compact the head segment when its live bytes are below this fraction of its used bytes.
     /// Default 0.3 (Artemis' `journal-compact-percentage`). 0 disables compaction.
     pub compaction_threshold: f64,
+    /// Most header and body bytes `recover` hands over in memory; live messages beyond are
+    /// recovered as `paged`, to be read back with `Store::read`. Default: no limit.
+    pub recover_resident_bytes: u64,
     /// `false` skips every fdatasync: for tests and benchmarks only, nothing is durable then.
     /// Default true.
     pub fsync: bool,
@@ -36,6 +39,7 @@ impl Default for StoreConfig {
             max_batch_bytes: 1024 * 1024,
             queue_depth: 4096,
             compaction_threshold: 0.3,
+            recover_resident_bytes: u64::MAX,
             fsync: true,
         }
     }

@@ -60,6 +60,14 @@ pub enum StoreError {
     /// A configuration value out of range.
     #[error("invalid store configuration: {0}")]
     Config(String),
+    /// A message asked for by [`Store::read`](super::Store::read) is not live in the journal.
+    #[error("message {id} of queue {queue:?} is not in the journal")]
+    NotFound {
+        /// The queue.
+        queue: super::QueueId,
+        /// The message.
+        id: super::MessageId,
+    },
     /// The writer thread has stopped (the store is being dropped).
     #[error("journal writer has stopped")]
     Closed,

@@ -16,9 +16,13 @@ use std::{
 use tokio::sync::oneshot;
 
 use super::batch::{Batch, Op, QueueId};
+use super::reader::Reader;
 use super::stats::Shared;
 use super::writer::{Request, Writer};
-use super::{recovery, segment, Completion, Recovered, Store, StoreConfig, StoreError, StoreStats};
+use super::{
+    recovery, segment, Completion, MessageId, Recovered, Store, StoreConfig, StoreError,
+    StoreStats, StoredMessage,
+};
 
 /// The durable journal shared by all queues: one writer thread, group commit, segment files.
 pub struct Journal {
@@ -30,6 +34,7 @@ pub struct Journal {
     /// Ids below this are declared.
     next_queue: AtomicU32,
     recovered: Mutex<Option<Recovered>>,
+    reader: Reader,
     config: StoreConfig,
     /// Held for the journal's lifetime: two processes appending to one journal would corrupt it.
     _lock: File,
@@ -49,7 +54,8 @@ impl Journal {
             segment::sync_dir(&config.dir)?;
         }
         let lock = lock(&dir)?;
-        let replayed = recovery::replay(&dir)?;
+        let replayed = recovery::replay(&dir, config.recover_resident_bytes)?;
+        let reader = Reader::new(dir.clone(), replayed.index.locations());
         let queues: HashMap<String, QueueId> = (replayed.index.queues.iter())
             .map(|(id, name)| (name.clone(), *id))
             .collect();
@@ -73,6 +79,7 @@ impl Journal {
             queues: Mutex::new(queues),
             next_queue: AtomicU32::new(next_queue),
             recovered: Mutex::new(Some(replayed.recovered)),
+            reader,
             config,
             _lock: lock,
         })
@@ -148,6 +155,14 @@ impl Store for Journal {
 
     fn stats(&self) -> StoreStats {
         self.shared.snapshot()
+    }
+
+    fn read(&self, queue: QueueId, id: MessageId) -> Result<StoredMessage, StoreError> {
+        self.reader.read(queue, id)
+    }
+
+    fn is_written(&self, queue: QueueId, id: MessageId) -> bool {
+        self.reader.is_written(queue, id)
     }
 }
 

@@ -15,6 +15,7 @@ mod config;
 mod error;
 mod index;
 mod journal;
+mod reader;
 mod record;
 mod recovery;
 mod segment;
@@ -59,6 +60,21 @@ pub trait Store: Send + Sync {
 
     /// Current usage and activity counters.
     fn stats(&self) -> StoreStats;
+
+    /// Reads live message `id` of `queue` back from disk, wherever compaction has moved it, so
+    /// that a queue deeper than memory keeps only its head in memory. Blocks for one `pread`
+    /// (a page-cache hit for recently written messages). A store that keeps nothing on disk
+    /// has nothing to read back.
+    fn read(&self, queue: QueueId, id: MessageId) -> Result<StoredMessage, StoreError> {
+        Err(StoreError::NotFound { queue, id })
+    }
+
+    /// Whether message `id` of `queue` is written to the store's files, so that a caller may
+    /// drop its own copy and [`read`](Store::read) it back later.
+    fn is_written(&self, queue: QueueId, id: MessageId) -> bool {
+        let _ = (queue, id);
+        false
+    }
 }
 
 /// Resolves when a submitted batch is durable, or with the error that stopped it.
@@ -112,6 +128,22 @@ pub struct RecoveredMessage {
     /// The id the caller gave it.
     pub id: MessageId,
     /// Last recorded delivery count; above 0 means the message goes out with `redelivered:true`.
+    pub deliveries: u32,
+    /// The headers as the caller encoded them (empty when `paged`).
+    pub headers: Bytes,
+    /// The body (empty when `paged`).
+    pub body: Bytes,
+    /// Recovered without headers and body, which were beyond
+    /// [`StoreConfig::recover_resident_bytes`]: read them with [`Store::read`].
+    pub paged: bool,
+    /// Bytes of the body, read or not.
+    pub size: u32,
+}
+
+/// A live message read back from the store by [`Store::read`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    /// Last recorded delivery count.
     pub deliveries: u32,
     /// The headers as the caller encoded them.
     pub headers: Bytes,

@@ -27,7 +27,8 @@ pub(crate) enum Read {
     Invalid(String),
 }
 
-fn op_len(op: &Op) -> usize {
+/// Bytes one operation takes inside a record.
+pub(crate) fn op_len(op: &Op) -> usize {
     match op {
         Op::Declare { name, .. } => 1 + 4 + 2 + name.len(),
         Op::Append { headers, body, .. } => 1 + 4 + 8 + 8 + 4 + 4 + headers.len() + 4 + body.len(),
@@ -160,7 +161,8 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn decode_ops(payload: &[u8]) -> Result<Vec<Op>, String> {
+/// Decodes a payload (or one operation cut out of it) into its operations.
+pub(crate) fn decode_ops(payload: &[u8]) -> Result<Vec<Op>, String> {
     let mut c = Cursor(payload);
     let mut ops = Vec::new();
     while !c.0.is_empty() {

@@ -17,11 +17,16 @@ pub(crate) struct Replayed {
     pub active: Option<(u64, File, u64)>,
 }
 
-/// Replays the journal in `dir`.
-pub(crate) fn replay(dir: &Path) -> Result<Replayed, StoreError> {
+/// Replays the journal in `dir`, keeping the headers and bodies of live messages in memory up to
+/// `resident` bytes in all; the others are recovered without them, to be read back by location.
+pub(crate) fn replay(dir: &Path, resident: u64) -> Result<Replayed, StoreError> {
     let ids = segment::list(dir)?;
     let mut index = Index::new();
-    let mut data: HashMap<(QueueId, MessageId), (Bytes, Bytes)> = HashMap::new();
+    let mut data = Bodies {
+        kept: HashMap::new(),
+        bytes: 0,
+        limit: resident,
+    };
     let mut torn_tail = None;
     let mut active = None;
     for (n, &id) in ids.iter().enumerate() {
@@ -38,9 +43,9 @@ pub(crate) fn replay(dir: &Path) -> Result<Replayed, StoreError> {
         let bad = loop {
             match record::read(&buf, pos) {
                 record::Read::Record { ops, next } => {
+                    index.apply_record(&ops, id, pos as u64);
                     for op in ops {
-                        index.apply(&op, id);
-                        track(&mut data, op);
+                        data.track(op);
                     }
                     pos = next;
                 }
@@ -94,29 +99,44 @@ pub(crate) fn replay(dir: &Path) -> Result<Replayed, StoreError> {
     })
 }
 
-fn track(data: &mut HashMap<(QueueId, MessageId), (Bytes, Bytes)>, op: Op) {
-    match op {
-        Op::Append {
-            queue,
-            id,
-            headers,
-            body,
-            ..
-        } => {
-            data.insert((queue, id), (headers, body));
+/// The headers and bodies recovery keeps, within a byte limit.
+struct Bodies {
+    kept: HashMap<(QueueId, MessageId), (Bytes, Bytes)>,
+    bytes: u64,
+    limit: u64,
+}
+
+impl Bodies {
+    fn track(&mut self, op: Op) {
+        match op {
+            Op::Append {
+                queue,
+                id,
+                headers,
+                body,
+                ..
+            } => {
+                self.forget(queue, id);
+                let n = (headers.len() + body.len()) as u64;
+                if self.bytes + n <= self.limit {
+                    self.bytes += n;
+                    self.kept.insert((queue, id), (headers, body));
+                }
+            }
+            Op::Ack { queue, id } => self.forget(queue, id),
+            Op::Declare { .. } | Op::Deliveries { .. } => {}
         }
-        Op::Ack { queue, id } => {
-            data.remove(&(queue, id));
+    }
+
+    fn forget(&mut self, queue: QueueId, id: MessageId) {
+        if let Some((h, b)) = self.kept.remove(&(queue, id)) {
+            self.bytes -= (h.len() + b.len()) as u64;
         }
-        Op::Declare { .. } | Op::Deliveries { .. } => {}
     }
 }
 
 /// Per declared queue, its live messages in original order.
-fn collect(
-    index: &Index,
-    data: HashMap<(QueueId, MessageId), (Bytes, Bytes)>,
-) -> Vec<RecoveredQueue> {
+fn collect(index: &Index, mut data: Bodies) -> Vec<RecoveredQueue> {
     let mut queues: Vec<RecoveredQueue> = index
         .queues
         .iter()
@@ -128,24 +148,21 @@ fn collect(
         .collect();
     let position: HashMap<QueueId, usize> =
         queues.iter().enumerate().map(|(n, q)| (q.id, n)).collect();
-    // Every tracked message is live (acks removed theirs); the index has its order and count.
-    let mut live: Vec<_> = data
-        .into_iter()
-        .filter_map(|(key, (headers, body))| {
-            let entry = index.live.get(&key)?;
-            Some((entry.seq, entry.deliveries, key, headers, body))
-        })
-        .collect();
-    live.sort_unstable_by_key(|m| m.0);
-    for (_, deliveries, (queue, id), headers, body) in live {
+    // The index has every live message, its order and count; `data` the bodies kept.
+    let mut live = index.entries();
+    live.sort_unstable_by_key(|(_, e)| e.seq);
+    for ((queue, id), entry) in live {
         let Some(&n) = position.get(&queue) else {
             continue; // submit refuses messages of undeclared queues, so this is never skipped
         };
+        let kept = data.kept.remove(&(queue, id));
         queues[n].messages.push(RecoveredMessage {
             id,
-            deliveries,
-            headers,
-            body,
+            deliveries: entry.deliveries,
+            paged: kept.is_none(),
+            size: entry.body_len(),
+            headers: kept.as_ref().map(|k| k.0.clone()).unwrap_or_default(),
+            body: kept.map(|k| k.1).unwrap_or_default(),
         });
     }
     queues

@@ -86,6 +86,7 @@ impl Writer {
         writer.stage(&declarations)?;
         writer.flush()?;
         writer.sync()?;
+        (writer.index).set_written(writer.active.id, writer.active.pos);
         writer.publish();
         Ok(writer)
     }
@@ -184,10 +185,9 @@ impl Writer {
                 });
             }
         }
+        let pos = self.active.pos + self.buf.len() as u64;
         record::encode(ops, &mut self.buf);
-        for op in ops {
-            self.index.apply(op, self.active.id);
-        }
+        self.index.apply_record(ops, self.active.id, pos);
         if self.buf.len() >= self.config.max_batch_bytes {
             self.flush()?; // bound the buffer; the sync still comes once, at the end
         }
@@ -208,6 +208,7 @@ impl Writer {
         if let Some(u) = self.index.segments.get_mut(&self.active.id) {
             u.used = self.active.pos;
         }
+        self.index.set_written(self.active.id, self.active.pos);
         Ok(())
     }
 
@@ -266,7 +267,7 @@ impl Writer {
         let s = &self.shared;
         s.bytes_on_disk.store(self.index.bytes_on_disk(), Relaxed);
         s.segments.store(self.index.segments.len() as u64, Relaxed);
-        s.live_messages.store(self.index.live.len() as u64, Relaxed);
+        s.live_messages.store(self.index.live_len() as u64, Relaxed);
     }
 }
 

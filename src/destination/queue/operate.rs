@@ -29,6 +29,11 @@ impl<S: Backlog> QueueDelivery<S> {
 
     pub(super) fn purge_waiting(&mut self, core: &mut Core) -> usize {
         let mut n = 0;
+        for env in self.delayed.take_all() {
+            core.m.ready.dec();
+            self.forget(core, &env, Removal::Dropped);
+            n += 1;
+        }
         while let Some(env) = self.backlog.pop_front() {
             core.m.ready.dec();
             self.forget(core, &env, Removal::Dropped);

@@ -94,7 +94,7 @@ fn block_pauses_publishers_while_full() {
 
 #[test]
 fn nack_redelivers_from_the_head_then_dead_letters() {
-    let mut c = core_with("/queue/orders", |p| p.max_deliveries = 2);
+    let mut c = core_with("/queue/orders", |p| p.redelivery.max_deliveries = 2);
     let mut q = QueueDelivery::new(&c);
     let (sub, seen) = consumer(1, ClientIndividual, 1);
     q.subscribe(&mut c, sub);

@@ -77,7 +77,7 @@ fn the_drop_policy_keeps_the_slow_subscriber() {
 
 #[test]
 fn nack_redelivers_to_the_same_subscriber_then_dead_letters() {
-    let mut c = core_with("/topic/t", |p| p.max_deliveries = 2);
+    let mut c = core_with("/topic/t", |p| p.redelivery.max_deliveries = 2);
     let mut t = TopicDelivery::new(&c);
     let (a, seen) = consumer(1, Client, 1);
     t.subscribe(&mut c, a);

@@ -2,6 +2,7 @@
 
 mod commit;
 mod model;
+mod reads;
 mod reclaim;
 mod recovery;
 
