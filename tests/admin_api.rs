@@ -93,6 +93,7 @@ async fn overview_and_destinations_describe_what_clients_did() {
     assert_eq!(o["connections"], 1, "{o}");
     assert_eq!(o["destinations"], 2, "{o}");
     assert_eq!(o["memory_alarm"], false, "{o}");
+    assert_eq!(o["disk_alarm"], false, "{o}");
     assert!(o["uptime_seconds"].as_u64().is_some(), "{o}");
 
     let list = api.get("/api/destinations").await;

@@ -148,6 +148,7 @@ async fn overview(api: Api, req: HttpRequest) -> Answer {
         "connections": conns.total,
         "destinations": dests.total,
         "memory_alarm": m.memory_alarm.get() != 0,
+        "disk_alarm": m.disk_alarm.get() != 0,
         "buffered_bytes": m.buffered_bytes.get(),
         "max_buffered_bytes": api.max_buffered_bytes,
         "storage_enabled": api.storage_enabled,

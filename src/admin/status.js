@@ -87,6 +87,9 @@ function renderOverview(o) {
   const mem = $('memory');
   mem.textContent = o.memory_alarm ? 'ALARM' : bytes(o.buffered_bytes);
   mem.classList.toggle('alarm', o.memory_alarm);
+  const disk = $('disk');
+  disk.textContent = o.disk_alarm ? 'ALARM' : (o.storage_enabled ? 'ok' : 'off');
+  disk.classList.toggle('alarm', o.disk_alarm);
   mem.title = `${bytes(o.buffered_bytes)} of ${bytes(o.max_buffered_bytes)} buffered`;
 }
 

@@ -25,6 +25,7 @@ pub(super) fn overview(v: &Value) -> String {
         "connections",
         "destinations",
         "memory_alarm",
+        "disk_alarm",
         "buffered_bytes",
         "storage_enabled",
         "rate_in",
