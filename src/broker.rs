@@ -12,6 +12,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::admin::{Actors, AdminApi};
 use crate::chat::ChatPage;
 use crate::destination::{DestinationPolicy, DiskLimits, Storage};
 use crate::listener::{Listener, StopAccepting};
@@ -155,6 +156,7 @@ pub async fn serve(
             websocket_addr.port(),
         ))
     });
+    let admin_settings = settings.clone();
     let shared = Shared::new(
         settings,
         metrics.clone(),
@@ -164,18 +166,26 @@ pub async fn serve(
         security,
     );
     reload_on_hangup(shared.clone());
-    let listener = Listener::new(shared, stomp, handles)
+    let listener = Listener::new(shared.clone(), stomp, handles)
         .with_websocket(websocket)
         .with_tls(stomp_tls, websocket_tls)
         .start();
+    let admin = Arc::new(AdminApi::new(
+        Actors::of(&router, &listener),
+        &admin_settings,
+        metrics.clone(),
+        shared,
+    ));
 
     let ready = Arc::new(AtomicBool::new(false));
-    let (server, http_handle) = crate::http::serve_with(http_std, metrics, ready.clone(), chat)
-        .map_err(|source| StartError::Bind {
-            listener: "http",
-            addr: http_addr,
-            source,
-        })?;
+    let (server, http_handle) =
+        crate::http::serve_with(http_std, metrics, ready.clone(), chat, Some(admin)).map_err(
+            |source| StartError::Bind {
+                listener: "http",
+                addr: http_addr,
+                source,
+            },
+        )?;
     actix_rt::spawn(server);
     tracing::info!(listener = "stomp", addr = %stomp_addr, "listening");
     tracing::info!(listener = "http", addr = %http_addr, "listening");

@@ -1,6 +1,7 @@
 //! The HTTP listener: `/metrics` (Prometheus text format), `/healthz`
 //! (process alive) and `/readyz` (every listener bound and accepting); and,
-//! when `http.chat_page` is on, the demo chat page at `/chat/`.
+//! when `http.chat_page` is on, the demo chat page at `/chat/`; and, when
+//! given one, the admin API (`/api/...`) and the status page at `/`.
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use prometheus::{Encoder, TextEncoder};
 
+use crate::admin::AdminApi;
 use crate::chat::ChatPage;
 use crate::metrics::Metrics;
 
@@ -52,19 +54,22 @@ pub fn serve(
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
 ) -> std::io::Result<(Server, ServerHandle)> {
-    serve_with(listener, metrics, ready, None)
+    serve_with(listener, metrics, ready, None, None)
 }
 
-/// Like [`serve`], also serving `chat` at `/chat/` when given.
+/// Like [`serve`], also serving `chat` at `/chat/` and `admin` at `/api/`
+/// and `/` when given.
 pub fn serve_with(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
     chat: Option<Arc<ChatPage>>,
+    admin: Option<Arc<AdminApi>>,
 ) -> std::io::Result<(Server, ServerHandle)> {
     let state = web::Data::new(State { metrics, ready });
     let server = HttpServer::new(move || {
         let chat = chat.clone();
+        let admin = admin.clone();
         App::new()
             .app_data(state.clone())
             .route("/metrics", web::get().to(scrape))
@@ -73,6 +78,11 @@ pub fn serve_with(
             .configure(move |cfg| {
                 if let Some(page) = chat {
                     crate::chat::routes(cfg, page);
+                }
+            })
+            .configure(move |cfg| {
+                if let Some(api) = admin {
+                    crate::admin::routes(cfg, api);
                 }
             })
     })

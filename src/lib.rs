@@ -13,7 +13,9 @@
 //!   [`chat`]: the demo chat page the HTTP listener can serve.
 //! - [`store`]: the durable journal for persistent messages, behind the `Store` trait.
 //! - [`settings`], [`metrics`], [`telemetry`], [`auth`]: configuration and operations.
+//! - [`admin`]: the admin API and status page on the HTTP listener.
 
+pub mod admin;
 pub mod auth;
 pub mod broker;
 pub mod chat;

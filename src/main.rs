@@ -1,47 +1,44 @@
-//! The `stompede` binary: loads configuration, sets up logging, runs the
-//! broker until Ctrl-C or SIGTERM, then stops gracefully.
+//! The `stompede` binary: runs the broker (loads configuration, sets up
+//! logging, serves until Ctrl-C or SIGTERM, then stops gracefully), checks a
+//! configuration file, or operates a running broker (`stompede admin`).
 
-use std::path::PathBuf;
+mod cli;
+
+use std::path::Path;
 use std::process::ExitCode;
 
+use clap::Parser;
 use stompede::{broker, telemetry, Settings};
 
-const USAGE: &str = "usage: stompede [--config FILE]
-       stompede hash-password   (reads a passcode on stdin, prints its argon2id hash)
-
-Runs the stompede STOMP broker. Defaults are built in (see config/default.toml);
-FILE overrides them, and STOMPEDE__SECTION__KEY environment variables override both.";
+use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("hash-password") {
-        return stompede::auth::hash_password_command();
+    let args = Cli::parse();
+    match args.command {
+        None => run(args.config.as_deref()),
+        Some(Command::Run { config }) => run(config.or(args.config).as_deref()),
+        Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Admin(admin)) => cli::run_admin(admin),
+        Some(Command::HashPassword) => stompede::auth::hash_password_command(),
     }
-    let mut args = std::env::args().skip(1);
-    let mut config: Option<PathBuf> = None;
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" | "-c" => match args.next() {
-                Some(p) => config = Some(PathBuf::from(p)),
-                None => {
-                    eprintln!("--config needs a file\n\n{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            "--version" | "-V" => {
-                println!("stompede {}", env!("CARGO_PKG_VERSION"));
-                return ExitCode::SUCCESS;
-            }
-            other => {
-                eprintln!("unknown argument '{other}'\n\n{USAGE}");
-                return ExitCode::from(2);
-            }
+}
+
+/// `stompede check-config FILE`: loads it as a start would, then says so.
+fn check_config(file: &Path) -> ExitCode {
+    match Settings::load(Some(file), std::env::vars()) {
+        Ok(_) => {
+            println!("stompede: configuration {} is valid", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stompede: configuration {} is invalid: {e}", file.display());
+            ExitCode::FAILURE
         }
     }
-    let settings = match Settings::load(config.as_deref(), std::env::vars()) {
+}
+
+fn run(config: Option<&Path>) -> ExitCode {
+    let settings = match Settings::load(config, std::env::vars()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("stompede: {e}");

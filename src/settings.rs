@@ -45,6 +45,17 @@ pub struct Settings {
     /// The file these settings were loaded from, read again on SIGHUP.
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
+    pub admin: Admin,
+}
+
+/// The admin API and status page on the HTTP listener (HTTP basic authentication).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Logins from `auth.users` that may use them; empty refuses everyone.
+    pub users: Vec<String>,
+    /// Most items in one list answer, and most consumers or subscriptions shown per item.
+    pub max_list: usize,
 }
 
 /// Certificates for the TLS listeners (`listeners.stomp_tls`, `listeners.websocket_tls`).
@@ -355,7 +366,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        let positive: [(&'static str, u64); 14] = [
+        let positive: &[(&'static str, u64)] = &[
             ("transactions.max_bytes", self.transactions.max_bytes as u64),
             (
                 "limits.max_frame_size_before_connect",
@@ -394,8 +405,9 @@ impl Settings {
                 "destinations.default_prefetch",
                 self.destinations.default_prefetch as u64,
             ),
+            ("admin.max_list", self.admin.max_list as u64),
         ];
-        for (key, value) in positive {
+        for &(key, value) in positive {
             if value == 0 {
                 return Err(SettingsError::Invalid {
                     key,
@@ -441,6 +453,16 @@ impl Settings {
                 key: "destinations.dead_letter_prefix",
                 reason: "must start with the queue prefix".into(),
             });
+        }
+        for login in &self.admin.users {
+            if !self.auth.users.iter().any(|u| &u.login == login) {
+                return Err(SettingsError::Invalid {
+                    key: "admin.users",
+                    reason: format!(
+                        "'{login}' is not a login in auth.users, so it has no password"
+                    ),
+                });
+            }
         }
         self.validate_redelivery()?;
         for (key, value) in [

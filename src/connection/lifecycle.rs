@@ -141,6 +141,7 @@ impl Connection {
             .with_label_values(&[self.transport.label(), version.as_str()]);
         open.inc();
         self.open_gauge = Some(open);
+        self.login = identity.login.clone();
         tracing::info!(session = self.id, peer = %self.peer, transport = self.transport.label(), version = %version, login = identity.login.as_deref().unwrap_or(""), "connected");
         self.write_frame(handshake::connected(&negotiated, self.id), ctx);
         self.start_heartbeats(negotiated.heartbeats, ctx);

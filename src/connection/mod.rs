@@ -10,6 +10,7 @@
 //! - `reader`, `writer`: the socket tasks, and what they tell the actor.
 
 mod delivery;
+mod describe;
 mod handshake;
 mod heartbeat;
 mod lifecycle;
@@ -36,8 +37,8 @@ use writer::WriteCmd;
 pub use writer::WriterEnded;
 
 pub use crate::messages::connection::{
-    Close, ConnectionHandle, Deliver, Drain, Fail, Receipted, Reply, Shutdown, Subscribed,
-    Unsubscribed,
+    Close, ConnectionHandle, Deliver, Describe, Drain, Fail, Receipted, Reply, Shutdown,
+    Subscribed, Unsubscribed,
 };
 use crate::messages::listener::ConnectionClosed;
 use crate::model::Transport;
@@ -79,6 +80,11 @@ pub struct Connection {
     subs: HashMap<u64, SubInfo>,
     listener: Recipient<ConnectionClosed>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The CONNECT `login`, once connected (shown by the admin API).
+    login: Option<String>,
+    /// Bytes handed to the writer so far.
+    bytes_out: u64,
+    connected_since: std::time::SystemTime,
 }
 
 impl Connection {
@@ -156,6 +162,9 @@ impl Connection {
                 subs: HashMap::new(),
                 listener,
                 tasks: vec![reader, writer],
+                login: None,
+                bytes_out: 0,
+                connected_since: std::time::SystemTime::now(),
             }
         })
     }

@@ -156,6 +156,7 @@ impl Connection {
             })
             .collect();
         self.pending.fetch_add(chunk.len, Ordering::Relaxed);
+        self.bytes_out += chunk.len as u64;
         self.shared
             .metrics
             .outbound_pending_bytes

@@ -53,6 +53,8 @@ pub struct LastRead {
     /// Set while the reader waits for an in-flight permit: the broker itself
     /// stopped reading, so bytes the client sends meanwhile are not seen.
     paused: Arc<AtomicBool>,
+    /// Bytes read from the socket so far (shown by the admin API).
+    bytes: Arc<AtomicU64>,
 }
 
 impl LastRead {
@@ -62,7 +64,13 @@ impl LastRead {
             epoch: Instant::now(),
             ms: Arc::new(AtomicU64::new(0)),
             paused: Arc::new(AtomicBool::new(false)),
+            bytes: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Bytes read from the socket so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     fn touch(&self) {
@@ -177,6 +185,7 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
                 Ok(0) | Err(_) => eof = true,
                 Ok(n) => {
                     last.touch();
+                    last.bytes.fetch_add(n as u64, Ordering::Relaxed);
                     busy = n >= spare;
                 }
             }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::messages::connection::{Deliver, Fail};
 use crate::messages::destination::AckError;
 use crate::model::selector::Selector;
-use crate::model::{AckMode, ConsumerKey, Envelope, MessageData};
+use crate::model::{AckMode, ConsumerKey, ConsumerView, Envelope, MessageData};
 
 /// The subscriber's connection, as a destination uses it.
 pub trait Outlet {
@@ -114,6 +114,22 @@ impl Consumer {
     /// How many deliveries it holds unsettled.
     #[cfg(test)]
     pub fn outstanding(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    /// What an operator sees of it.
+    pub fn view(&self) -> ConsumerView {
+        ConsumerView {
+            connection: self.key.session,
+            subscription: self.key.subscription,
+            ack: self.ack.as_str(),
+            prefetch: self.prefetch,
+            unacknowledged: self.outstanding.len(),
+        }
+    }
+
+    /// How many deliveries it holds unsettled.
+    pub fn unsettled(&self) -> usize {
         self.outstanding.len()
     }
 

@@ -3,13 +3,17 @@
 //! Plain Rust: the actor drains [`Core::outbox`] to the router, so a strategy
 //! can be driven (and dead-lettering checked) without actors.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::DestinationPolicy;
 use crate::messages::router::DeadLetter;
 use crate::metrics::DestinationMetrics;
-use crate::model::{Envelope, Expiry, Redelivery};
+use crate::model::{Envelope, Expiry, MessageData, Redelivery};
+
+/// The header naming where a dead letter came from (and where a replay sends it).
+pub const ORIGINAL_DESTINATION: &str = "x-original-destination";
 
 /// A destination's identity, policy, metrics and outgoing dead letters.
 pub struct Core {
@@ -28,6 +32,31 @@ pub struct Core {
     outbox: Vec<DeadLetter>,
     /// Its time to live and what expiry does (`destinations.policies`).
     pub expiry: Expiry,
+    /// What the admin API reports, counted here because the metric series
+    /// may be shared (`_other`) or switched off.
+    pub counts: Counts,
+}
+
+/// Messages in, deliveries out and dead letters since the actor started.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Messages taken (published or replayed here).
+    pub messages_in: Cell<u64>,
+    /// Deliveries made, redeliveries included.
+    pub messages_out: Cell<u64>,
+    /// Messages sent to the dead-letter queue.
+    pub dead_lettered: Cell<u64>,
+}
+
+impl Counts {
+    fn bump(c: &Cell<u64>, n: u64) {
+        c.set(c.get().wrapping_add(n));
+    }
+
+    /// `n` messages were taken.
+    pub fn taken(&self, n: usize) {
+        Self::bump(&self.messages_in, n as u64);
+    }
 }
 
 impl Core {
@@ -41,6 +70,7 @@ impl Core {
             m,
             last_activity: Instant::now(),
             outbox: Vec::new(),
+            counts: Counts::default(),
         }
     }
 
@@ -57,6 +87,7 @@ impl Core {
     /// Counts one delivery of `env`, before the consumer gets it: the
     /// redelivery counter, or the publish-to-delivery latency on a first one.
     pub fn delivering(&self, env: &Envelope) {
+        Counts::bump(&self.counts.messages_out, 1);
         self.m.unacked.inc();
         self.m.delivered.inc();
         self.m.delivered_bytes.inc_by(env.data.size() as u64);
@@ -77,10 +108,11 @@ impl Core {
             return false;
         };
         self.m.dead_lettered.inc();
+        Counts::bump(&self.counts.dead_lettered, 1);
         let data = env.data.redirected(
             &dlq,
             vec![
-                ("x-original-destination".into(), self.name.to_string()),
+                (ORIGINAL_DESTINATION.into(), self.name.to_string()),
                 ("x-death-reason".into(), reason.into()),
                 ("x-delivery-count".into(), env.deliveries.to_string()),
                 ("x-original-message-id".into(), env.data.id.to_string()),
@@ -91,6 +123,15 @@ impl Core {
             data,
         });
         true
+    }
+
+    /// Sends `data` on to `destination` through the router, after this
+    /// step's journal batch (a replayed dead letter going home).
+    pub fn forward(&mut self, destination: &str, data: Arc<MessageData>) {
+        self.outbox.push(DeadLetter {
+            destination: destination.to_string(),
+            data,
+        });
     }
 
     /// The dead letter most recently addressed, not yet sent.

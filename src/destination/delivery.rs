@@ -9,8 +9,9 @@ use std::time::Instant;
 use super::backlog::{Flushed, Pending};
 use super::consumer::Consumer;
 use super::core::Core;
+use crate::messages::connection::Fail;
 use crate::messages::destination::{AckError, PrepareRefused};
-use crate::model::{ConsumerKey, Kind, MessageData};
+use crate::model::{ConsumerKey, ConsumerView, Kind, MessageData, ReplayOutcome};
 
 /// A publish the destination would not take; the text is the ERROR's detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,15 +110,34 @@ pub trait Delivery: Sized + Unpin + 'static {
         Flushed::Nothing
     }
 
-    /// Drops every message it holds, waiting or unacknowledged, and every
-    /// consumer (the destination is being deleted); counted as dropped.
-    fn purge(&mut self, core: &mut Core) {
-        let _ = core;
-    }
-
     /// What the next `flush` would hand over; a topic stores nothing.
     fn pending(&self) -> Pending {
         Pending::Nothing
+    }
+
+    /// Messages waiting (for a topic: parked for slow subscribers).
+    fn depth(&self) -> usize;
+
+    /// Messages delivered and not yet settled.
+    fn unacknowledged(&self) -> usize;
+
+    /// How many consumers there are, and at most `max` of them.
+    fn consumers(&self, max: usize) -> (usize, Vec<ConsumerView>);
+
+    /// Discards every waiting message, not those consumers hold; returns how many.
+    fn purge(&mut self, core: &mut Core) -> usize;
+
+    /// The destination is deleted: every consumer's connection is sent
+    /// `notice()` and they are dropped with everything they held, then the
+    /// waiting messages; returns how many messages were discarded.
+    fn evict(&mut self, core: &mut Core, notice: &dyn Fn() -> Fail) -> usize;
+
+    /// Sends up to `limit` waiting messages back to the destination each
+    /// names in `x-original-destination` (a dead-letter queue's replay).
+    /// A topic keeps nothing to replay.
+    fn replay(&mut self, core: &mut Core, limit: usize) -> ReplayOutcome {
+        let _ = (core, limit);
+        ReplayOutcome::default()
     }
 
     /// Gives up the waiting messages after a restart storm. Returns false

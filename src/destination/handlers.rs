@@ -11,13 +11,14 @@ use super::actor::{Destination, Link};
 use super::backlog::Pending;
 use super::consumer::Consumer;
 use super::delivery::{Delivery, Refused};
-use crate::messages::connection::Receipted;
+use crate::messages::connection::{Fail, Receipted};
 use crate::messages::destination::{
     Ack, AckError, Delete, Forwarded, Nack, Origin, Publish, Retire, SetForwards, Settle,
     StoreFailed, Subscribe, SubscribeError, Sync, Unsubscribe,
 };
 use crate::messages::router::Reroute;
 use crate::model::ConsumerKey;
+use crate::protocol::ErrorReason;
 use crate::supervision::guarded;
 
 #[cfg(feature = "fault-injection")]
@@ -54,8 +55,12 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
                 return;
             }
             let from_client = origin.is_some();
+            let count = messages.len();
             let copies = (!this.forwards.is_empty()).then(|| messages.clone());
             let taken = this.strategy.publish(&mut this.core, messages, from_client);
+            if taken.is_ok() {
+                this.core.counts.taken(count);
+            }
             // Persistent messages go to the journal in one batch with the
             // deliveries they allow: one record, and a consumer never holds a
             // message whose delivery count is less durable than the message.
@@ -301,8 +306,15 @@ impl<S: Delivery> Handler<Delete> for Destination<S> {
     type Result = ();
 
     fn handle(&mut self, _: Delete, ctx: &mut Self::Context) {
+        let name = self.core.name.clone();
+        let notice = move || Fail {
+            message: format!("temporary queue {name} was deleted: its owner disconnected"),
+            detail: String::new(),
+            receipt_id: None,
+            reason: ErrorReason::Destination,
+        };
         guarded(self, ctx, |this, ctx| {
-            this.run(ctx, |s, core| s.purge(core));
+            this.run(ctx, |s, core| s.evict(core, &notice));
             this.retired = true;
             this.paused.clear();
             if let Some(t) = this.timer.take() {

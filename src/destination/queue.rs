@@ -13,9 +13,13 @@ use super::consumer::Consumer;
 use super::core::Core;
 use super::delivery::{Delivery, Refused};
 use super::redelivery::{fate, Fate, Place, Returned, Schedule};
+use crate::messages::connection::Fail;
 use crate::messages::destination::{AckError, PrepareRefused};
-use crate::model::{ConsumerKey, Envelope, Kind, MessageData, Overflow, QueueLimits};
+use crate::model::{
+    ConsumerKey, ConsumerView, Envelope, Kind, MessageData, Overflow, QueueLimits, ReplayOutcome,
+};
 
+mod operate;
 mod selective;
 #[cfg(test)]
 mod tests;
@@ -363,25 +367,29 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
         self.delayed.next_due()
     }
 
-    fn purge(&mut self, core: &mut Core) {
-        for mut c in std::mem::take(&mut self.consumers) {
-            core.m.consumers.dec();
-            for env in c.take_all() {
-                core.m.unacked.dec();
-                core.m.dropped.inc();
-                self.forget(core, &env, Removal::Dropped);
-            }
-        }
-        self.next = 0;
-        let mut waiting = self.delayed.take_all();
-        while let Some(env) = self.backlog.pop_front() {
-            waiting.push(env);
-        }
-        for env in waiting {
-            core.m.ready.dec();
-            core.m.dropped.inc();
-            self.forget(core, &env, Removal::Dropped);
-        }
+    fn depth(&self) -> usize {
+        // Delayed redeliveries wait too.
+        self.waiting().0
+    }
+
+    fn unacknowledged(&self) -> usize {
+        self.held()
+    }
+
+    fn consumers(&self, max: usize) -> (usize, Vec<ConsumerView>) {
+        self.consumer_views(max)
+    }
+
+    fn purge(&mut self, core: &mut Core) -> usize {
+        self.purge_waiting(core)
+    }
+
+    fn evict(&mut self, core: &mut Core, notice: &dyn Fn() -> Fail) -> usize {
+        self.evict_all(core, notice)
+    }
+
+    fn replay(&mut self, core: &mut Core, limit: usize) -> ReplayOutcome {
+        self.replay_waiting(core, limit)
     }
 
     fn quarantine(&mut self, core: &mut Core) -> bool {

@@ -14,9 +14,12 @@ use super::core::Core;
 use super::delivery::{Delivery, Refused};
 use crate::messages::connection::Fail;
 use crate::messages::destination::AckError;
-use crate::model::{ConsumerKey, Envelope, Kind, MessageData, NackMode, OnExpiry, SlowConsumer};
+use crate::model::{
+    ConsumerKey, ConsumerView, Envelope, Kind, MessageData, NackMode, OnExpiry, SlowConsumer,
+};
 use crate::protocol::ErrorReason;
 
+mod operate;
 #[cfg(test)]
 mod tests;
 
@@ -270,6 +273,26 @@ impl Delivery for TopicDelivery {
 
     fn is_idle(&self) -> bool {
         self.subscribers.is_empty()
+    }
+
+    fn depth(&self) -> usize {
+        self.parked()
+    }
+
+    fn unacknowledged(&self) -> usize {
+        self.held()
+    }
+
+    fn consumers(&self, max: usize) -> (usize, Vec<ConsumerView>) {
+        self.consumer_views(max)
+    }
+
+    fn purge(&mut self, core: &mut Core) -> usize {
+        self.purge_parked(core)
+    }
+
+    fn evict(&mut self, core: &mut Core, notice: &dyn Fn() -> Fail) -> usize {
+        self.evict_all(core, notice)
     }
 
     /// Parked messages are dropped: a topic keeps nothing for later.

@@ -14,9 +14,13 @@ use actix::prelude::*;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::connection::Connection;
-use crate::messages::connection::Shutdown;
-pub use crate::messages::listener::{ConnectionClosed, StopAccepting};
+use crate::messages::connection::{Fail, Shutdown};
+pub use crate::messages::listener::{
+    CloseConnection, ConnectionClosed, ConnectionPage, FindConnection, ListConnections,
+    StopAccepting,
+};
 use crate::model::Transport;
+use crate::protocol::ErrorReason;
 use crate::shared::Shared;
 
 /// How often a shutting-down listener checks whether its connections have
@@ -228,6 +232,55 @@ impl Handler<ConnectionClosed> for Listener {
 
     fn handle(&mut self, msg: ConnectionClosed, _: &mut Self::Context) {
         self.forget(msg.id);
+    }
+}
+
+impl Handler<ListConnections> for Listener {
+    type Result = MessageResult<ListConnections>;
+
+    fn handle(&mut self, msg: ListConnections, _: &mut Self::Context) -> Self::Result {
+        // Only started ones: a connection still starting on its worker has nothing to show yet.
+        let mut ids: Vec<(&u64, &Addr<Connection>)> = self
+            .conns
+            .iter()
+            .filter_map(|(id, a)| Some((id, a.as_ref()?)))
+            .collect();
+        ids.sort_unstable_by_key(|(id, _)| **id);
+        let total = ids.len();
+        let items = ids
+            .into_iter()
+            .skip(msg.offset)
+            .take(msg.limit)
+            .map(|(id, a)| (*id, a.clone().recipient()))
+            .collect();
+        MessageResult(ConnectionPage { total, items })
+    }
+}
+
+impl Handler<FindConnection> for Listener {
+    type Result = Option<Recipient<crate::messages::connection::Describe>>;
+
+    fn handle(&mut self, msg: FindConnection, _: &mut Self::Context) -> Self::Result {
+        let addr = self.conns.get(&msg.id)?.as_ref()?;
+        Some(addr.clone().recipient())
+    }
+}
+
+impl Handler<CloseConnection> for Listener {
+    type Result = bool;
+
+    fn handle(&mut self, msg: CloseConnection, _: &mut Self::Context) -> bool {
+        let Some(Some(addr)) = self.conns.get(&msg.id) else {
+            return false;
+        };
+        tracing::info!(session = msg.id, reason = %msg.reason, "connection closed by an operator");
+        addr.do_send(Fail {
+            message: format!("connection closed by an operator: {}", msg.reason),
+            detail: msg.reason,
+            receipt_id: None,
+            reason: ErrorReason::Admin,
+        });
+        true
     }
 }
 

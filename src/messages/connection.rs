@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::destination::Settle;
-use crate::model::{AckMode, MessageData};
+use crate::model::{AckMode, ConnectionView, MessageData};
 use crate::protocol::{ErrorReason, Frame};
 
 /// A message for one of this connection's subscriptions.
@@ -91,6 +91,15 @@ pub struct Close {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
+
+/// Describes the connection for an operator, listing at most
+/// `subscriptions` of its subscriptions. Sent by the admin API with `send`,
+/// one per connection shown (the API caps how many it shows per request).
+#[derive(Message)]
+#[rtype(result = "ConnectionView")]
+pub struct Describe {
+    pub subscriptions: usize,
+}
 
 /// What a session may tell its connection: one recipient per message, so the
 /// session never names the connection's actor type.

@@ -9,7 +9,9 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::connection::{Deliver, Fail, Receipted};
 use crate::model::selector::Selector;
-use crate::model::{AckMode, ConsumerKey, DestinationId, Kind, MessageData};
+use crate::model::{
+    AckMode, ConsumerKey, DestinationId, DestinationView, Kind, MessageData, ReplayOutcome,
+};
 use crate::protocol::ErrorReason;
 
 /// An ACK or NACK that cannot be applied.
@@ -285,6 +287,42 @@ pub struct Delete;
 #[rtype(result = "bool")]
 pub struct Retire;
 
+/// Describes the destination for an operator, listing at most `consumers`
+/// of its consumers. Sent by the admin API with `send`, one per destination
+/// shown (the API caps how many it shows per request).
+#[derive(Message)]
+#[rtype(result = "DestinationView")]
+pub struct Inspect {
+    pub consumers: usize,
+}
+
+/// Discards every waiting message (not those consumers hold unacknowledged);
+/// the reply, once the removals are durable, says how many. Sent by the
+/// admin API with `send`, one per request.
+#[derive(Message)]
+#[rtype(result = "Result<usize, StoreFailed>")]
+pub struct Purge;
+
+/// Moves up to `limit` waiting messages of a dead-letter queue back to the
+/// destination each names in `x-original-destination`; the reply comes once
+/// the moves are durable. Sent by the admin API with `send`, one per request.
+#[derive(Message)]
+#[rtype(result = "Result<ReplayOutcome, StoreFailed>")]
+pub struct Replay {
+    pub limit: usize,
+}
+
+/// The destination is deleted: its waiting and unacknowledged messages are
+/// discarded, each consumer's connection gets ERROR `reason` and is closed,
+/// and the actor retires (what is still sent to it goes to a fresh actor of
+/// the same name). The reply, once the removals are durable, says how many
+/// messages were discarded. Sent by the router with `send`, one per admin request.
+#[derive(Message)]
+#[rtype(result = "Result<usize, StoreFailed>")]
+pub struct Remove {
+    pub reason: String,
+}
+
 /// A handle on one destination actor, of either kind: a recipient per
 /// message it handles. Cloning it is one atomic increment.
 #[derive(Clone)]
@@ -305,6 +343,10 @@ struct Recipients {
     set_forwards: Recipient<SetForwards>,
     forwarded: Recipient<Forwarded>,
     delete: Recipient<Delete>,
+    inspect: Recipient<Inspect>,
+    purge: Recipient<Purge>,
+    replay: Recipient<Replay>,
+    remove: Recipient<Remove>,
     #[cfg(feature = "fault-injection")]
     crash: Recipient<crate::fault::Crash>,
 }
@@ -325,6 +367,10 @@ pub trait DestinationActor:
     + Handler<SetForwards>
     + Handler<Forwarded>
     + Handler<Delete>
+    + Handler<Inspect>
+    + Handler<Purge>
+    + Handler<Replay>
+    + Handler<Remove>
 {
 }
 
@@ -343,6 +389,10 @@ impl<A> DestinationActor for A where
         + Handler<SetForwards>
         + Handler<Forwarded>
         + Handler<Delete>
+        + Handler<Inspect>
+        + Handler<Purge>
+        + Handler<Replay>
+        + Handler<Remove>
 {
 }
 
@@ -362,6 +412,10 @@ pub trait DestinationActor:
     + Handler<SetForwards>
     + Handler<Forwarded>
     + Handler<Delete>
+    + Handler<Inspect>
+    + Handler<Purge>
+    + Handler<Replay>
+    + Handler<Remove>
     + Handler<crate::fault::Crash>
 {
 }
@@ -381,6 +435,10 @@ impl<A> DestinationActor for A where
         + Handler<SetForwards>
         + Handler<Forwarded>
         + Handler<Delete>
+        + Handler<Inspect>
+        + Handler<Purge>
+        + Handler<Replay>
+        + Handler<Remove>
         + Handler<crate::fault::Crash>
 {
 }
@@ -403,6 +461,10 @@ impl DestinationRef {
             set_forwards: addr.clone().recipient(),
             forwarded: addr.clone().recipient(),
             delete: addr.clone().recipient(),
+            inspect: addr.clone().recipient(),
+            purge: addr.clone().recipient(),
+            replay: addr.clone().recipient(),
+            remove: addr.clone().recipient(),
             #[cfg(feature = "fault-injection")]
             crash: addr.clone().recipient(),
         }))
@@ -497,6 +559,29 @@ impl DestinationRef {
     /// See [`Retire`].
     pub async fn retire(&self) -> Result<bool, MailboxError> {
         self.0.retire.send(Retire).await
+    }
+
+    /// See [`Inspect`].
+    pub async fn inspect(&self, consumers: usize) -> Result<DestinationView, MailboxError> {
+        self.0.inspect.send(Inspect { consumers }).await
+    }
+
+    /// See [`Purge`].
+    pub async fn purge(&self) -> Result<Result<usize, StoreFailed>, MailboxError> {
+        self.0.purge.send(Purge).await
+    }
+
+    /// See [`Replay`].
+    pub async fn replay(
+        &self,
+        limit: usize,
+    ) -> Result<Result<ReplayOutcome, StoreFailed>, MailboxError> {
+        self.0.replay.send(Replay { limit }).await
+    }
+
+    /// See [`Remove`].
+    pub async fn remove(&self, reason: String) -> Result<Result<usize, StoreFailed>, MailboxError> {
+        self.0.remove.send(Remove { reason }).await
     }
 
     /// A recipient for [`Settle`], for the connection's writer.

@@ -21,6 +21,11 @@
 //! | `DestinationIdle`, `DestinationFailed`, `DeadLetter`, `Reroute` | destination → Router | `do_send`, lifecycle events and messages leaving a destination |
 //! | `Stage`, `Commit`, `Abort` | Session → Transaction | `send` / `send` / `do_send` |
 //! | `ConnectionClosed` | Connection → Listener | `do_send`, once per connection |
+//! | `ListDestinations`, `FindDestination`, `DeleteDestination` | admin API → Router | `send`, one per HTTP request, pages capped at `admin.max_list` |
+//! | `Inspect`, `Purge`, `Replay` | admin API → destination | `send`, at most `admin.max_list` per HTTP request |
+//! | `Remove` | Router → destination | `send`, one per `DeleteDestination` |
+//! | `ListConnections`, `FindConnection`, `CloseConnection` | admin API → Listener | `send`, one per HTTP request |
+//! | `Describe` | admin API → Connection | `send`, at most `admin.max_list` per HTTP request |
 
 pub mod connection;
 pub mod destination;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use thiserror::Error;
 
-use super::destination::{DestinationRef, Publish};
+use super::destination::{DestinationRef, Publish, StoreFailed};
 use crate::model::{DestinationId, MessageData};
 
 /// A destination name the broker does not serve.
@@ -90,6 +90,55 @@ pub struct DeadLetter {
 pub struct DestinationFailed {
     pub name: Arc<str>,
     pub id: DestinationId,
+}
+
+/// A page of the live destinations, by name. Sent by the admin API with
+/// `send`, once per request; `limit` is capped by the API (`admin.max_list`).
+#[derive(Message)]
+#[rtype(result = "DestinationPage")]
+pub struct ListDestinations {
+    /// Names matching this glob only (`*` = any characters); `None` = all.
+    pub pattern: Option<String>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// The answer to [`ListDestinations`].
+pub struct DestinationPage {
+    /// How many live destinations match, in all.
+    pub total: usize,
+    /// At most `limit` of them, sorted by name.
+    pub items: Vec<(Arc<str>, DestinationRef)>,
+}
+
+/// The live destination called `name`, if there is one (never creates it).
+/// Sent by the admin API with `send`, once per request.
+#[derive(Message)]
+#[rtype(result = "Option<DestinationRef>")]
+pub struct FindDestination {
+    pub name: String,
+}
+
+/// Deletes the live destination called `name` (see
+/// [`Remove`](super::destination::Remove)); the reply is how many messages
+/// were discarded. Sent by the admin API with `send`, once per request.
+#[derive(Message)]
+#[rtype(result = "Result<usize, DeleteError>")]
+pub struct DeleteDestination {
+    pub name: String,
+    pub reason: String,
+}
+
+/// A deletion that did not (fully) happen.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DeleteError {
+    #[error("no live destination {0}")]
+    NotFound(String),
+    /// The destination is gone, but its messages' removal may not be durable.
+    #[error(transparent)]
+    Store(#[from] StoreFailed),
+    #[error("the destination stopped before answering")]
+    Stopped,
 }
 
 /// What a destination may tell the router.

@@ -22,3 +22,14 @@ impl AckMode {
         }
     }
 }
+
+impl AckMode {
+    /// The SUBSCRIBE `ack` header value naming this mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckMode::Auto => "auto",
+            AckMode::Client => "client",
+            AckMode::ClientIndividual => "client-individual",
+        }
+    }
+}

@@ -74,12 +74,23 @@ impl MessageData {
     /// The copy does not expire: its `expires` becomes `x-original-expires`
     /// (ActiveMQ, too, clears the expiration of what it dead-letters).
     pub fn redirected(&self, destination: &str, extra: Vec<(String, String)>) -> Arc<MessageData> {
+        self.redirected_without(destination, extra, &[])
+    }
+
+    /// Like [`redirected`](Self::redirected), also leaving out the headers
+    /// named in `drop` (a replayed dead letter sheds what dead-lettering added).
+    pub fn redirected_without(
+        &self,
+        destination: &str,
+        extra: Vec<(String, String)>,
+        drop: &[&str],
+    ) -> Arc<MessageData> {
         let mut headers: Vec<(String, String)> = extra;
         headers.push(("destination".into(), destination.into()));
         headers.extend(
             self.headers
                 .iter()
-                .filter(|(n, _)| n != "destination")
+                .filter(|(n, _)| n != "destination" && !drop.contains(&n.as_str()))
                 .map(|(n, v)| match n.as_str() {
                     "expires" => ("x-original-expires".to_string(), v.clone()),
                     _ => (n.clone(), v.clone()),

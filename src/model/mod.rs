@@ -15,6 +15,7 @@ mod stored_headers;
 mod temp_queue;
 mod transport;
 pub mod wildcard;
+mod views;
 
 pub use ack_mode::AckMode;
 pub use expiry::{now_ms, parse_expires, Expiry, OnExpiry};
@@ -29,3 +30,4 @@ pub use redelivery::{NackMode, Redelivery};
 pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
 pub use temp_queue::{temp_queue_name, temp_queue_owner, CLIENT_PREFIX as TEMP_QUEUE_PREFIX};
 pub use transport::Transport;
+pub use views::{ConnectionView, ConsumerView, DestinationView, ReplayOutcome, SubscriptionView};

@@ -7,6 +7,8 @@
 pub enum ErrorReason {
     /// ACK or NACK of a message the subscription does not hold.
     Ack,
+    /// An operator closed the connection, or deleted a destination it consumed from (admin API).
+    Admin,
     /// The CONNECT credentials were refused.
     Auth,
     /// The broker refused a connection over `limits.max_connections`.
@@ -49,8 +51,9 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason, in label order (for pre-registering metric series).
-    pub const ALL: [ErrorReason; 20] = [
+    pub const ALL: [ErrorReason; 21] = [
         ErrorReason::Ack,
+        ErrorReason::Admin,
         ErrorReason::Auth,
         ErrorReason::ConnectionLimit,
         ErrorReason::ConnectTimeout,
@@ -76,6 +79,7 @@ impl ErrorReason {
     pub fn label(self) -> &'static str {
         match self {
             ErrorReason::Ack => "ack",
+            ErrorReason::Admin => "admin",
             ErrorReason::Auth => "auth",
             ErrorReason::ConnectionLimit => "connection_limit",
             ErrorReason::ConnectTimeout => "connect_timeout",

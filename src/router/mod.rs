@@ -24,10 +24,11 @@ use actix::prelude::*;
 use crate::destination::{DestinationPolicy, Queue, Topic};
 use crate::messages::destination::{DestinationRef, Publish};
 use crate::messages::router::{
-    DeadLetter, DestinationFailed, DestinationIdle, Reroute, Resolve, RouteError, RouterHandle,
+    DeadLetter, DeleteDestination, DeleteError, DestinationFailed, DestinationIdle,
+    DestinationPage, FindDestination, ListDestinations, Reroute, Resolve, RouteError, RouterHandle,
 };
 use crate::metrics::Metrics;
-use crate::model::{temp_queue_owner, DestinationId, Kind};
+use crate::model::{glob_match, temp_queue_owner, DestinationId, Kind};
 
 /// The destination registry.
 pub struct Router {
@@ -253,5 +254,53 @@ impl Handler<DestinationFailed> for Router {
             self.destinations.remove(&msg.name);
             self.forget(&msg.name, &dest);
         }
+    }
+}
+
+impl Handler<ListDestinations> for Router {
+    type Result = MessageResult<ListDestinations>;
+
+    fn handle(&mut self, msg: ListDestinations, _: &mut Self::Context) -> Self::Result {
+        let mut names: Vec<&Arc<str>> = self
+            .destinations
+            .keys()
+            .filter(|n| msg.pattern.as_deref().is_none_or(|p| glob_match(p, n)))
+            .collect();
+        names.sort_unstable();
+        let total = names.len();
+        let items = names
+            .into_iter()
+            .skip(msg.offset)
+            .take(msg.limit)
+            .filter_map(|n| Some((n.clone(), self.destinations.get(n)?.clone())))
+            .collect();
+        MessageResult(DestinationPage { total, items })
+    }
+}
+
+impl Handler<FindDestination> for Router {
+    type Result = Option<DestinationRef>;
+
+    fn handle(&mut self, msg: FindDestination, _: &mut Self::Context) -> Self::Result {
+        self.destinations.get(msg.name.as_str()).cloned()
+    }
+}
+
+impl Handler<DeleteDestination> for Router {
+    type Result = ResponseFuture<Result<usize, DeleteError>>;
+
+    fn handle(&mut self, msg: DeleteDestination, _: &mut Self::Context) -> Self::Result {
+        // Forgotten first: whatever is sent to the name from now on goes to a
+        // fresh actor, and what reaches the old one after it retired is rerouted there.
+        let Some(dest) = self.destinations.remove(msg.name.as_str()) else {
+            return Box::pin(async move { Err(DeleteError::NotFound(msg.name)) });
+        };
+        tracing::info!(destination = %msg.name, "destination deleted by an operator");
+        Box::pin(async move {
+            match dest.remove(msg.reason).await {
+                Ok(done) => Ok(done?),
+                Err(_) => Err(DeleteError::Stopped),
+            }
+        })
     }
 }

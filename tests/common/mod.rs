@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+mod admin;
 mod broker;
 mod client;
 mod commands;
@@ -24,12 +25,13 @@ mod settled;
 // Each test binary uses a different part of the harness.
 #[allow(unused_imports)]
 pub use self::{
+    admin::{admin_broker, seg, AdminApi, ADMIN, ADMIN_TOML, APP},
     broker::TestBroker,
     client::{Client, ClientCodec},
     durable::{expect_exactly, send_receipted, with_receipt, QUIET},
     files::TempDir,
     frames::body,
-    http::http_get,
+    http::{http_get, http_request, HttpAnswer},
     process::{parse_listening, run_binary_to_exit, strip_ansi, BrokerProcess},
     programs::{browser_dir, require_node_packages, require_program, run_node_script},
     raw::RawClient,
