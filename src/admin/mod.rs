@@ -30,8 +30,8 @@ use actix_web::web;
 use crate::messages::listener::{CloseConnection, FindConnection, ListConnections};
 use crate::messages::router::{DeleteDestination, FindDestination, ListDestinations};
 use crate::metrics::Metrics;
-use crate::shared::Shared;
 use crate::settings::Settings;
+use crate::shared::Shared;
 
 pub use error::ApiError;
 

@@ -14,8 +14,8 @@ pub mod selector;
 mod stored_headers;
 mod temp_queue;
 mod transport;
-pub mod wildcard;
 mod views;
+pub mod wildcard;
 
 pub use ack_mode::AckMode;
 pub use expiry::{now_ms, parse_expires, Expiry, OnExpiry};
