@@ -137,6 +137,7 @@ async fn dead_letters_are_counted_on_both_queues() {
     let s = broker
         .scrape_until("the dead letter in /queue/DLQ.dl", |s| {
             s.get(READY, &dlq) == Some(1.0)
+                && s.get(PUBLISHED, &dlq) == Some(1.0)
                 && s.get("stompede_destination_published_bytes_total", &dlq) == Some(2.0)
         })
         .await;
