@@ -352,7 +352,6 @@ struct Recipients {
 }
 
 /// The messages every destination actor handles.
-#[cfg(not(feature = "fault-injection"))]
 pub trait DestinationActor:
     Actor<Context = Context<Self>>
     + Handler<Publish>
@@ -371,77 +370,45 @@ pub trait DestinationActor:
     + Handler<Purge>
     + Handler<Replay>
     + Handler<Remove>
+    + FaultHooks
 {
 }
+
+impl<A> DestinationActor for A where
+    A: Actor<Context = Context<A>>
+        + Handler<Publish>
+        + Handler<Subscribe>
+        + Handler<Unsubscribe>
+        + Handler<Settle>
+        + Handler<Ack>
+        + Handler<Nack>
+        + Handler<Sync>
+        + Handler<Prepare>
+        + Handler<Retire>
+        + Handler<SetForwards>
+        + Handler<Forwarded>
+        + Handler<Delete>
+        + Handler<Inspect>
+        + Handler<Purge>
+        + Handler<Replay>
+        + Handler<Remove>
+        + FaultHooks
+{
+}
+
+/// The fault hook a destination handles in test builds; nothing otherwise.
+#[cfg(feature = "fault-injection")]
+pub trait FaultHooks: Handler<crate::fault::Crash> {}
+
+#[cfg(feature = "fault-injection")]
+impl<A: Handler<crate::fault::Crash>> FaultHooks for A {}
+
+/// The fault hook a destination handles in test builds; nothing otherwise.
+#[cfg(not(feature = "fault-injection"))]
+pub trait FaultHooks {}
 
 #[cfg(not(feature = "fault-injection"))]
-impl<A> DestinationActor for A where
-    A: Actor<Context = Context<A>>
-        + Handler<Publish>
-        + Handler<Subscribe>
-        + Handler<Unsubscribe>
-        + Handler<Settle>
-        + Handler<Ack>
-        + Handler<Nack>
-        + Handler<Sync>
-        + Handler<Prepare>
-        + Handler<Retire>
-        + Handler<SetForwards>
-        + Handler<Forwarded>
-        + Handler<Delete>
-        + Handler<Inspect>
-        + Handler<Purge>
-        + Handler<Replay>
-        + Handler<Remove>
-{
-}
-
-/// The messages every destination actor handles (and the fault hook).
-#[cfg(feature = "fault-injection")]
-pub trait DestinationActor:
-    Actor<Context = Context<Self>>
-    + Handler<Publish>
-    + Handler<Subscribe>
-    + Handler<Unsubscribe>
-    + Handler<Settle>
-    + Handler<Ack>
-    + Handler<Nack>
-    + Handler<Sync>
-    + Handler<Prepare>
-    + Handler<Retire>
-    + Handler<SetForwards>
-    + Handler<Forwarded>
-    + Handler<Delete>
-    + Handler<Inspect>
-    + Handler<Purge>
-    + Handler<Replay>
-    + Handler<Remove>
-    + Handler<crate::fault::Crash>
-{
-}
-
-#[cfg(feature = "fault-injection")]
-impl<A> DestinationActor for A where
-    A: Actor<Context = Context<A>>
-        + Handler<Publish>
-        + Handler<Subscribe>
-        + Handler<Unsubscribe>
-        + Handler<Settle>
-        + Handler<Ack>
-        + Handler<Nack>
-        + Handler<Sync>
-        + Handler<Prepare>
-        + Handler<Retire>
-        + Handler<SetForwards>
-        + Handler<Forwarded>
-        + Handler<Delete>
-        + Handler<Inspect>
-        + Handler<Purge>
-        + Handler<Replay>
-        + Handler<Remove>
-        + Handler<crate::fault::Crash>
-{
-}
+impl<A> FaultHooks for A {}
 
 impl DestinationRef {
     /// The handle of the destination actor at `addr`, known as `id`.
