@@ -466,14 +466,68 @@ fn the_dashboards_cover_what_operators_need() {
 
 /// Grafana's template variables, replaced by values Prometheus would see.
 fn substitute(expr: &str) -> String {
+    substitute_for(expr, "localhost:9613", "/queue/orders")
+}
+
+/// Like [`substitute`], for one `instance` and one `destination`.
+fn substitute_for(expr: &str, instance: &str, destination: &str) -> String {
     let out = expr
         .replace("$__rate_interval", "1m")
         .replace("$__interval", "1m")
         .replace("$__range", "1h")
-        .replace("$destination", "/queue/orders")
-        .replace("$instance", "localhost:9613");
+        .replace("$destination", destination)
+        .replace("$instance", instance);
     assert!(!out.contains('$'), "unknown template variable in {expr}");
     out
+}
+
+#[tokio::test]
+async fn every_panel_has_data_from_a_fresh_broker_through_a_real_prometheus() {
+    // What an operator sees on the first day: no client has connected and no
+    // destination exists, yet no panel may say "no data".
+    let broker = TestBroker::start();
+    let mut prom = PrometheusServer::start(broker.http());
+    prom.wait_for("up{job=\"stompede\"}", 1.0).await;
+    let instance = broker.http().to_string();
+    let mut pending: Vec<(String, String)> = Vec::new();
+    for (file, d) in dashboards() {
+        // Before any traffic the only destination series are the shared ones.
+        let destination = stompede::metrics::OTHER;
+        for (at, expr) in target_exprs(&d) {
+            let promql = substitute_for(&expr, &instance, destination);
+            pending.push((format!("{file} {at}"), promql));
+        }
+        for q in variable_queries(&d) {
+            let promql = series_of_label_values(&q);
+            pending.push((format!("{file} variable {q}"), promql));
+        }
+    }
+    assert!(pending.len() >= 40, "only {} queries", pending.len());
+    // rate() needs two scrapes in its window: poll each query until it has a sample.
+    let deadline = tokio::time::Instant::now() + PROMETHEUS_TIMEOUT;
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for (at, promql) in pending {
+            match prom.query(&promql).await {
+                Some(result) if !result.is_empty() => {}
+                _ => still.push((at, promql)),
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let list: Vec<String> = pending.iter().map(|(a, q)| format!("{a}: {q}")).collect();
+            panic!(
+                "panels with no data on a fresh broker:\n{}\nscrape:\n{}",
+                list.join("\n"),
+                broker.scrape().await.text
+            );
+        }
+        // A poll interval for Prometheus' next scrape, not synchronisation.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 /// A rules file with one recording rule per expression.
