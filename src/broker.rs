@@ -18,7 +18,7 @@ use crate::destination::{DestinationPolicy, DiskLimits, Storage};
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::{Metrics, MetricsError};
 use crate::model::MemoryBudget;
-use crate::router::Router;
+use crate::router::{DurableHandle, Router};
 use crate::settings::Settings;
 use crate::shared::{SecurityError, Shared};
 use crate::store::{Journal, Store, StoreError};
@@ -160,7 +160,11 @@ pub async fn serve(
     let shared = Shared::new(
         settings,
         metrics.clone(),
-        (router.clone().recipient(), router.clone().recipient()),
+        (
+            router.clone().recipient(),
+            router.clone().recipient(),
+            DurableHandle::of(&router),
+        ),
         store,
         memory,
         security,
