@@ -311,6 +311,17 @@ async fn persistent_backlog_and_the_subscription_survive_a_restart() {
     producer
         .publish_sync("/topic/r", "p2", &[("persistent", "true")])
         .await;
+    // A COMMIT's RECEIPT, too, follows the subscription's journal.
+    let begin = Frame::new(Command::Begin).with_header("transaction", "t");
+    producer.send_with_receipt(begin, "b").await;
+    let send = Frame::new(Command::Send)
+        .with_header("destination", "/topic/r")
+        .with_header("transaction", "t")
+        .with_header("persistent", "true")
+        .with_body("t1");
+    producer.send(send).await;
+    let commit = Frame::new(Command::Commit).with_header("transaction", "t");
+    producer.send_with_receipt(commit, "c").await;
     drop(producer);
 
     let broker = broker.restart(&[]);
@@ -325,7 +336,7 @@ async fn persistent_backlog_and_the_subscription_survive_a_restart() {
         "/topic/r",
         "s",
         &activemq("r"),
-        &["p1", "p2", "p3"],
+        &["p1", "p2", "t1", "p3"],
     )
     .await;
     for m in &got {

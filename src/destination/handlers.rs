@@ -203,7 +203,13 @@ impl<S: Delivery> Handler<Forwarded> for Destination<S> {
             // A durable subscription's queue: its limits apply as to a
             // client's SEND (`reject` drops the copy, counted), and `block`
             // pauses the topic's publisher through the shared permit.
-            let _ = this.run(ctx, |s, core| s.publish(core, messages, true));
+            let count = messages.len();
+            if this
+                .run(ctx, |s, core| s.publish(core, messages, true))
+                .is_ok()
+            {
+                this.core.counts.taken(count);
+            }
             this.run(ctx, |s, core| s.dispatch(core));
             if let Some(p) = _permit {
                 if this.strategy.must_pause(&this.core) {
@@ -358,13 +364,35 @@ impl<S: Delivery> Handler<Sync> for Destination<S> {
                 let _ = tx.send(r);
             }),
         );
+        // A topic's copies for durable subscriptions were sent before this
+        // reply: their queues' own Sync (sent after them) covers them, so a
+        // COMMIT to a topic is durable in its subscribers' queues too.
+        let queues: Vec<_> = self
+            .forwards
+            .iter()
+            .filter(|f| f.to.kind() == Kind::Queue)
+            .map(|f| f.to.clone())
+            .collect();
+        let queues = futures_util::future::join_all(
+            queues.into_iter().map(|q| async move { q.sync().await }),
+        );
         Box::pin(async move {
             match rx.await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(StoreFailed(e.to_string())),
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(StoreFailed(e.to_string())),
                 // The actor stopped before the batch completed: nothing says it is durable.
-                Err(_) => Err(StoreFailed("the queue stopped".into())),
+                Err(_) => return Err(StoreFailed("the queue stopped".into())),
             }
+            for r in queues.await {
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => {
+                        return Err(StoreFailed("a durable subscription's queue stopped".into()))
+                    }
+                }
+            }
+            Ok(())
         })
     }
 }

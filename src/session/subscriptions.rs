@@ -101,6 +101,14 @@ impl Session {
         if self.subs.contains_key(&id) {
             return self.fail(SubscriptionError::IdInUse(id), receipt);
         }
+        let destination = self.own_temp_queue(&destination).unwrap_or(destination);
+        if let Err(e) = self.check_temp_owner(&destination) {
+            return self.fail(e, receipt);
+        }
+        let max = self.shared.settings.limits.max_subscriptions;
+        if self.subs.len() >= max {
+            return self.fail(SessionError::TooManySubscriptions(max), receipt);
+        }
         let on_topic = destination.starts_with(&self.shared.settings.destinations.topic_prefix);
         let (source, selector, durable) = match durable.filter(|_| on_topic) {
             None => (Source::Named(destination.clone()), selector, None),
@@ -122,14 +130,6 @@ impl Session {
                 (source, None, Some(key))
             }
         };
-        let destination = self.own_temp_queue(&destination).unwrap_or(destination);
-        if let Err(e) = self.check_temp_owner(&destination) {
-            return self.fail(e, receipt);
-        }
-        let max = self.shared.settings.limits.max_subscriptions;
-        if self.subs.len() >= max {
-            return self.fail(SessionError::TooManySubscriptions(max), receipt);
-        }
         let d = &self.shared.settings.destinations;
         let prefetch = prefetch.unwrap_or(d.default_prefetch).min(d.max_prefetch);
         let window_bytes =
