@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{body, AdminApi, Client, TestBroker, ADMIN_TOML, QUIET};
+use common::{body, seg, AdminApi, Client, TestBroker, ADMIN_TOML, QUIET};
 use stompede::protocol::{Command, Frame};
 
 /// CONNECT headers of a 1.2 client with `client-id`.
@@ -456,4 +456,14 @@ async fn a_durable_subscription_is_a_queue_in_metrics_and_the_admin_api() {
     let s = broker.scrape().await;
     let labels = [("destination", name), ("kind", "queue")];
     assert_eq!(s.value("stompede_destination_messages_ready", &labels), 2.0);
+
+    // An operator deleting the queue removes the subscription with it.
+    let out = api
+        .expect("DELETE", &format!("/api/destinations/{}", seg(name)), 200)
+        .await;
+    assert_eq!(out["discarded"], 2, "{out}");
+    publish_all(&mut producer, "/topic/w", &["w3"], &[]).await;
+    let mut sub = broker.client_with(&login).await;
+    sub.subscribe_with("/topic/w", "s", &activemq("feed")).await;
+    sub.expect_nothing(QUIET).await;
 }

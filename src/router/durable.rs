@@ -16,7 +16,7 @@ use super::{PatternIndex, Router};
 use crate::messages::destination::{DestinationRef, Forward};
 use crate::messages::router::{DurableError, OpenDurable, RemoveDurable, RouteError};
 use crate::model::selector::Selector;
-use crate::model::DurableKey;
+use crate::model::{is_durable_queue, DurableKey};
 
 /// One durable subscription.
 struct DurableSub {
@@ -98,6 +98,15 @@ impl Router {
         topic
             .strip_prefix(self.policy.topic_prefix.as_str())
             .filter(|t| !t.is_empty())
+    }
+
+    /// Whether `name` is a durable subscription's queue that no longer
+    /// exists: a copy still on its way to it (or a dead letter replayed to
+    /// it) must not bring it back as an unbound queue.
+    pub(super) fn durable_gone(&self, name: &str) -> bool {
+        is_durable_queue(&self.policy.queue_prefix, name)
+            && !self.durables.subs.contains_key(name)
+            && !self.destinations.contains_key(name)
     }
 
     /// Binds a durable subscription (its queue started, pinned) and tells

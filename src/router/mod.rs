@@ -207,6 +207,10 @@ impl Handler<Reroute> for Router {
 
     fn handle(&mut self, msg: Reroute, ctx: &mut Self::Context) {
         let Reroute::Publish { destination, msg } = msg;
+        if self.durable_gone(&destination) {
+            tracing::debug!(destination = %destination, "copy for a removed durable subscription dropped");
+            return;
+        }
         match self.resolve(&destination, ctx.address()) {
             Ok(d) => d.publish(msg),
             Err(e @ RouteError::TempQueueGone { .. }) => {
@@ -224,6 +228,10 @@ impl Handler<DeadLetter> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: DeadLetter, ctx: &mut Self::Context) {
+        if self.durable_gone(&msg.destination) {
+            tracing::warn!(destination = %msg.destination, "message for a removed durable subscription dropped");
+            return;
+        }
         match self.resolve(&msg.destination, ctx.address()) {
             Ok(d) => d.publish(Publish {
                 messages: vec![msg.data],
