@@ -214,8 +214,13 @@ pub async fn serve(
     ready.store(false, Ordering::Release);
     let _ = listener.send(StopAccepting { grace }).await;
     http_handle.stop(true).await;
-    for a in arbiters {
+    for a in &arbiters {
         a.stop();
+    }
+    // Their destinations hold the journal: joined, so that "stopped" means
+    // the journal is closed (and its lock free for the next broker).
+    for a in arbiters {
+        let _ = a.join();
     }
     tracing::info!("stopped");
     Ok(())

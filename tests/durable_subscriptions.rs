@@ -15,6 +15,23 @@ fn with_client_id(id: &str) -> [(&str, &str); 3] {
     [("accept-version", "1.2"), ("host", "/"), ("client-id", id)]
 }
 
+/// Connects as `id` once the broker has let go of the id's previous
+/// connection (ended by an ERROR just now, so its session may still be
+/// releasing its subscriptions).
+async fn reconnect(broker: &TestBroker, id: &str) -> Client {
+    let deadline = tokio::time::Instant::now() + common::TIMEOUT;
+    loop {
+        if let Some(c) = Client::connect_if_accepted(broker.stomp(), &with_client_id(id)).await {
+            return c;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "client id {id} still held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// The ActiveMQ spelling of a durable SUBSCRIBE named `name`.
 fn activemq(name: &str) -> Vec<(&str, &str)> {
     vec![
@@ -237,7 +254,7 @@ async fn activemq_and_artemis_names_need_a_client_id_and_names_keep_their_topic(
         .with_header("activemq.subscriptionName", "x");
     c.expect_error_after(f, "needs a client-id").await;
 
-    let mut c = broker.client_with(&with_client_id("changer")).await;
+    let mut c = reconnect(&broker, "changer").await;
     c.subscribe_with("/topic/a", "1", &activemq("n")).await;
     let f = Frame::new(Command::Subscribe)
         .with_header("destination", "/topic/a")
@@ -245,7 +262,7 @@ async fn activemq_and_artemis_names_need_a_client_id_and_names_keep_their_topic(
         .with_header("activemq.subscriptionName", "n");
     c.expect_error_after(f, "already consumed").await;
 
-    let mut c = broker.client_with(&with_client_id("changer")).await;
+    let mut c = reconnect(&broker, "changer").await;
     let f = Frame::new(Command::Subscribe)
         .with_header("destination", "/topic/b")
         .with_header("id", "1")
@@ -418,7 +435,7 @@ async fn durable_subscriptions_are_bounded() {
     c.expect_error_after(f, "destinations.max_durable_subscriptions")
         .await;
     // The existing ones still open; removing one makes room.
-    let mut c = broker.client_with(&with_client_id("many")).await;
+    let mut c = reconnect(&broker, "many").await;
     c.subscribe_with("/topic/a", "1", &activemq("one")).await;
     unsubscribe(&mut c, "1", &[("activemq.subscriptionName", "one")]).await;
     c.subscribe_with("/topic/a", "3", &activemq("three")).await;
