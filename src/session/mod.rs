@@ -157,7 +157,14 @@ impl Session {
                 ack,
                 prefetch,
                 selector,
-            } => self.subscribe(destination, id, (ack, prefetch, selector), receipt, ctx),
+                exclusive,
+            } => self.subscribe(
+                destination,
+                id,
+                (ack, prefetch, selector, exclusive),
+                receipt,
+                ctx,
+            ),
             ClientCommand::Unsubscribe { id } => self.unsubscribe(id, receipt, ctx),
             ClientCommand::Ack {
                 target,

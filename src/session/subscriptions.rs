@@ -36,7 +36,7 @@ impl Session {
         &mut self,
         destination: String,
         id: String,
-        (ack, prefetch, selector): (AckMode, Option<u32>, Option<Arc<Selector>>),
+        (ack, prefetch, selector, exclusive): (AckMode, Option<u32>, Option<Arc<Selector>>, bool),
         receipt: Option<String>,
         ctx: &mut Ctx,
     ) {
@@ -80,6 +80,7 @@ impl Session {
                     prefetch,
                     window_bytes,
                     selector: selector.clone(),
+                    exclusive,
                     deliver: deliver.clone(),
                     fail: fail.clone(),
                     receipt: receipt_for_dest.clone().map(|r| (receipted.clone(), r)),
