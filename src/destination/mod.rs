@@ -18,6 +18,7 @@ mod disk_alarm;
 mod durability;
 mod durable;
 mod handlers;
+mod lanes;
 mod operations;
 mod paging;
 mod policy;

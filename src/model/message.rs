@@ -37,6 +37,8 @@ pub struct MessageData {
     pub published_at: Instant,
     /// Its `expires` header (ms since the epoch), read once.
     pub expires_at: Option<u64>,
+    /// Its `priority` header (0-9, 4 when absent), read once: the lane a queue keeps it in.
+    pub priority: u8,
     /// `headers` encoded for delivery, once per protocol version (1.0, 1.1,
     /// 1.2) and shared by every subscriber.
     encoded: [OnceLock<Bytes>; 3],
@@ -60,6 +62,7 @@ impl MessageData {
         Arc::new(MessageData {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             expires_at: expires_of(&headers),
+            priority: super::priority_of(&headers),
             headers: headers.into(),
             body,
             published_at: Instant::now(),
@@ -99,6 +102,7 @@ impl MessageData {
         Arc::new(MessageData {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             expires_at: None,
+            priority: super::priority_of(&headers),
             headers: headers.into(),
             body: self.body.clone(),
             published_at: Instant::now(),
@@ -115,6 +119,7 @@ impl MessageData {
         Arc::new(MessageData {
             id: self.id,
             expires_at: self.expires_at,
+            priority: self.priority,
             headers: self.headers.clone(),
             body: self.body.clone(),
             published_at: self.published_at,
@@ -132,6 +137,7 @@ impl MessageData {
         Arc::new(MessageData {
             id,
             expires_at: expires_of(&headers),
+            priority: super::priority_of(&headers),
             headers: headers.into(),
             body,
             published_at: Instant::now(),
