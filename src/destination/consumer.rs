@@ -139,6 +139,7 @@ impl Consumer {
             ack: self.ack.as_str(),
             prefetch: self.prefetch,
             unacknowledged: self.outstanding.len(),
+            exclusive: self.exclusive,
         }
     }
 
