@@ -74,7 +74,12 @@ fn decode_in_pieces(
         match codec.decode_eof(&mut buf) {
             Ok(Some(Inbound::Frame(f))) => frames.push(f),
             Ok(Some(Inbound::Heartbeat)) => {}
-            Ok(None) => return Outcome { frames, error: None },
+            Ok(None) => {
+                return Outcome {
+                    frames,
+                    error: None,
+                }
+            }
             Err(e) => {
                 return Outcome {
                     frames,
@@ -117,8 +122,7 @@ fn tricky(version: Version) -> impl Strategy<Value = String> {
     } else {
         &['a', '0', ' ', ':', '\n', '\\', 'é', '€']
     };
-    prop::collection::vec(prop::sample::select(chars), 0..8)
-        .prop_map(|cs| cs.into_iter().collect())
+    prop::collection::vec(prop::sample::select(chars), 0..8).prop_map(|cs| cs.into_iter().collect())
 }
 
 const CLIENT_COMMANDS: [Command; 11] = [
