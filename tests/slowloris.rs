@@ -203,3 +203,42 @@ async fn slow_connections_are_closed_and_do_not_slow_a_probe() {
     // The probe is still served.
     probe.publish_sync("/queue/probe", "still here", &[]).await;
 }
+
+/// Heart-beat EOLs between frames do not start the frame clock: a client
+/// that only heart-beats for longer than `limits.frame_timeout_ms`, then
+/// sends a whole frame, is still served; one that leaves a frame unfinished
+/// that long is not.
+#[tokio::test]
+async fn only_an_unfinished_frame_runs_out_of_time() {
+    let broker = TestBroker::with(&[("STOMPEDE__LIMITS__FRAME_TIMEOUT_MS", "600")]);
+    let mut raw = broker.raw().await;
+    let reply = raw
+        .stomp_connect(&[("accept-version", "1.2"), ("host", "/")])
+        .await;
+    assert_eq!(reply.command, Command::Connected, "{reply:?}");
+    raw.expect_frame_eol().await;
+    // Three times the frame timeout of heart-beats only (the pacing of a
+    // client, not a wait for the broker).
+    for _ in 0..18 {
+        raw.send(b"\n").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    raw.send(b"SEND\ndestination:/queue/beats\nreceipt:r1\n\nhi\0")
+        .await;
+    let receipt = raw.read_frame().await;
+    assert_eq!(receipt.command, Command::Receipt, "{receipt:?}");
+    raw.expect_frame_eol().await;
+
+    // Half a frame, then nothing: ERROR within the timeout (plus slack).
+    let sent = Instant::now();
+    raw.send(b"SEND\ndestination:/queue/beats\n").await;
+    let error = raw.read_frame().await;
+    assert_eq!(error.command, Command::Error, "{error:?}");
+    assert_eq!(error.header("message"), Some("frame not completed in time"));
+    let waited = sent.elapsed();
+    assert!(
+        waited >= Duration::from_millis(600),
+        "ERROR after only {waited:?}"
+    );
+    raw.expect_closed().await;
+}
