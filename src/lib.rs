@@ -14,6 +14,7 @@
 //! - [`store`]: the durable journal for persistent messages, behind the `Store` trait.
 //! - [`settings`], [`metrics`], [`telemetry`], [`auth`]: configuration and operations.
 //! - [`admin`]: the admin API and status page on the HTTP listener.
+//! - [`systemd`]: readiness notifications to the service manager (`Type=notify`).
 
 pub mod admin;
 pub mod auth;
@@ -35,6 +36,7 @@ pub mod settings;
 pub mod shared;
 pub mod store;
 pub mod supervision;
+pub mod systemd;
 pub mod telemetry;
 pub mod tls;
 pub mod transaction;

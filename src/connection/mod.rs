@@ -20,7 +20,6 @@ mod output;
 mod reader;
 mod writer;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -80,7 +79,7 @@ pub struct Connection {
     open_gauge: Option<prometheus::IntGauge>,
     last_write: Instant,
     last_read: LastRead,
-    subs: HashMap<u64, SubInfo>,
+    subs: foldhash::HashMap<u64, SubInfo>,
     listener: Recipient<ConnectionClosed>,
     writer: tokio::task::JoinHandle<()>,
     /// Tells the reader to stop decoding and linger (it is never aborted:
@@ -175,7 +174,7 @@ impl Connection {
                 open_gauge: None,
                 last_write: Instant::now(),
                 last_read,
-                subs: HashMap::new(),
+                subs: foldhash::HashMap::default(),
                 listener,
                 writer,
                 stop_reading,

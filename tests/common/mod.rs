@@ -18,6 +18,7 @@ mod frames;
 mod http;
 mod process;
 mod programs;
+mod prometheus;
 mod raw;
 mod scrape;
 mod settled;
@@ -34,6 +35,7 @@ pub use self::{
     http::{http_get, http_request, HttpAnswer},
     process::{parse_listening, run_binary_to_exit, strip_ansi, BrokerProcess},
     programs::{browser_dir, require_node_packages, require_program, run_node_script},
+    prometheus::{sample_value, PrometheusServer, PROMETHEUS_TIMEOUT},
     raw::RawClient,
     scrape::{parse_metrics, Sample, Scrape},
     settled::assert_interop_run_settled,
