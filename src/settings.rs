@@ -274,6 +274,13 @@ pub struct LimitSettings {
     pub max_connections_per_ip: usize,
     pub max_subscriptions: usize,
     pub connect_timeout_ms: u64,
+    /// Time a frame may take to arrive once its first byte has.
+    pub frame_timeout_ms: u64,
+    /// Time a closing connection keeps reading (and discarding) after its
+    /// write side is shut, so the client reads the last frame, not a reset.
+    pub close_linger_ms: u64,
+    /// Bytes a closing connection reads (and discards) at most meanwhile.
+    pub close_linger_bytes: usize,
     pub max_inflight_frames: usize,
     /// Body bytes in flight, about (see `connection::reader::InFlight`).
     pub max_inflight_bytes: usize,
@@ -379,6 +386,7 @@ impl Settings {
                 self.limits.max_connections_per_ip as u64,
             ),
             ("auth.max_verifications", self.auth.max_verifications as u64),
+            ("limits.frame_timeout_ms", self.limits.frame_timeout_ms),
             ("limits.max_frame_size", self.limits.max_frame_size as u64),
             ("limits.max_headers", self.limits.max_headers as u64),
             ("limits.max_header_line", self.limits.max_header_line as u64),
@@ -568,6 +576,16 @@ impl Settings {
     /// How long a new connection may take to send CONNECT.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.limits.connect_timeout_ms)
+    }
+
+    /// How long one frame may take to arrive, from its first byte.
+    pub fn frame_timeout(&self) -> Duration {
+        Duration::from_millis(self.limits.frame_timeout_ms)
+    }
+
+    /// How long a closing socket keeps reading after its write side is shut.
+    pub fn close_linger(&self) -> Duration {
+        Duration::from_millis(self.limits.close_linger_ms)
     }
 }
 

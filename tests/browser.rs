@@ -3,7 +3,9 @@
 //! real headless Chromium (Debian's /usr/bin/chromium driven by
 //! playwright-core, tests/browser/chat_browser.mjs) chatting through the
 //! broker's WebSocket listener. Fails, never skips, when chromium, node or
-//! the npm packages are missing: run tests/setup.sh.
+//! the npm packages are missing: run tests/setup.sh. The same over wss: the
+//! page, loaded over plain HTTP, talks to `listeners.websocket_tls` with a
+//! certificate made at test time (rcgen).
 
 mod common;
 
@@ -23,6 +25,34 @@ fn chat_broker(vendor: &std::path::Path) -> TestBroker {
         ("STOMPEDE__HTTP__CHAT_PAGE", "true"),
         ("STOMPEDE__HTTP__CHAT_VENDOR_DIR", vendor),
     ])
+}
+
+/// Chromium, node and the npm packages the browser scenarios need.
+fn require_browser() -> PathBuf {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").is_file(),
+        "/usr/bin/chromium is required by this test: run tests/setup.sh (apt-get install chromium chromium-driver)"
+    );
+    require_node_packages(&["@stomp/stompjs", "playwright-core"])
+}
+
+/// Runs tests/browser/chat_browser.mjs on `url` (with `options`) and checks
+/// the screenshot of bob's page it leaves in `shot_name`.
+async fn chat_in_chromium(node: &std::path::Path, url: &str, shot_name: &str, options: &[&str]) {
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(shot_name);
+    let _ = std::fs::remove_file(&shot);
+    let shot_arg = shot.to_str().expect("utf-8 path");
+    let mut args = vec![url, shot_arg];
+    args.extend_from_slice(options);
+    run_node_script(node, "chat_browser.mjs", &args, Duration::from_secs(120)).await;
+
+    let png =
+        std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()));
+    assert!(png.len() > 1000, "screenshot is {} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "screenshot is not a PNG"
+    );
 }
 
 #[tokio::test]
@@ -77,29 +107,53 @@ async fn missing_stompjs_bundle_answers_404_saying_how_to_install_it() {
 
 #[tokio::test]
 async fn two_chat_pages_in_headless_chromium_talk_through_the_broker() {
-    assert!(
-        std::path::Path::new("/usr/bin/chromium").is_file(),
-        "/usr/bin/chromium is required by this test: run tests/setup.sh (apt-get install chromium chromium-driver)"
-    );
-    let node = require_node_packages(&["@stomp/stompjs", "playwright-core"]);
+    let node = require_browser();
     let broker = chat_broker(&vendor_dir());
-    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chat-browser.png");
-    let _ = std::fs::remove_file(&shot);
     let url = format!("http://{}/chat/", broker.http());
-    let shot_arg = shot.to_str().expect("utf-8 path");
-    run_node_script(
+    chat_in_chromium(&node, &url, "chat-browser.png", &[]).await;
+}
+
+#[tokio::test]
+async fn two_chat_pages_in_headless_chromium_talk_over_wss() {
+    let node = require_browser();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("certificate");
+    let dir = TempDir::new("wss-chat");
+    let cert = dir.write("server.pem", &certified.cert.pem());
+    let key = dir.write("server.key", &certified.signing_key.serialize_pem());
+    let vendor = vendor_dir();
+    let toml = format!(
+        "[listeners]\nwebsocket_tls = \"127.0.0.1:0\"\n\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\n\
+         [http]\nchat_page = true\nchat_vendor_dir = \"{}\"\n",
+        cert.display(),
+        key.display(),
+        vendor.display()
+    );
+    let broker = TestBroker::with_config(&toml, &[]);
+    let wss = broker
+        .handle
+        .addrs
+        .websocket_tls
+        .expect("websocket_tls bound");
+    // The page comes over plain HTTP; its STOMP connection goes over wss.
+    let url = format!(
+        "http://{}/chat/?ws=wss://localhost:{}/ws",
+        broker.http(),
+        wss.port()
+    );
+    chat_in_chromium(
         &node,
-        "chat_browser.mjs",
-        &[&url, shot_arg],
-        Duration::from_secs(120),
+        &url,
+        "chat-browser-wss.png",
+        &["--ignore-certificate-errors"],
     )
     .await;
-
-    let png =
-        std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()));
-    assert!(png.len() > 1000, "screenshot is {} bytes", png.len());
-    assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "screenshot is not a PNG"
+    let s = broker.scrape().await;
+    let wss_opened = s.value("stompede_connections_opened_total", &[("transport", "wss")]);
+    assert!(wss_opened >= 2.0, "{wss_opened} connections over wss");
+    assert_eq!(
+        s.value("stompede_connections_opened_total", &[("transport", "ws")]),
+        0.0
     );
 }

@@ -107,3 +107,80 @@ async fn one_address_is_held_to_its_share_while_others_connect() {
         .await
         .expect("slot freed");
 }
+
+/// What one connection of a flood got: admitted (kept open), or refused
+/// with this ERROR `message`, followed by a clean close.
+enum Outcome {
+    Admitted(Box<Client>),
+    Refused(String),
+}
+
+async fn flood_connection(to: std::net::SocketAddr) -> Outcome {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let stream = socket.connect(to).await.expect("connect");
+    let mut raw = RawClient::over(stream);
+    let reply = raw
+        .stomp_connect(&[("accept-version", "1.2"), ("host", "/")])
+        .await;
+    match reply.command {
+        Command::Connected => {
+            raw.expect_frame_eol().await;
+            let client = Client::over_connected(raw.stream, reply);
+            Outcome::Admitted(Box::new(client))
+        }
+        Command::Error => {
+            let message = reply.header("message").expect("message header").to_string();
+            // A clean end of stream, not a reset: the refusal lingers.
+            let rest = raw.read_until_closed().await;
+            assert!(
+                rest.iter().all(|b| *b == b'\n'),
+                "more after the refusal: {rest:?}"
+            );
+            Outcome::Refused(message)
+        }
+        _ => panic!("neither CONNECTED nor ERROR: {reply:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_flood_from_one_address_is_refused_while_another_connects_meanwhile() {
+    const SHARE: usize = 5;
+    const FLOOD: usize = 200;
+    let share = SHARE.to_string();
+    let broker = TestBroker::with(&[("STOMPEDE__LIMITS__MAX_CONNECTIONS_PER_IP", share.as_str())]);
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..FLOOD {
+        flood.spawn(flood_connection(broker.stomp()));
+    }
+    // While the flood is under way, another address connects and is served.
+    let mut other = client_from("127.0.0.2", broker.stomp())
+        .await
+        .expect("another address connects during the flood");
+    other.publish_sync("/queue/flood", "hi", &[]).await;
+
+    let (mut admitted, mut refused) = (Vec::new(), 0);
+    while let Some(outcome) = flood.join_next().await {
+        match outcome.expect("task") {
+            Outcome::Admitted(c) => admitted.push(c),
+            Outcome::Refused(message) => {
+                assert_eq!(message, "too many connections from this address");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(admitted.len(), SHARE, "admitted from one address");
+    assert_eq!(refused, FLOOD - SHARE);
+    let s = broker.scrape().await;
+    assert_eq!(
+        s.value("stompede_errors_total", &[("reason", "connection_limit")]),
+        (FLOOD - SHARE) as f64
+    );
+    // The admitted ones and the other address still work.
+    for c in &mut admitted {
+        c.publish_sync("/queue/flood", "still here", &[]).await;
+    }
+    other.publish_sync("/queue/flood", "after", &[]).await;
+}

@@ -323,6 +323,44 @@ async fn wss_carries_stomp() {
     );
 }
 
+/// The client always gets its ERROR over TLS too (tests/error_before_close.rs
+/// has the plain cases): a 1 MiB header line in one write, on a link whose
+/// send buffer cannot absorb it, is answered with the ERROR and then
+/// close_notify, not a reset.
+#[tokio::test]
+async fn a_huge_header_over_tls_gets_its_error_then_close_notify() {
+    let ca = Ca::new("test ca");
+    let dir = TempDir::new("tls");
+    let broker = TestBroker::with_config(&tls_config(&dir, &server_cert(&ca), None, ""), &[]);
+    let addr = broker.handle.addrs.stomp_tls.expect("stomp_tls bound");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_send_buffer_size(8 * 1024).expect("SO_SNDBUF");
+    let tcp = socket.connect(addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("name");
+    let mut io = TlsConnector::from(client_config(&ca, None))
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
+    let mut frame = b"CONNECT\naccept-version:1.2\nhost:/\nx-huge:".to_vec();
+    frame.resize(1024 * 1024, b'h');
+    frame.extend_from_slice(b"\n\n\0");
+    tokio::time::timeout(TIMEOUT, io.write_all(&frame))
+        .await
+        .expect("the broker stopped reading")
+        .unwrap_or_else(|e| panic!("the broker reset the connection during the write: {e}"));
+    let mut got = Vec::new();
+    tokio::time::timeout(TIMEOUT, io.read_to_end(&mut got))
+        .await
+        .expect("the broker did not close in time")
+        .unwrap_or_else(|e| panic!("the ERROR was followed by {e}, not close_notify"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("ERROR\n"), "{text}");
+    assert!(
+        text.contains("message:header line longer than 10240 bytes\n"),
+        "{text}"
+    );
+}
+
 const MUTUAL: &str = r#"
 require_client_cert = true
 

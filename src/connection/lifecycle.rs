@@ -57,7 +57,9 @@ impl Connection {
         self.close(ctx);
     }
 
-    /// Flushes, closes the write side, and stops reading.
+    /// Flushes, closes the write side, and stops decoding: the reader then
+    /// discards input for a bounded time, so the client reads the last
+    /// frames instead of a reset (see `linger.rs`).
     fn close(&mut self, ctx: &mut Context<Self>) {
         if self.state == State::Closing {
             return;
@@ -65,9 +67,7 @@ impl Connection {
         self.state = State::Closing;
         self.flush();
         let _ = self.tx.send(WriteCmd::Close);
-        if let Some(reader) = self.tasks.first() {
-            reader.abort();
-        }
+        self.stop_reading.cancel();
         self.end_session();
         ctx.run_later(CLOSE_TIMEOUT, |_, ctx| ctx.stop());
     }
@@ -246,6 +246,20 @@ impl Handler<ReadEnded> for Connection {
                 self.state = State::Closing;
                 self.end_session();
                 ctx.stop();
+            }
+            ReadEnded::FrameTimeout(limit) => {
+                let ms = limit.as_millis();
+                self.fail(
+                    ctx,
+                    Fail {
+                        message: "frame not completed in time".into(),
+                        detail: format!(
+                            "a frame must arrive whole within {ms} ms of its first byte (limits.frame_timeout_ms)"
+                        ),
+                        receipt_id: None,
+                        reason: ErrorReason::FrameTimeout,
+                    },
+                );
             }
             ReadEnded::Malformed(e, receipt_id) => {
                 let reason = e.reason();

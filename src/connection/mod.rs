@@ -7,13 +7,15 @@
 //! - `output`: the batch encoded per wake-up and handed to the writer;
 //! - `delivery`: MESSAGE frames for the connection's subscriptions;
 //! - `heartbeat`: negotiation and the timers;
-//! - `reader`, `writer`: the socket tasks, and what they tell the actor.
+//! - `reader`, `writer`: the socket tasks, and what they tell the actor;
+//! - `linger`: closing without a reset (also used for refusals at accept).
 
 mod delivery;
 mod describe;
 mod handshake;
 mod heartbeat;
 mod lifecycle;
+pub mod linger;
 mod output;
 mod reader;
 mod writer;
@@ -26,6 +28,7 @@ use std::time::Instant;
 use actix::prelude::*;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio_util::sync::CancellationToken;
 
 use delivery::SubInfo;
 pub use heartbeat::Heartbeats;
@@ -78,7 +81,10 @@ pub struct Connection {
     last_read: LastRead,
     subs: foldhash::HashMap<u64, SubInfo>,
     listener: Recipient<ConnectionClosed>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    writer: tokio::task::JoinHandle<()>,
+    /// Tells the reader to stop decoding and linger (it is never aborted:
+    /// it must hold the socket open until its bounded linger is over).
+    stop_reading: CancellationToken,
     /// The CONNECT `login`, once connected (shown by the admin API).
     login: Option<String>,
     /// Bytes handed to the writer so far.
@@ -124,15 +130,24 @@ impl Connection {
         let (tx, rx) = unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let last_read = LastRead::new();
+        let stop_reading = CancellationToken::new();
+        let written = CancellationToken::new();
+        let ending = reader::Ending {
+            stop: stop_reading.clone(),
+            written: written.clone(),
+            linger: linger::Linger::of(&shared),
+            frame_timeout: shared.settings.frame_timeout(),
+        };
         Connection::create(|ctx| {
             let me = ctx.address();
-            let reader = actix_rt::spawn(reader::read_loop(
+            actix_rt::spawn(reader::read_loop(
                 r,
                 StompCodec::new(first_limits),
                 limits,
                 me.clone(),
                 inflight,
                 last_read.clone(),
+                ending,
             ));
             let writer = actix_rt::spawn(writer::write_loop(
                 w,
@@ -140,6 +155,7 @@ impl Connection {
                 pending.clone(),
                 shared.metrics.outbound_pending_bytes.clone(),
                 me,
+                written,
             ));
             Connection {
                 id,
@@ -160,7 +176,8 @@ impl Connection {
                 last_read,
                 subs: foldhash::HashMap::default(),
                 listener,
-                tasks: vec![reader, writer],
+                writer,
+                stop_reading,
                 login: None,
                 bytes_out: 0,
                 connected_since: std::time::SystemTime::now(),
@@ -204,9 +221,8 @@ impl Actor for Connection {
         if let Some(open) = self.open_gauge.take() {
             open.dec();
         }
-        for t in &self.tasks {
-            t.abort();
-        }
+        self.stop_reading.cancel();
+        self.writer.abort();
         // The writer is aborted (same thread, so not mid-update): whatever it
         // had not written leaves the broker-wide total with it.
         let unwritten = self.pending.swap(0, Ordering::Relaxed);

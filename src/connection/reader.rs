@@ -6,14 +6,16 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
 
+use super::linger::{self, Linger};
 use super::Connection;
 use crate::protocol::{Command, Frame, Inbound, Limits, ProtocolError, StompCodec, Version};
 
@@ -41,6 +43,8 @@ pub enum ReadControl {
 #[rtype(result = "()")]
 pub enum ReadEnded {
     PeerClosed,
+    /// A frame begun was not whole within `limits.frame_timeout_ms` (this).
+    FrameTimeout(Duration),
     /// A decode error, with the bad frame's `receipt` if it had been read.
     Malformed(ProtocolError, Option<String>),
 }
@@ -148,26 +152,75 @@ const QUIET_READ: usize = 256;
 /// Bytes asked per read once reads come back full (a busy producer).
 const BUSY_READ: usize = 16 * 1024;
 
-/// Reads until the peer closes, a frame is malformed, or the actor says stop.
+/// How the reader ends: told by the connection, bounded by the settings.
+pub struct Ending {
+    /// Cancelled by the connection when it closes: stop decoding, linger.
+    pub stop: CancellationToken,
+    /// Cancelled when the writer has ended (its write side shut, or failed).
+    pub written: CancellationToken,
+    /// What the reader discards before the socket is closed.
+    pub linger: Linger,
+    /// `limits.frame_timeout_ms`: a frame begun must be whole within this.
+    pub frame_timeout: Duration,
+}
+
+/// Reads until the peer closes, a frame is malformed or too slow, or the
+/// actor says stop; then, unless the peer has closed, keeps reading and
+/// discarding (see `linger.rs`) so that the close does not reset the
+/// connection before the client has read the broker's last frames. This
+/// task, holding the read half, outlives the actor by at most the linger.
 /// `codec` starts with the limits for a connection not yet accepted; once
 /// CONNECT is, it takes `connected_limits`.
-///
-/// The read buffer starts small and grows only while reads fill it, so a
-/// thousand idle connections do not each hold a large buffer; the codec
-/// itself reserves room for a large frame once its content-length is known.
 pub async fn read_loop<R: AsyncRead + Unpin>(
     mut io: R,
-    mut codec: StompCodec,
+    codec: StompCodec,
     connected_limits: Limits,
     conn: Addr<Connection>,
     inflight: InFlight,
     last: LastRead,
+    ending: Ending,
 ) {
+    let frames = read_frames(
+        &mut io,
+        codec,
+        connected_limits,
+        &conn,
+        &inflight,
+        &last,
+        ending.frame_timeout,
+    );
+    let peer_closed = tokio::select! {
+        biased;
+        () = ending.stop.cancelled() => false,
+        closed = frames => closed,
+    };
+    if !peer_closed {
+        linger::discard(&mut io, ending.written.cancelled(), ending.linger).await;
+    }
+}
+
+/// Decodes frames and hands them over; true when it ended because the peer
+/// closed (nothing left to discard).
+///
+/// The read buffer starts small and grows only while reads fill it, so a
+/// thousand idle connections do not each hold a large buffer; the codec
+/// itself reserves room for a large frame once its content-length is known.
+async fn read_frames<R: AsyncRead + Unpin>(
+    io: &mut R,
+    mut codec: StompCodec,
+    connected_limits: Limits,
+    conn: &Addr<Connection>,
+    inflight: &InFlight,
+    last: &LastRead,
+    frame_timeout: Duration,
+) -> bool {
     let mut buf = BytesMut::new();
     let (mut busy, mut eof) = (false, false);
+    // When the frame being read began to arrive.
+    let mut frame_began: Option<tokio::time::Instant> = None;
     loop {
-        let Some(mut permit) = inflight.acquire(1, &last).await else {
-            return;
+        let Some(mut permit) = inflight.acquire(1, last).await else {
+            return false;
         };
         let decoded = loop {
             let step = if eof {
@@ -179,9 +232,26 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
                 Ok(None) if !eof => {}
                 other => break other,
             }
+            let began = if codec.in_frame() || !buf.is_empty() {
+                Some(*frame_began.get_or_insert_with(tokio::time::Instant::now))
+            } else {
+                frame_began = None;
+                None
+            };
             buf.reserve(if busy { BUSY_READ } else { QUIET_READ });
             let spare = buf.capacity() - buf.len();
-            match io.read_buf(&mut buf).await {
+            let read = io.read_buf(&mut buf);
+            let read = match began {
+                Some(t) => match tokio::time::timeout_at(t + frame_timeout, read).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        conn.do_send(ReadEnded::FrameTimeout(frame_timeout));
+                        return false;
+                    }
+                },
+                None => read.await,
+            };
+            match read {
                 Ok(0) | Err(_) => eof = true,
                 Ok(n) => {
                     last.touch();
@@ -190,12 +260,13 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
                 }
             }
         };
+        frame_began = None;
         if let Ok(Some(Inbound::Frame(frame))) = &decoded {
             let more = inflight.weight(frame.body.len()) - 1;
             if more > 0 {
-                match inflight.acquire(more, &last).await {
+                match inflight.acquire(more, last).await {
                     Some(p) => permit.merge(p),
-                    None => return,
+                    None => return false,
                 }
             }
         }
@@ -206,7 +277,8 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
             Ok(Some(Inbound::Frame(frame))) if frame.command == Command::Disconnect => {
                 conn.do_send(FrameReceived { frame, permit });
                 discard_until_closed(io).await;
-                ReadEnded::PeerClosed
+                conn.do_send(ReadEnded::PeerClosed);
+                return true;
             }
             // Only the handshake needs an answer (the version decides how the
             // next frames are unescaped); every other frame is handed over
@@ -225,22 +297,25 @@ pub async fn read_loop<R: AsyncRead + Unpin>(
                         codec.set_limits(connected_limits);
                         continue;
                     }
-                    Ok(ReadControl::Stop) | Err(_) => return,
+                    Ok(ReadControl::Stop) | Err(_) => return false,
                 }
             }
             Err(e) => ReadEnded::Malformed(e, codec.take_failed_receipt()),
-            Ok(None) => ReadEnded::PeerClosed,
+            Ok(None) => {
+                conn.do_send(ReadEnded::PeerClosed);
+                return true;
+            }
         };
         conn.do_send(ended);
-        return;
+        return false;
     }
 }
 
 /// Reads and drops bytes until the peer closes. Closing a socket with unread
 /// bytes makes the kernel send a reset, which can destroy the DISCONNECT's
-/// RECEIPT before the client reads it; the connection aborts this task once
-/// it has closed.
-async fn discard_until_closed<R: AsyncRead + Unpin>(mut io: R) {
+/// RECEIPT before the client reads it; once the connection has closed, it
+/// stops this and the bounded linger follows.
+async fn discard_until_closed<R: AsyncRead + Unpin>(io: &mut R) {
     let mut scratch = [0u8; QUIET_READ];
     while let Ok(n) = io.read(&mut scratch).await {
         if n == 0 {

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use prometheus::IntGauge;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
 
 use super::Connection;
 use crate::messages::destination::Settle;
@@ -49,13 +50,17 @@ pub enum WriteCmd {
 /// replies by the connection's in-flight frame permits. `pending` counts the
 /// bytes queued here, for the outbound-buffer bound; `total_pending` is the
 /// same count summed over all connections (`stompede_outbound_pending_bytes`).
+/// `written` is cancelled when this task ends, however it ends (aborted
+/// included): the reader's linger is counted from then.
 pub async fn write_loop<W: AsyncWrite + Unpin>(
     mut io: W,
     mut rx: UnboundedReceiver<WriteCmd>,
     pending: Arc<AtomicUsize>,
     total_pending: IntGauge,
     conn: Addr<Connection>,
+    written: CancellationToken,
 ) {
+    let _written = written.drop_guard();
     let mut failed = None;
     while let Some(cmd) = rx.recv().await {
         match cmd {

@@ -34,7 +34,6 @@ mod start;
 
 use accept::Accepted;
 pub use accept::{BACKOFF_MAX, BACKOFF_MIN, LOG_INTERVAL};
-pub use refuse::LINGER as REFUSAL_LINGER;
 
 /// A connection actor started on a worker arbiter.
 #[derive(Message)]

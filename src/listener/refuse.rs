@@ -3,29 +3,23 @@
 //! the refusal is written at once (a STOMP ERROR on TCP, an HTTP 503 on the
 //! WebSocket port, with no upgrade handshake; on the TLS ports, where no
 //! handshake has run, the socket is only closed), and the socket is gone
-//! within [`LINGER`], whatever the client does.
+//! within twice `limits.close_linger_ms`, whatever the client does: the
+//! write may take that long, then the linger of every close
+//! (`connection/linger.rs`) reads what the client sends meanwhile.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::codec::Encoder;
 
+use crate::connection::linger::{self, Linger};
 use crate::model::Transport;
 use crate::protocol::{error_frame, Command, ErrorReason, ErrorVersion, Outbound, StompCodec};
 use crate::shared::Shared;
 use crate::websocket;
-
-/// How long a refused socket is kept after the refusal is written, reading
-/// (and discarding) what the client sends meanwhile: closing with unread
-/// bytes would reset the connection, and the client might lose the refusal.
-pub const LINGER: Duration = Duration::from_millis(250);
-
-/// What a refused client may send during [`LINGER`] before it is cut off.
-const LINGER_BYTES: usize = 16 * 1024;
 
 /// Which bound a refused connection hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,22 +91,16 @@ pub(super) fn refuse(
         }
         Transport::Ws => websocket::busy_response(max),
     };
-    actix_rt::spawn(say_and_close(stream, refusal));
+    actix_rt::spawn(say_and_close(stream, refusal, Linger::of(shared)));
 }
 
-async fn say_and_close(mut stream: TcpStream, refusal: Vec<u8>) {
-    let bye = async {
+async fn say_and_close(mut stream: TcpStream, refusal: Vec<u8>, linger: Linger) {
+    let said = async {
         stream.write_all(&refusal).await?;
-        stream.shutdown().await?;
-        let mut scratch = [0u8; 4096];
-        let mut read = 0;
-        while read < LINGER_BYTES {
-            match stream.read(&mut scratch).await? {
-                0 => break,
-                n => read += n,
-            }
-        }
-        Ok::<_, std::io::Error>(())
+        stream.shutdown().await
     };
-    let _ = tokio::time::timeout(LINGER, bye).await;
+    // A client that does not read cannot hold the socket: the write is bounded too.
+    if let Ok(Ok(())) = tokio::time::timeout(linger.time, said).await {
+        linger::discard(&mut stream, std::future::ready(()), linger).await;
+    }
 }

@@ -140,6 +140,12 @@ impl StompCodec {
         self.limits = limits;
     }
 
+    /// Whether part of a frame has been consumed: the command line at least.
+    /// (Bytes of a frame still in the caller's buffer are not counted here.)
+    pub fn in_frame(&self) -> bool {
+        !matches!(self.state.phase, Phase::Command)
+    }
+
     /// Sets the negotiated version, which decides header escaping.
     pub fn set_version(&mut self, version: Version) {
         self.version = Some(version);

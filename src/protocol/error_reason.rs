@@ -17,6 +17,8 @@ pub enum ErrorReason {
     ConnectTimeout,
     /// A destination name the broker does not serve.
     Destination,
+    /// A frame begun was not whole within `limits.frame_timeout_ms`.
+    FrameTimeout,
     /// The client's heart-beats stopped.
     HeartbeatTimeout,
     /// The broker failed internally (a destination or transaction is gone).
@@ -51,13 +53,14 @@ pub enum ErrorReason {
 
 impl ErrorReason {
     /// Every reason, in label order (for pre-registering metric series).
-    pub const ALL: [ErrorReason; 21] = [
+    pub const ALL: [ErrorReason; 22] = [
         ErrorReason::Ack,
         ErrorReason::Admin,
         ErrorReason::Auth,
         ErrorReason::ConnectionLimit,
         ErrorReason::ConnectTimeout,
         ErrorReason::Destination,
+        ErrorReason::FrameTimeout,
         ErrorReason::HeartbeatTimeout,
         ErrorReason::Internal,
         ErrorReason::Io,
@@ -84,6 +87,7 @@ impl ErrorReason {
             ErrorReason::ConnectionLimit => "connection_limit",
             ErrorReason::ConnectTimeout => "connect_timeout",
             ErrorReason::Destination => "destination",
+            ErrorReason::FrameTimeout => "frame_timeout",
             ErrorReason::HeartbeatTimeout => "heartbeat_timeout",
             ErrorReason::Internal => "internal",
             ErrorReason::Io => "io",

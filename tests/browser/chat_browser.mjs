@@ -1,7 +1,9 @@
 // The chat page in a real headless Chromium, driven by playwright-core (run by tests/browser.rs).
 //
-// Usage: node chat_browser.mjs http://HOST:PORT/chat/ SCREENSHOT.png
+// Usage: node chat_browser.mjs http://HOST:PORT/chat/[?ws=wss://HOST:PORT/ws] SCREENSHOT.png [--ignore-certificate-errors]
 //
+// With --ignore-certificate-errors (for a broker whose wss certificate was
+// made by the test), Chromium accepts any server certificate.
 // Uses the Debian chromium at /usr/bin/chromium with a fresh profile; never
 // downloads a browser. Opens the page twice (alice and bob in one room),
 // checks each sees the other present, sends from alice, waits for the
@@ -15,9 +17,10 @@ import { chromium } from 'playwright-core';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TIMEOUT_MS = 15000;
-const [pageUrl, screenshot] = process.argv.slice(2);
-if (!pageUrl || !screenshot) {
-  console.error('usage: node chat_browser.mjs http://HOST:PORT/chat/ SCREENSHOT.png');
+const [pageUrl, screenshot, ...options] = process.argv.slice(2);
+const ignoreCertificateErrors = options.includes('--ignore-certificate-errors');
+if (!pageUrl || !screenshot || options.some(o => o !== '--ignore-certificate-errors')) {
+  console.error('usage: node chat_browser.mjs http://HOST:PORT/chat/ SCREENSHOT.png [--ignore-certificate-errors]');
   process.exit(2);
 }
 const room = `test${process.pid}`;
@@ -64,7 +67,9 @@ async function main() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...(ignoreCertificateErrors ? ['--ignore-certificate-errors'] : []),
     ],
+    ignoreHTTPSErrors: ignoreCertificateErrors,
     viewport: { width: 1000, height: 700 },
     timeout: TIMEOUT_MS,
   });

@@ -130,6 +130,17 @@ impl Client {
         Some(client.negotiate(reply))
     }
 
+    /// A client on `stream`, whose CONNECT was already answered with
+    /// `connected` (read by the test itself), nothing else buffered.
+    pub fn over_connected(stream: TcpStream, connected: Frame) -> Client {
+        let client = Client {
+            framed: Framed::new(stream, ClientCodec(StompCodec::new(Limits::default()))),
+            version: Version::V1_0,
+            connected: Frame::new(Command::Connected),
+        };
+        client.negotiate(connected)
+    }
+
     /// Adopts the version CONNECTED settled on, for decoding and for ACKs.
     fn negotiate(mut self, connected: Frame) -> Client {
         let v = negotiated(&connected);

@@ -31,6 +31,14 @@ impl RawClient {
         }
     }
 
+    /// A raw client on a stream already connected (for socket options).
+    pub fn over(stream: TcpStream) -> RawClient {
+        RawClient {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
     /// Writes `bytes` as they are.
     pub async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
