@@ -198,10 +198,17 @@ impl Metrics {
 
     /// A fresh registry configured by the `[metrics]` section.
     pub fn from_settings(s: &MetricsSettings) -> Result<Metrics, MetricsError> {
+        Self::for_node(s, None)
+    }
+
+    /// Like [`from_settings`](Self::from_settings); in cluster mode every series also carries
+    /// `node="<cluster.node>"`, so one Prometheus can tell the nodes' series apart.
+    pub fn for_node(s: &MetricsSettings, node: Option<&str>) -> Result<Metrics, MetricsError> {
         Self::build(
             s.max_destinations,
             Selection::new(&s.include, &s.exclude),
             s.enabled,
+            node,
         )
     }
 
@@ -211,7 +218,7 @@ impl Metrics {
         max_destinations: usize,
         selection: Selection,
     ) -> Result<Metrics, MetricsError> {
-        Self::build(max_destinations, selection, true)
+        Self::build(max_destinations, selection, true, None)
     }
 
     /// `enabled = false` keeps the families (at zero) but makes every
@@ -220,8 +227,10 @@ impl Metrics {
         max_destinations: usize,
         selection: Selection,
         enabled: bool,
+        node: Option<&str>,
     ) -> Result<Metrics, MetricsError> {
-        let r = Registry::new_custom(Some("stompede".into()), None)
+        let labels = node.map(|n| std::iter::once(("node".to_string(), n.to_string())).collect());
+        let r = Registry::new_custom(Some("stompede".into()), labels)
             .map_err(MetricsError::of("registry"))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(

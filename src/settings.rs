@@ -46,6 +46,28 @@ pub struct Settings {
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
     pub admin: Admin,
+    pub cluster: Cluster,
+}
+
+/// Cluster mode: several nodes serving one set of destinations through NATS (docs/cluster.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Off: a single embedded broker that never connects to NATS.
+    pub enabled: bool,
+    /// NATS servers to connect to (any of them; the client follows the cluster's gossip).
+    pub nats_urls: Vec<String>,
+    /// This node's name, unique in the cluster: set on what it publishes, and its metrics label.
+    pub node: String,
+    /// JetStream replicas of each queue stream (1, 3 or 5; at most the NATS cluster's size).
+    pub replicas: usize,
+    /// First token of every subject and stream name stompede uses, so clusters can share NATS.
+    pub stream_prefix: String,
+    /// Topic messages from other nodes handed to local topics at once; more wait in NATS's
+    /// subscription buffer (and are dropped there, counted, if it overflows).
+    pub max_inflight: usize,
+    /// How long start-up waits for the first NATS connection before failing.
+    pub connect_timeout_ms: u64,
 }
 
 /// The admin API and status page on the HTTP listener (HTTP basic authentication).
@@ -465,6 +487,7 @@ impl Settings {
             }
         }
         self.validate_redelivery()?;
+        self.validate_cluster()?;
         for (key, value) in [
             ("listeners.stomp_tls", &self.listeners.stomp_tls),
             ("listeners.websocket_tls", &self.listeners.websocket_tls),
@@ -506,6 +529,47 @@ impl Settings {
     }
 
     /// The redelivery settings, globally and in each policy.
+    fn validate_cluster(&self) -> Result<(), SettingsError> {
+        let c = &self.cluster;
+        if !c.enabled {
+            return Ok(());
+        }
+        let invalid = |key, reason: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        // Both are used verbatim as NATS subject tokens and stream-name parts.
+        let token = |v: &str| {
+            !v.is_empty()
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !token(&c.node) {
+            return invalid(
+                "cluster.node",
+                "must be set, of letters, digits, '-' and '_' only",
+            );
+        }
+        if !token(&c.stream_prefix) {
+            return invalid(
+                "cluster.stream_prefix",
+                "must be set, of letters, digits, '-' and '_' only",
+            );
+        }
+        if c.nats_urls.is_empty() {
+            return invalid("cluster.nats_urls", "must name at least one NATS server");
+        }
+        if !(1..=5).contains(&c.replicas) {
+            return invalid("cluster.replicas", "must be between 1 and 5");
+        }
+        if c.max_inflight == 0 {
+            return invalid("cluster.max_inflight", "must be greater than 0");
+        }
+        Ok(())
+    }
+
     fn validate_redelivery(&self) -> Result<(), SettingsError> {
         let d = &self.destinations;
         let invalid = |key, reason: String| Err(SettingsError::Invalid { key, reason });

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::model::{MemoryBudget, PolicyOverride, QueueLimits, Redelivery, SlowConsumer};
 
 use super::storage::Storage;
+use crate::cluster::Backplane;
 use crate::settings::Settings;
 
 /// What destinations need from the configuration.
@@ -46,6 +47,8 @@ pub struct DestinationPolicy {
     pub storage: Option<Arc<Storage>>,
     /// Waiting messages a queue with selective consumers looks past per dispatch.
     pub selector_lookahead: usize,
+    /// This node's NATS connection in cluster mode: topics relay what their clients publish.
+    pub backplane: Option<Arc<Backplane>>,
 }
 
 impl DestinationPolicy {
@@ -85,12 +88,19 @@ impl DestinationPolicy {
             max_destinations: s.limits.max_destinations,
             storage: None,
             selector_lookahead: s.destinations.selector_lookahead,
+            backplane: None,
         }
     }
 
     /// The same policy, keeping persistent messages in `storage`.
     pub fn with_storage(mut self, storage: Arc<Storage>) -> Self {
         self.storage = Some(storage);
+        self
+    }
+
+    /// The same policy in cluster mode, relaying topic publishes through `backplane`.
+    pub fn with_backplane(mut self, backplane: Arc<Backplane>) -> Self {
+        self.backplane = Some(backplane);
         self
     }
 
