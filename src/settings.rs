@@ -68,6 +68,13 @@ pub struct Cluster {
     pub max_inflight: usize,
     /// How long start-up waits for the first NATS connection before failing.
     pub connect_timeout_ms: u64,
+    /// How long JetStream waits for a node's ack before giving a queue message to another
+    /// node (a node that died); held messages get progress acks well within it.
+    pub ack_wait_ms: u64,
+    /// Unacknowledged messages of one queue across all nodes (the consumer's max_ack_pending).
+    pub max_ack_pending: usize,
+    /// Most messages one pull asks for (also bounded by the local subscriptions' free windows).
+    pub max_pull_batch: usize,
 }
 
 /// The admin API and status page on the HTTP listener (HTTP basic authentication).
@@ -566,6 +573,15 @@ impl Settings {
         }
         if c.max_inflight == 0 {
             return invalid("cluster.max_inflight", "must be greater than 0");
+        }
+        if c.max_ack_pending == 0 || c.max_pull_batch == 0 {
+            return invalid(
+                "cluster.max_ack_pending",
+                "max_ack_pending and max_pull_batch must be greater than 0",
+            );
+        }
+        if c.ack_wait_ms < 300 {
+            return invalid("cluster.ack_wait_ms", "must be at least 300");
         }
         Ok(())
     }

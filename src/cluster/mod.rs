@@ -9,6 +9,7 @@
 //!
 //! With `cluster.enabled = false` nothing here runs and no NATS connection is made.
 
+mod queue;
 mod subject;
 mod topics;
 mod wire;
@@ -24,6 +25,9 @@ use tokio::sync::Semaphore;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
+/// JetStream's message and acknowledgement kinds, as queue actors use them.
+pub use async_nats::jetstream::{AckKind, Message as JetStreamMessage};
+pub use queue::{Pulled, QueueLink};
 pub use subject::{escape, unescape};
 pub use wire::{decode, encode, WireError, NODE_HEADER};
 
@@ -86,6 +90,18 @@ pub struct Backplane {
     prefix: String,
     /// `destinations.topic_prefix`, stripped before a topic name becomes a subject token.
     topic_prefix: String,
+    /// `destinations.queue_prefix`, likewise for queues.
+    queue_prefix: String,
+    /// `cluster.replicas`.
+    replicas: usize,
+    /// `cluster.ack_wait_ms`: how long JetStream waits for an ack before redelivering.
+    pub ack_wait: Duration,
+    /// `cluster.max_ack_pending`: unacknowledged messages of one queue, all nodes together.
+    max_ack_pending: i64,
+    /// `cluster.max_pull_batch`.
+    pub max_pull_batch: usize,
+    /// When this process connected (ns since the epoch): part of its JetStream message ids.
+    boot: u128,
     connected: Arc<AtomicBool>,
     /// Relayed topic messages being handed to local topics (`cluster.max_inflight`).
     inflight: Arc<Semaphore>,
@@ -150,6 +166,14 @@ impl Backplane {
             node: Arc::from(c.node.as_str()),
             prefix: c.stream_prefix.clone(),
             topic_prefix: settings.destinations.topic_prefix.clone(),
+            queue_prefix: settings.destinations.queue_prefix.clone(),
+            replicas: c.replicas,
+            ack_wait: Duration::from_millis(c.ack_wait_ms),
+            max_ack_pending: i64::try_from(c.max_ack_pending).unwrap_or(i64::MAX),
+            max_pull_batch: c.max_pull_batch,
+            boot: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
             connected,
             inflight: Arc::new(Semaphore::new(c.max_inflight)),
             metrics: m,

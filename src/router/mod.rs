@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::destination::{DestinationPolicy, Queue, Topic};
+use crate::destination::{ClusterQueue, DestinationPolicy, Queue, Topic};
 use crate::messages::destination::{DestinationRef, Publish};
 use crate::messages::router::{
     DeadLetter, DeleteDestination, DeleteError, DestinationFailed, DestinationIdle,
@@ -83,10 +83,20 @@ impl Router {
         let dest =
             if name.starts_with(&policy.queue_prefix) && name.len() > policy.queue_prefix.len() {
                 let n = key.clone();
-                let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
-                    Queue::new(n, policy, id, router, metrics)
-                });
-                DestinationRef::of(&addr, Kind::Queue, id)
+                if policy.backplane.is_some() {
+                    // Cluster mode: the queue's messages live in its JetStream stream.
+                    let addr = Supervisor::start_in_arbiter(&arbiter, move |ctx| {
+                        let mut q = ClusterQueue::new(n, policy, id, router, metrics);
+                        q.attach(ctx);
+                        q
+                    });
+                    DestinationRef::of(&addr, Kind::Queue, id)
+                } else {
+                    let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
+                        Queue::new(n, policy, id, router, metrics)
+                    });
+                    DestinationRef::of(&addr, Kind::Queue, id)
+                }
             } else if let Some(topic) = name
                 .strip_prefix(&policy.topic_prefix)
                 .filter(|t| !t.is_empty())
