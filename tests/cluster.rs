@@ -424,3 +424,65 @@ async fn with_three_replicas_the_loss_of_one_nats_server_loses_nothing() {
     want.sort();
     assert_eq!(bodies, want);
 }
+
+#[tokio::test]
+async fn a_node_killed_under_load_loses_nothing_receipted_its_messages_go_to_other_nodes() {
+    let nats = NatsCluster::start().await;
+    let dir = TempDir::new("cluster-kill");
+    // A short ack wait, so the killed node's messages come back within the test's patience.
+    let fast = "ack_wait_ms = 1000\n";
+    let victim_toml = dir.write("a.toml", &format!("{}{fast}", nats.cluster_toml("a", 1)));
+    let path = victim_toml.display().to_string();
+    let mut victim = BrokerProcess::start(&["--config", &path], &[]).await;
+    let b = TestBroker::with_config(&format!("{}{fast}", nats.cluster_toml("b", 1)), &[]);
+    let c = TestBroker::with_config(&format!("{}{fast}", nats.cluster_toml("c", 1)), &[]);
+
+    // The victim's consumer takes what it can and never acknowledges.
+    let mut held = victim.client().await;
+    held.subscribe_with(
+        "/queue/work",
+        "v",
+        &[("ack", "client-individual"), ("prefetch", "20")],
+    )
+    .await;
+    let mut p = b.client().await;
+    let mut sent = Vec::new();
+    for k in 0..100 {
+        let text = format!("m{k}");
+        send_patiently(&mut p, "/queue/work", &text).await;
+        sent.push(text);
+    }
+    // Under load: the victim holds a window's worth when it dies.
+    let took = held.recv_messages(20).await;
+    assert_eq!(took.len(), 20);
+    victim.kill9().await;
+
+    let mut survivor = c.client().await;
+    survivor
+        .subscribe_with(
+            "/queue/work",
+            "s",
+            &[("ack", "client-individual"), ("prefetch", "50")],
+        )
+        .await;
+    let got = drain(std::slice::from_mut(&mut survivor), 100).await;
+    let mut bodies: Vec<String> = got.iter().map(|(b, _)| b.clone()).collect();
+    bodies.sort();
+    sent.sort();
+    assert_eq!(
+        bodies, sent,
+        "every receipted message, once, after the kill"
+    );
+    // What the victim held comes back flagged as a redelivery.
+    let held_bodies: Vec<String> = took.iter().map(body).collect();
+    for (b, redelivered) in &got {
+        if held_bodies.contains(b) {
+            assert!(
+                redelivered,
+                "{b} was held by the killed node: redelivered:true"
+            );
+        }
+    }
+    survivor.ping().await;
+    survivor.expect_nothing(QUIET).await;
+}

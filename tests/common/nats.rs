@@ -97,8 +97,19 @@ pub struct NatsCluster {
 
 impl NatsCluster {
     /// Starts three servers and waits until every one reports JetStream ready
-    /// (`/healthz` answers 200 once a meta leader is known).
+    /// (`/healthz` answers 200 once a meta leader is known). A server that exits
+    /// at start-up (a port taken between choosing and binding it) is retried
+    /// with fresh ports, a few times.
     pub async fn start() -> NatsCluster {
+        for _ in 0..3 {
+            if let Some(c) = Self::try_start().await {
+                return c;
+            }
+        }
+        panic!("nats-server kept exiting at start-up (ports taken?)");
+    }
+
+    async fn try_start() -> Option<NatsCluster> {
         let dir = TempDir::new("nats");
         let ports = free_ports(9);
         let routes: Vec<String> = (0..3)
@@ -126,9 +137,8 @@ impl NatsCluster {
             s.spawn();
             servers.push(s);
         }
-        let cluster = NatsCluster { servers, dir };
-        cluster.wait_ready().await;
-        cluster
+        let mut cluster = NatsCluster { servers, dir };
+        cluster.wait_ready().await.then_some(cluster)
     }
 
     /// Every server's client URL (as `cluster.nats_urls` takes them).
@@ -155,13 +165,22 @@ impl NatsCluster {
         std::fs::read_to_string(self.servers[i].config.with_extension("log")).unwrap_or_default()
     }
 
-    async fn wait_ready(&self) {
+    /// Whether every server became ready; false if one exited first.
+    async fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + READY_WITHIN;
-        for (i, s) in self.servers.iter().enumerate() {
+        for i in 0..self.servers.len() {
             loop {
-                let addr: SocketAddr = ([127, 0, 0, 1], s.monitor).into();
+                let addr: SocketAddr = ([127, 0, 0, 1], self.servers[i].monitor).into();
                 if healthz(addr).await == Some(200) {
                     break;
+                }
+                let exited = self.servers.iter_mut().any(|s| {
+                    s.child
+                        .as_mut()
+                        .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+                });
+                if exited {
+                    return false;
                 }
                 assert!(
                     Instant::now() < deadline,
@@ -172,7 +191,7 @@ impl NatsCluster {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        let _ = &self.dir;
+        true
     }
 }
 
