@@ -19,7 +19,7 @@ use crate::destination::{DestinationPolicy, DiskLimits, Storage};
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::{Metrics, MetricsError};
 use crate::model::MemoryBudget;
-use crate::router::Router;
+use crate::router::{DurableHandle, Router};
 use crate::settings::Settings;
 use crate::shared::{SecurityError, Shared};
 use crate::store::{Journal, Store, StoreError};
@@ -178,7 +178,11 @@ pub async fn serve(
     let shared = Shared::new(
         settings,
         metrics.clone(),
-        (router.clone().recipient(), router.clone().recipient()),
+        (
+            router.clone().recipient(),
+            router.clone().recipient(),
+            DurableHandle::of(&router),
+        ),
         store,
         memory,
         security,
@@ -233,8 +237,13 @@ pub async fn serve(
     ready.store(false, Ordering::Release);
     let _ = listener.send(StopAccepting { grace }).await;
     http_handle.stop(true).await;
-    for a in arbiters {
+    for a in &arbiters {
         a.stop();
+    }
+    // Their destinations hold the journal: joined, so that "stopped" means
+    // the journal is closed (and its lock free for the next broker).
+    for a in arbiters {
+        let _ = a.join();
     }
     tracing::info!("stopped");
     Ok(())

@@ -25,7 +25,7 @@ struct State {
 async fn scrape(state: web::Data<State>) -> HttpResponse {
     let encoder = TextEncoder::new();
     let mut out = Vec::new();
-    match encoder.encode(&state.metrics.registry().gather(), &mut out) {
+    match encoder.encode(&state.metrics.gather(), &mut out) {
         Ok(()) => HttpResponse::Ok()
             .content_type(encoder.format_type())
             .body(out),

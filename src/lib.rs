@@ -15,6 +15,7 @@
 //! - [`settings`], [`metrics`], [`telemetry`], [`auth`]: configuration and operations.
 //! - [`admin`]: the admin API and status page on the HTTP listener.
 //! - [`cluster`]: cluster mode, several nodes sharing destinations through NATS.
+//! - [`systemd`]: readiness notifications to the service manager (`Type=notify`).
 
 pub mod admin;
 pub mod auth;
@@ -37,6 +38,7 @@ pub mod settings;
 pub mod shared;
 pub mod store;
 pub mod supervision;
+pub mod systemd;
 pub mod telemetry;
 pub mod tls;
 pub mod transaction;

@@ -1,5 +1,6 @@
 //! The `stompede` binary: runs the broker (loads configuration, sets up
-//! logging, serves until Ctrl-C or SIGTERM, then stops gracefully), checks a
+//! logging, serves until Ctrl-C or SIGTERM, then stops gracefully; tells
+//! systemd when it is ready and when it stops), checks a
 //! configuration file, or operates a running broker (`stompede admin`).
 
 mod cli;
@@ -8,9 +9,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use stompede::{broker, telemetry, Settings};
+use stompede::{broker, systemd, telemetry, Settings};
 
 use cli::{Cli, Command};
+
+/// mimalloc instead of glibc's malloc: a third fewer instructions per message
+/// (allocation was a third of them), at the same resident memory once arenas
+/// are committed on demand (`.cargo/config.toml`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
@@ -50,8 +57,17 @@ fn run(config: Option<&Path>) -> ExitCode {
     let run = async {
         // Handlers go in before any listener is bound, so a SIGTERM that
         // arrives as soon as the "listening" line is logged is still graceful.
-        let shutdown = shutdown_signal();
-        broker::serve(settings, shutdown, |_| {}).await
+        let signal = shutdown_signal();
+        let shutdown = async {
+            signal.await;
+            systemd::notify_or_warn(systemd::STOPPING);
+        };
+        // Every listener is bound (and accepting) when `serve` calls back:
+        // only then may systemd start the units ordered after this one.
+        broker::serve(settings, shutdown, |addrs| {
+            systemd::notify_or_warn(&systemd::ready_message(&addrs))
+        })
+        .await
     };
     match system.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,10 @@
 //! Prometheus metrics: one registry per broker instance, never the global one.
 //!
+//! The broker's families are prefixed `stompede_`; the process collector's
+//! sit in a second, unprefixed registry so that they keep the conventional
+//! names (`process_cpu_seconds_total`, …) that standard dashboards query, and
+//! [`Metrics::gather`] merges the two for `/metrics`.
+//!
 //! Handles are resolved once — per destination when its actor starts, per
 //! command when the broker starts — so the hot path touches only atomics: no
 //! lock, no label lookup, no formatting per message. Gauges move by deltas
@@ -21,7 +26,8 @@ pub use select::Selection;
 
 use thiserror::Error;
 
-use crate::protocol::Command;
+use crate::model::Transport;
+use crate::protocol::{Command, ErrorReason, Version};
 use crate::settings::MetricsSettings;
 
 /// A metric family could not be built or registered: a start-up error for
@@ -108,7 +114,10 @@ pub const TX_OUTCOMES: [&str; 3] = [
 
 /// Every metric family of one broker.
 pub struct Metrics {
+    /// The `stompede_` families.
     registry: Registry,
+    /// Unprefixed: the process collector (`process_*`).
+    process: Registry,
     /// Open client connections (CONNECTED sent, not yet closed) by transport and protocol version.
     pub connections: IntGaugeVec,
     /// Connections accepted, by transport.
@@ -232,11 +241,14 @@ impl Metrics {
         let labels = node.map(|n| std::iter::once(("node".to_string(), n.to_string())).collect());
         let r = Registry::new_custom(Some("stompede".into()), labels)
             .map_err(MetricsError::of("registry"))?;
+        let process = Registry::new();
         #[cfg(target_os = "linux")]
-        r.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))
-        .map_err(MetricsError::of("process collector"))?;
+        process
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .map_err(MetricsError::of("process collector"))?;
+        build_info(&r)?;
         let families = destination_families(&r)?;
         let frames_received = counter(
             &r,
@@ -303,7 +315,7 @@ impl Metrics {
         for v in ["SEND", "SUBSCRIBE"] {
             auth_denied.with_label_values(&[v]);
         }
-        for t in ["tcp", "ws", "tls", "wss"] {
+        for t in Transport::ALL.map(Transport::label) {
             connections_opened.with_label_values(&[t]);
             connections_refused.with_label_values(&[t]);
         }
@@ -312,14 +324,36 @@ impl Metrics {
         }
         for k in ["queue", "topic"] {
             families.live.with_label_values(&[k]);
+            families.create_other(k);
+        }
+        // Whether or not per-message counting is on, every command's series
+        // exists (the handles below stay `None` when it is off).
+        for c in Command::ALL {
+            frames_received.with_label_values(&[c.as_str()]);
+            frames_sent.with_label_values(&[c.as_str()]);
+        }
+        let connections = gauge(
+            &r,
+            "connections",
+            "Open client connections, by transport and protocol version.",
+            &["transport", "version"],
+        )?;
+        for t in Transport::ALL {
+            for v in Version::SUPPORTED {
+                connections.with_label_values(&[t.label(), v.as_str()]);
+            }
+        }
+        let errors = counter(
+            &r,
+            "errors_total",
+            "ERROR frames sent, by reason.",
+            &["reason"],
+        )?;
+        for e in ErrorReason::ALL {
+            errors.with_label_values(&[e.label()]);
         }
         Ok(Metrics {
-            connections: gauge(
-                &r,
-                "connections",
-                "Open client connections, by transport and protocol version.",
-                &["transport", "version"],
-            )?,
+            connections,
             connections_opened,
             accept_errors,
             connections_refused,
@@ -327,12 +361,7 @@ impl Metrics {
             sent_by_command: by_command(&frames_sent),
             frames_received,
             frames_sent,
-            errors: counter(
-                &r,
-                "errors_total",
-                "ERROR frames sent, by reason.",
-                &["reason"],
-            )?,
+            errors,
             auth_failures: counter(&r, "auth_failures_total", "Failed logins.", &[])?
                 .with_label_values::<&str>(&[]),
             auth_denied,
@@ -372,12 +401,22 @@ impl Metrics {
                 enabled,
             )),
             registry: r,
+            process,
         })
     }
 
-    /// The registry to encode on `/metrics`.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// Every family to encode on `/metrics`: the broker's (`stompede_*`)
+    /// and the process collector's (`process_*`), sorted by name.
+    pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let mut families = self.registry.gather();
+        families.extend(self.process.gather());
+        families.sort_by(|a, b| a.name().cmp(b.name()));
+        families
+    }
+
+    /// Registers a collector of its own (cluster mode's `stompede_cluster_*` series).
+    pub fn register(&self, c: Box<dyn prometheus::core::Collector>) -> prometheus::Result<()> {
+        self.registry.register(c)
     }
 
     /// Adds the journal's figures (`stompede_store_*`), read from `store` at each scrape.
@@ -404,6 +443,26 @@ impl Metrics {
     pub fn destination(&self, name: &str, kind: &'static str) -> DestinationMetrics {
         self.destinations.acquire(name, kind)
     }
+}
+
+/// `stompede_build_info{version, profile}` = 1: which build is running, to
+/// join onto other series (`* on(instance) group_left(version)`) or to spot
+/// a mixed-version cluster.
+fn build_info(r: &Registry) -> Result<(), MetricsError> {
+    let info = gauge(
+        r,
+        "build_info",
+        "Always 1; the labels say which build runs: version (Cargo package version) and profile (release or debug).",
+        &["version", "profile"],
+    )?;
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    info.with_label_values(&[env!("CARGO_PKG_VERSION"), profile])
+        .set(1);
+    Ok(())
 }
 
 fn destination_families(r: &Registry) -> Result<destination::Families, MetricsError> {

@@ -345,6 +345,8 @@ pub struct Destinations {
     pub slow_consumer: crate::model::SlowConsumer,
     pub policies: Vec<crate::model::PolicyOverride>,
     pub selector_lookahead: usize,
+    /// Most durable topic subscriptions the broker keeps (docs/destinations.md).
+    pub max_durable_subscriptions: usize,
 }
 
 /// Transaction bounds.

@@ -2,9 +2,10 @@
 //! security rules (accounts, permissions, certificates) are swapped whole on
 //! SIGHUP, and each reader takes the set current when it looks.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::Recipient;
@@ -12,7 +13,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use thiserror::Error;
 
 use crate::auth::{AuthConfigError, Authenticator, FailedLogins, Verifier};
-use crate::messages::router::{Resolve, TempQueues};
+use crate::messages::router::{DurableHandle, Resolve, TempQueues};
 use crate::metrics::Metrics;
 use crate::model::MemoryBudget;
 use crate::settings::{Listeners, Settings};
@@ -54,6 +55,10 @@ pub struct Shared {
     pub router: Recipient<Resolve>,
     /// Where sessions claim and release their temporary queues.
     pub temp_queues: Recipient<TempQueues>,
+    /// Where sessions open and remove durable subscriptions.
+    pub durables: DurableHandle,
+    /// The CONNECT `client-id`s of the connected clients.
+    pub client_ids: Arc<ClientIds>,
     /// Accounts and permissions, replaced on reload.
     pub auth: ArcSwap<Authenticator>,
     /// The bounded pool passcode hashes are checked in.
@@ -76,7 +81,7 @@ impl Shared {
     pub fn new(
         settings: Settings,
         metrics: Arc<Metrics>,
-        (router, temp_queues): (Recipient<Resolve>, Recipient<TempQueues>),
+        (router, temp_queues, durables): (Recipient<Resolve>, Recipient<TempQueues>, DurableHandle),
         store: Option<Arc<dyn Store>>,
         memory: Arc<MemoryBudget>,
         security: (Authenticator, Option<Arc<rustls::ServerConfig>>),
@@ -96,6 +101,8 @@ impl Shared {
             metrics,
             router,
             temp_queues,
+            durables,
+            client_ids: Arc::new(ClientIds::default()),
             auth: ArcSwap::from_pointee(auth),
             tls: ArcSwapOption::new(tls),
             store,
@@ -124,5 +131,52 @@ impl Shared {
     /// A connection/session id, unique for the broker's lifetime.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The `client-id`s of connected clients: one connection per client id at a
+/// time (as ActiveMQ), so a durable subscription has one subscriber.
+/// Bounded by the connection limit: each entry belongs to a live session.
+#[derive(Debug, Default)]
+pub struct ClientIds {
+    live: Mutex<HashSet<String>>,
+}
+
+impl ClientIds {
+    /// Claims `id` for one connection; `None` if another holds it.
+    pub fn claim(self: &Arc<Self>, id: &str) -> Option<ClientIdClaim> {
+        let mut live = match self.live.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        live.insert(id.to_string()).then(|| ClientIdClaim {
+            id: id.to_string(),
+            ids: self.clone(),
+        })
+    }
+}
+
+/// A connection's hold on its `client-id`, given back when dropped (when
+/// its session ends, after it has left its subscriptions).
+#[derive(Debug)]
+pub struct ClientIdClaim {
+    id: String,
+    ids: Arc<ClientIds>,
+}
+
+impl ClientIdClaim {
+    /// The client id held.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for ClientIdClaim {
+    fn drop(&mut self) {
+        let mut live = match self.ids.live.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        live.remove(&self.id);
     }
 }

@@ -1,6 +1,6 @@
 //! The Grafana dashboards in `dashboards/` match the broker: they select
 //! their Prometheus datasource through a variable, every metric they query
-//! exists in a real scrape, and every PromQL expression parses (`promtool
+//! exists in a fresh broker's scrape (and after traffic), and every PromQL expression parses (`promtool
 //! check rules` on a rules file built from them).
 
 mod common;
@@ -97,25 +97,124 @@ fn variable_queries(d: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Every `stompede_*` metric name mentioned in `expr`.
+/// Every metric name `expr` selects: the identifiers of PromQL that are not
+/// functions (followed by `(`), aggregations, keywords, label names (in
+/// `{...}` matchers and `by`/`without`/`on`/`ignoring`/`group_*` lists),
+/// durations (`[...]`), numbers or strings.
 fn metric_names(expr: &str) -> BTreeSet<String> {
+    // Aggregations may be followed by `by (...)` rather than `(`.
+    const KEYWORDS: [&str; 19] = [
+        "bool",
+        "and",
+        "or",
+        "unless",
+        "offset",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+        "limit_ratio",
+    ];
+    const LABEL_LISTS: [&str; 6] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let chars: Vec<char> = expr.chars().collect();
     let mut out = BTreeSet::new();
-    let mut rest = expr;
-    while let Some(i) = rest.find("stompede_") {
-        let preceded_by_ident = rest[..i]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-        let tail = &rest[i..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-            .unwrap_or(tail.len());
-        if !preceded_by_ident {
-            out.insert(tail[..end].to_string());
+    let mut i = 0;
+    // Skips from an opening bracket (or quote) at `i` past its closing one.
+    let skip = |i: usize, close: char| -> usize {
+        let mut j = i + 1;
+        while j < chars.len() && chars[j] != close {
+            // Strings inside matchers may hold the closing character.
+            if chars[j] == '"' || chars[j] == '\'' {
+                let q = chars[j];
+                j += 1;
+                while j < chars.len() && chars[j] != q {
+                    j += if chars[j] == '\\' { 2 } else { 1 };
+                }
+            }
+            j += 1;
         }
-        rest = &tail[end..];
+        j + 1
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '"' | '\'' | '`' => i = skip(i, c),
+            '{' => i = skip(i, '}'),
+            '[' => i = skip(i, ']'),
+            c if c.is_ascii_digit() || c == '.' => {
+                // A number (1e3, 0x1f, 0.5): digits, letters and dots together.
+                while i < chars.len() && (ident(chars[i]) || chars[i] == '.') {
+                    i += 1;
+                }
+            }
+            c if ident(c) => {
+                let start = i;
+                while i < chars.len() && ident(chars[i]) {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let mut next = i;
+                while next < chars.len() && chars[next].is_whitespace() {
+                    next += 1;
+                }
+                let call = chars.get(next) == Some(&'(');
+                if LABEL_LISTS.contains(&word.as_str()) {
+                    if call {
+                        i = skip(next, ')');
+                    }
+                } else if !call && !KEYWORDS.contains(&word.as_str()) {
+                    out.insert(word);
+                }
+            }
+            _ => i += 1,
+        }
     }
     out
+}
+
+#[test]
+fn metric_names_are_the_selected_series_only() {
+    let names = |e: &str| metric_names(e).into_iter().collect::<Vec<_>>();
+    assert_eq!(
+        names(
+            r#"histogram_quantile(0.99, sum by (destination, le) (rate(stompede_x_bucket{destination=~"/q/{a}", kind!="by"}[5m])))"#
+        ),
+        ["stompede_x_bucket"]
+    );
+    assert_eq!(
+        names("time() - process_start_time_seconds{instance=~\"$instance\"}"),
+        ["process_start_time_seconds"]
+    );
+    assert_eq!(
+        names(
+            "sum without (kind) (a_total) / on (instance) group_left (version) b_info > bool 1e3"
+        ),
+        ["a_total", "b_info"]
+    );
+}
+
+/// The names a broker serves: its own (`stompede_*`) and the process
+/// collector's under their conventional, unprefixed names.
+fn is_broker_metric(name: &str) -> bool {
+    (name.starts_with("stompede_") && !name.starts_with("stompede_process_"))
+        || name.starts_with("process_")
 }
 
 const DATASOURCE: &str = "${datasource}";
@@ -167,9 +266,10 @@ fn dashboards_select_prometheus_through_the_datasource_variable() {
                     refs.insert(t["refId"].to_string()),
                     "{file}: {title} refIds"
                 );
+                let names = metric_names(t["expr"].as_str().unwrap_or_default());
                 assert!(
-                    t["expr"].as_str().is_some_and(|e| e.contains("stompede_")),
-                    "{file}: panel {title} target {t}"
+                    !names.is_empty() && names.iter().all(|n| is_broker_metric(n)),
+                    "{file}: panel {title} target {t} queries {names:?}"
                 );
             }
         }
@@ -218,8 +318,101 @@ fn destination_board_filters_by_a_destination_variable() {
     }
 }
 
+/// Every metric the dashboards query (panel targets and variables), by where.
+fn dashboard_metrics() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (file, d) in dashboards() {
+        let mut exprs = target_exprs(&d);
+        exprs.extend(
+            variable_queries(&d)
+                .into_iter()
+                .map(|q| ("variable".into(), series_of_label_values(&q))),
+        );
+        for (at, expr) in exprs {
+            for name in metric_names(&expr) {
+                out.push((format!("{file} {at}"), name));
+            }
+        }
+    }
+    out
+}
+
+/// The series selector of Grafana's `label_values(SELECTOR, LABEL)` (whose
+/// last argument is a label name, not a metric); other queries unchanged.
+fn series_of_label_values(query: &str) -> String {
+    query
+        .trim()
+        .strip_prefix("label_values(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|args| args.rsplit_once(','))
+        .map_or_else(|| query.to_string(), |(series, _)| series.to_string())
+}
+
+/// Panics naming every dashboard metric missing from `scrape`.
+fn assert_scrape_has_every_dashboard_metric(scrape: &Scrape) {
+    let names = scrape.names();
+    let mut missing = Vec::new();
+    for (at, name) in dashboard_metrics() {
+        // A histogram is exposed as _bucket/_sum/_count samples only.
+        for suffix in ["_bucket", "_sum", "_count"] {
+            if let Some(base) = name.strip_suffix(suffix) {
+                if scrape.types.contains_key(base) {
+                    assert_eq!(
+                        scrape.types[base], "histogram",
+                        "{at}: {name} on a non-histogram"
+                    );
+                }
+            }
+        }
+        if !names.contains(&name) {
+            missing.push(format!("{at}: {name}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "metrics not in the scrape:\n{}",
+        missing.join("\n")
+    );
+}
+
 #[tokio::test]
-async fn every_metric_the_dashboards_query_exists_in_a_real_scrape() {
+async fn every_metric_the_dashboards_query_exists_in_a_fresh_brokers_scrape() {
+    // No client, no destination, no error yet: every panel must still have
+    // series (at 0), not "no data".
+    let broker = TestBroker::start();
+    let scrape = broker.scrape().await;
+    assert_scrape_has_every_dashboard_metric(&scrape);
+    // Process metrics under the names the Prometheus client libraries use.
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(scrape.names().contains(name), "{name} missing");
+    }
+    assert!(
+        !scrape.text.contains("stompede_process_"),
+        "process metrics must not carry the stompede_ prefix"
+    );
+    let info: Vec<_> = scrape
+        .samples
+        .iter()
+        .filter(|(n, _, _)| n == "stompede_build_info")
+        .collect();
+    assert_eq!(info.len(), 1, "{info:?}");
+    let (_, labels, value) = info[0];
+    assert_eq!(*value, 1.0);
+    assert!(
+        labels.contains(&("version".into(), env!("CARGO_PKG_VERSION").into())),
+        "{labels:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_metric_the_dashboards_query_exists_after_traffic() {
     let broker = TestBroker::start();
     // Traffic touching every family: a queue with an ack, a topic, an ERROR.
     let mut keep_open = broker.client().await;
@@ -234,52 +427,24 @@ async fn every_metric_the_dashboards_query_exists_in_a_real_scrape() {
     p.send(Frame::new(Command::Send).with_header("destination", "/nowhere"))
         .await;
     p.expect_error().await;
-    let scrape = broker.scrape().await;
-    let names = scrape.names();
+    assert_scrape_has_every_dashboard_metric(&broker.scrape().await);
+}
 
-    let mut missing = Vec::new();
-    let mut used = BTreeSet::new();
-    for (file, d) in dashboards() {
-        let mut exprs = target_exprs(&d);
-        exprs.extend(
-            variable_queries(&d)
-                .into_iter()
-                .map(|q| ("variable".into(), q)),
-        );
-        for (at, expr) in exprs {
-            for name in metric_names(&expr) {
-                // A histogram is exposed as _bucket/_sum/_count samples only.
-                for suffix in ["_bucket", "_sum", "_count"] {
-                    if let Some(base) = name.strip_suffix(suffix) {
-                        if scrape.types.contains_key(base) {
-                            assert_eq!(
-                                scrape.types[base], "histogram",
-                                "{file} {at}: {name} on a non-histogram"
-                            );
-                        }
-                    }
-                }
-                if !names.contains(&name) {
-                    missing.push(format!("{file} {at}: {name}"));
-                }
-                used.insert(name);
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "metrics not in the scrape:\n{}",
-        missing.join("\n")
-    );
+#[test]
+fn the_dashboards_cover_what_operators_need() {
+    let used: BTreeSet<String> = dashboard_metrics().into_iter().map(|(_, n)| n).collect();
     // The overview covers what the issue promises; guard against panels vanishing.
     for needed in [
         "stompede_connections",
         "stompede_errors_total",
         "stompede_actor_restarts_total",
         "stompede_destination_delivery_latency_seconds_bucket",
-        "stompede_process_resident_memory_bytes",
-        "stompede_process_cpu_seconds_total",
-        "stompede_process_open_fds",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "stompede_build_info",
         "stompede_destination_messages_dead_lettered_total",
         "stompede_destination_consumers",
         "stompede_store_fsync_duration_seconds_bucket",
@@ -293,18 +458,76 @@ async fn every_metric_the_dashboards_query_exists_in_a_real_scrape() {
     ] {
         assert!(used.contains(needed), "no dashboard uses {needed}");
     }
+    assert!(
+        used.iter().all(|n| is_broker_metric(n)),
+        "dashboards query {used:?}"
+    );
 }
 
 /// Grafana's template variables, replaced by values Prometheus would see.
 fn substitute(expr: &str) -> String {
+    substitute_for(expr, "localhost:9613", "/queue/orders")
+}
+
+/// Like [`substitute`], for one `instance` and one `destination`.
+fn substitute_for(expr: &str, instance: &str, destination: &str) -> String {
     let out = expr
         .replace("$__rate_interval", "1m")
         .replace("$__interval", "1m")
         .replace("$__range", "1h")
-        .replace("$destination", "/queue/orders")
-        .replace("$instance", "localhost:9613");
+        .replace("$destination", destination)
+        .replace("$instance", instance);
     assert!(!out.contains('$'), "unknown template variable in {expr}");
     out
+}
+
+#[tokio::test]
+async fn every_panel_has_data_from_a_fresh_broker_through_a_real_prometheus() {
+    // What an operator sees on the first day: no client has connected and no
+    // destination exists, yet no panel may say "no data".
+    let broker = TestBroker::start();
+    let mut prom = PrometheusServer::start(broker.http());
+    prom.wait_for("up{job=\"stompede\"}", 1.0).await;
+    let instance = broker.http().to_string();
+    let mut pending: Vec<(String, String)> = Vec::new();
+    for (file, d) in dashboards() {
+        // Before any traffic the only destination series are the shared ones.
+        let destination = stompede::metrics::OTHER;
+        for (at, expr) in target_exprs(&d) {
+            let promql = substitute_for(&expr, &instance, destination);
+            pending.push((format!("{file} {at}"), promql));
+        }
+        for q in variable_queries(&d) {
+            let promql = series_of_label_values(&q);
+            pending.push((format!("{file} variable {q}"), promql));
+        }
+    }
+    assert!(pending.len() >= 40, "only {} queries", pending.len());
+    // rate() needs two scrapes in its window: poll each query until it has a sample.
+    let deadline = tokio::time::Instant::now() + PROMETHEUS_TIMEOUT;
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for (at, promql) in pending {
+            match prom.query(&promql).await {
+                Some(result) if !result.is_empty() => {}
+                _ => still.push((at, promql)),
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let list: Vec<String> = pending.iter().map(|(a, q)| format!("{a}: {q}")).collect();
+            panic!(
+                "panels with no data on a fresh broker:\n{}\nscrape:\n{}",
+                list.join("\n"),
+                broker.scrape().await.text
+            );
+        }
+        // A poll interval for Prometheus' next scrape, not synchronisation.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 /// A rules file with one recording rule per expression.

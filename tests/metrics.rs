@@ -549,20 +549,33 @@ async fn outbound_pending_bytes_rise_for_a_stalled_reader_and_return_to_zero() {
 }
 
 #[tokio::test]
-async fn process_metrics_are_exported() {
+async fn process_metrics_are_exported_under_their_conventional_names() {
     let broker = TestBroker::start();
     let s = broker.scrape().await;
-    assert!(s.value("stompede_process_resident_memory_bytes", &[]) > 0.0);
-    assert!(s.value("stompede_process_open_fds", &[]) > 0.0);
-    assert!(s.value("stompede_process_max_fds", &[]) > 0.0);
-    assert!(s.value("stompede_process_start_time_seconds", &[]) > 0.0);
-    assert!(s.value("stompede_process_cpu_seconds_total", &[]) >= 0.0);
+    assert!(s.value("process_resident_memory_bytes", &[]) > 0.0);
+    assert!(s.value("process_virtual_memory_bytes", &[]) > 0.0);
+    assert!(s.value("process_open_fds", &[]) > 0.0);
+    assert!(s.value("process_max_fds", &[]) > 0.0);
+    assert!(s.value("process_threads", &[]) > 0.0);
+    let started = s.value("process_start_time_seconds", &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    // This test process started the broker thread: seconds ago, not at the epoch.
+    assert!(
+        started > now - 3600.0 && started <= now + 1.0,
+        "{started} vs {now}"
+    );
+    assert!(s.value("process_cpu_seconds_total", &[]) >= 0.0);
     assert_eq!(
-        s.types
-            .get("stompede_process_cpu_seconds_total")
-            .map(String::as_str),
+        s.types.get("process_cpu_seconds_total").map(String::as_str),
         Some("counter")
     );
+    assert!(!s.text.contains("stompede_process_"), "{}", s.text);
+    // One family each: the two registries do not both export them.
+    assert_eq!(s.text.matches("# TYPE process_open_fds ").count(), 1);
+    promtool_check_metrics(&s.text);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the outside programs the test suite needs (idempotent):
 #   promtool + prometheus (Debian package `prometheus`) for the metrics tests,
+#   systemd-analyze (Debian package `systemd`) to verify config/stompede.service,
 #   stomp.py with websocket-client (its WebSocket transport), stompman and aiostomp
 #   (PyPI, pinned below) for the Python client tests,
 #   the interop clients of tests/interop.rs: ruby + ruby-stomp (Debian), node
@@ -19,6 +20,7 @@ interop="$(cd "$(dirname "$0")" && pwd)/interop"
 browser="$(cd "$(dirname "$0")" && pwd)/browser"
 need_apt=""
 command -v promtool >/dev/null 2>&1 || need_apt="$need_apt prometheus"
+command -v systemd-analyze >/dev/null 2>&1 || need_apt="$need_apt systemd"
 command -v ruby >/dev/null 2>&1 || need_apt="$need_apt ruby"
 ruby -e 'require "stomp"' >/dev/null 2>&1 || need_apt="$need_apt ruby-stomp"
 command -v node >/dev/null 2>&1 || need_apt="$need_apt nodejs npm"

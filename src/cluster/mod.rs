@@ -51,7 +51,7 @@ struct ClusterMetrics {
 
 impl ClusterMetrics {
     fn register(metrics: &Metrics) -> Result<Self, prometheus::Error> {
-        let r = metrics.registry();
+        let r = metrics;
         let connected = IntGauge::new(
             "cluster_backplane_connected",
             "1 while this node is connected to NATS (cluster mode), else 0",

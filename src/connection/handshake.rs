@@ -19,6 +19,9 @@ pub enum HandshakeError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Heartbeat(#[from] BadHeartbeat),
+    /// Another connection holds this `client-id` (as ActiveMQ refuses it).
+    #[error("client id '{0}' is already connected")]
+    ClientIdInUse(String),
 }
 
 impl HandshakeError {
@@ -35,6 +38,9 @@ impl HandshakeError {
             }
             HandshakeError::Auth(_) => "check login and passcode".into(),
             HandshakeError::Heartbeat(_) => "heart-beat must be 'cx,cy' in milliseconds".into(),
+            HandshakeError::ClientIdInUse(_) => {
+                "one connection per client-id at a time; close the other connection first".into()
+            }
         }
     }
 
@@ -44,6 +50,7 @@ impl HandshakeError {
             HandshakeError::NoCommonVersion(_) => ErrorReason::Version,
             HandshakeError::Auth(_) => ErrorReason::Auth,
             HandshakeError::Heartbeat(_) => ErrorReason::Malformed,
+            HandshakeError::ClientIdInUse(_) => ErrorReason::Limit,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::protocol::{
     error_frame, receipt_frame, Command, ErrorReason, ErrorVersion, Frame, Version,
 };
 use crate::session::Session;
+use crate::shared::ClientIdClaim;
 
 /// How long a closing connection waits for its writer: a peer that never
 /// reads could otherwise hold it open forever.
@@ -115,8 +116,18 @@ impl Connection {
                 return ReadControl::Stop;
             }
             c.state = State::AwaitingConnect;
-            match result {
-                Ok(identity) => c.connected(negotiated, identity, ctx),
+            // Claimed once the login is checked, so a stranger cannot hold a client id.
+            let claimed = result.and_then(|identity| {
+                match frame.header("client-id").filter(|id| !id.is_empty()) {
+                    None => Ok((identity, None)),
+                    Some(id) => match c.shared.client_ids.claim(id) {
+                        Some(claim) => Ok((identity, Some(claim))),
+                        None => Err(HandshakeError::ClientIdInUse(id.to_string())),
+                    },
+                }
+            });
+            match claimed {
+                Ok(who) => c.connected(negotiated, who, ctx),
                 Err(e) => {
                     c.refuse(e, &frame, ctx);
                     ReadControl::Stop
@@ -128,7 +139,7 @@ impl Connection {
     fn connected(
         &mut self,
         negotiated: handshake::Negotiated,
-        identity: Identity,
+        (identity, client_id): (Identity, Option<ClientIdClaim>),
         ctx: &mut Context<Self>,
     ) -> ReadControl {
         let version = negotiated.version;
@@ -151,7 +162,7 @@ impl Connection {
             self.id,
         );
         self.session = Some(Supervisor::start(move |_| {
-            Session::new(id, version, conn, shared, identity)
+            Session::new(id, version, conn, shared, (identity, client_id))
         }));
         ReadControl::SetVersion(version)
     }

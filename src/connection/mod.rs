@@ -18,7 +18,6 @@ mod output;
 mod reader;
 mod writer;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -77,7 +76,7 @@ pub struct Connection {
     open_gauge: Option<prometheus::IntGauge>,
     last_write: Instant,
     last_read: LastRead,
-    subs: HashMap<u64, SubInfo>,
+    subs: foldhash::HashMap<u64, SubInfo>,
     listener: Recipient<ConnectionClosed>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The CONNECT `login`, once connected (shown by the admin API).
@@ -159,7 +158,7 @@ impl Connection {
                 open_gauge: None,
                 last_write: Instant::now(),
                 last_read,
-                subs: HashMap::new(),
+                subs: foldhash::HashMap::default(),
                 listener,
                 tasks: vec![reader, writer],
                 login: None,

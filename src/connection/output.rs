@@ -2,7 +2,6 @@
 //! to the writer task as one chunk (one socket write), with the auto-ack
 //! deliveries it contains so they are settled only once written.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -33,7 +32,7 @@ pub(super) struct OutputBatch {
     /// Output that precedes `out` (earlier heads and shared large bodies), in order.
     segments: Vec<Bytes>,
     /// Auto-ack deliveries in this batch, per subscription.
-    settlements: HashMap<u64, u32>,
+    settlements: foldhash::HashMap<u64, u32>,
 }
 
 /// One batch, ready for the writer.

@@ -17,7 +17,7 @@ use super::delivery::Delivery;
 use super::durability::Durability;
 use super::DestinationPolicy;
 use crate::messages::connection::{Deliver, Fail};
-use crate::messages::destination::DestinationRef;
+use crate::messages::destination::Forward;
 use crate::messages::router::{DestinationFailed, DestinationIdle, RouterHandle};
 use crate::metrics::ActorKind;
 use crate::metrics::Metrics;
@@ -44,7 +44,7 @@ pub struct Destination<S: Delivery> {
     pub(super) timer: Option<SpawnHandle>,
     failures: Failures,
     /// Permits of publishers paused until there is room.
-    pub(super) paused: Vec<OwnedSemaphorePermit>,
+    pub(super) paused: Vec<Paused>,
     recheck: bool,
     /// Batches submitted to the journal and who waits for them.
     pub(super) durability: Durability<S>,
@@ -52,8 +52,19 @@ pub struct Destination<S: Delivery> {
     wake: Option<(Instant, SpawnHandle)>,
     /// A wildcard topic (`/topic/a.*`): fed by the topics it matches, never by SEND.
     pub(super) wildcard: bool,
-    /// The wildcard topics matching this one, which get a copy of what it takes.
-    pub(super) forwards: Vec<DestinationRef>,
+    /// The wildcard topics and durable subscription queues matching this
+    /// one, which get a copy of what it takes.
+    pub(super) forwards: Vec<Forward>,
+    /// A durable subscription's queue: it never retires when idle, because
+    /// the topics feeding it hold its address.
+    pub(super) pinned: bool,
+}
+
+/// A paused publisher's permit: its own, or the one a topic's copies share
+/// (a durable subscription's full queue pauses the topic's publisher).
+pub(super) enum Paused {
+    Own(#[allow(dead_code)] OwnedSemaphorePermit),
+    Shared(#[allow(dead_code)] Arc<OwnedSemaphorePermit>),
 }
 
 impl<S: Delivery> Destination<S> {
@@ -84,12 +95,20 @@ impl<S: Delivery> Destination<S> {
             wake: None,
             wildcard: false,
             forwards: Vec::new(),
+            pinned: false,
         }
     }
 
     /// The same destination as a wildcard topic, which refuses SENDs.
     pub fn wildcard(mut self) -> Self {
         self.wildcard = true;
+        self
+    }
+
+    /// The same destination as a durable subscription's queue, which never
+    /// retires when idle.
+    pub fn pinned(mut self) -> Self {
+        self.pinned = true;
         self
     }
 
@@ -191,7 +210,7 @@ impl<S: Delivery> Actor for Destination<S> {
             });
             let idle = d.strategy.is_idle()
                 && d.core.last_activity.elapsed() >= d.core.policy.idle_timeout;
-            if idle && !d.retired {
+            if idle && !d.retired && !d.pinned {
                 d.router.idle.do_send(DestinationIdle {
                     name: d.core.name.clone(),
                 });

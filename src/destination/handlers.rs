@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::actor::{Destination, Link};
+use super::actor::{Destination, Link, Paused};
 use super::backlog::Pending;
 use super::consumer::Consumer;
 use super::delivery::{Delivery, Refused};
@@ -81,11 +81,12 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
             }
             let mut permit = match permit {
                 Some(p) if this.strategy.must_pause(&this.core) => {
-                    this.paused.push(p);
+                    this.paused.push(Paused::Own(p));
                     None
                 }
                 p => p,
             };
+            let mut queues = Vec::new();
             // The permit travels with the copies and the relay, so a slow wildcard topic
             // or NATS connection slows this topic's publishers instead of filling a mailbox.
             let shared = if copies.is_some() || relay.is_some() {
@@ -94,17 +95,57 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
                 None
             };
             if let Some(messages) = copies {
-                for to in &this.forwards {
-                    to.forward(Forwarded {
-                        messages: messages.clone(),
+                for f in &this.forwards {
+                    let is_queue = f.to.kind() == Kind::Queue;
+                    let messages: Vec<_> = messages
+                        .iter()
+                        .filter(|m| f.accepts(m))
+                        // A durable subscription's queue journals its own copy.
+                        .map(|m| {
+                            if is_queue {
+                                m.copy_for_queue()
+                            } else {
+                                m.clone()
+                            }
+                        })
+                        .collect();
+                    if messages.is_empty() {
+                        continue;
+                    }
+                    f.to.forward(Forwarded {
+                        messages,
                         _permit: shared.clone(),
                     });
+                    if is_queue {
+                        queues.push(f.to.clone());
+                    }
                 }
             }
             if let Some((backplane, messages)) = relay {
                 backplane.relay_topic(&this.core.name, &messages, shared);
             }
             match (origin, taken) {
+                (Some(o), Ok(())) if o.receipt.is_some() && !queues.is_empty() => {
+                    // Durable subscriptions took copies: the RECEIPT waits until
+                    // each of their queues has them (journaled, if persistent).
+                    let name = this.core.name.clone();
+                    let synced = futures_util::future::join_all(
+                        queues.into_iter().map(|q| async move { q.sync().await }),
+                    );
+                    ctx.spawn(synced.into_actor(this).map(move |results, _, _| {
+                        let failed = results.into_iter().find_map(|r| match r {
+                            Ok(Ok(())) => None,
+                            Ok(Err(e)) => Some(e),
+                            Err(_) => {
+                                Some(StoreFailed("a durable subscription's queue stopped".into()))
+                            }
+                        });
+                        match failed {
+                            None => o.accepted(),
+                            Some(e) => o.store_failed(&name, e),
+                        }
+                    }));
+                }
                 (Some(o), Ok(())) => {
                     // The RECEIPT waits for the fdatasync, and the permit with it, so a
                     // publisher outrunning the disk is paused rather than buffered. A
@@ -155,11 +196,43 @@ impl<S: Delivery> Handler<Forwarded> for Destination<S> {
     fn handle(&mut self, msg: Forwarded, ctx: &mut Self::Context) {
         guarded(self, ctx, |this, ctx| {
             if this.retired {
+                if !this.wildcard {
+                    // A durable subscription's queue replaced by a fresh actor
+                    // (quarantine): the copy goes to its successor.
+                    this.router.reroute.do_send(Reroute::Publish {
+                        destination: this.core.name.clone(),
+                        msg: Publish {
+                            messages: msg.messages,
+                            permit: None,
+                            origin: None,
+                        },
+                    });
+                }
                 return;
             }
             let Forwarded { messages, _permit } = msg;
-            let _ = this.run(ctx, |s, core| s.publish(core, messages, false));
+            if this.wildcard {
+                let _ = this.run(ctx, |s, core| s.publish(core, messages, false));
+                this.run(ctx, |s, core| s.dispatch(core));
+                return;
+            }
+            // A durable subscription's queue: its limits apply as to a
+            // client's SEND (`reject` drops the copy, counted), and `block`
+            // pauses the topic's publisher through the shared permit.
+            let count = messages.len();
+            if this
+                .run(ctx, |s, core| s.publish(core, messages, true))
+                .is_ok()
+            {
+                this.core.counts.taken(count);
+            }
             this.run(ctx, |s, core| s.dispatch(core));
+            if let Some(p) = _permit {
+                if this.strategy.must_pause(&this.core) {
+                    this.paused.push(Paused::Shared(p));
+                }
+            }
+            this.resume_publishers(ctx);
         });
     }
 }
@@ -307,13 +380,35 @@ impl<S: Delivery> Handler<Sync> for Destination<S> {
                 let _ = tx.send(r);
             }),
         );
+        // A topic's copies for durable subscriptions were sent before this
+        // reply: their queues' own Sync (sent after them) covers them, so a
+        // COMMIT to a topic is durable in its subscribers' queues too.
+        let queues: Vec<_> = self
+            .forwards
+            .iter()
+            .filter(|f| f.to.kind() == Kind::Queue)
+            .map(|f| f.to.clone())
+            .collect();
+        let queues = futures_util::future::join_all(
+            queues.into_iter().map(|q| async move { q.sync().await }),
+        );
         Box::pin(async move {
             match rx.await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(StoreFailed(e.to_string())),
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(StoreFailed(e.to_string())),
                 // The actor stopped before the batch completed: nothing says it is durable.
-                Err(_) => Err(StoreFailed("the queue stopped".into())),
+                Err(_) => return Err(StoreFailed("the queue stopped".into())),
             }
+            for r in queues.await {
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => {
+                        return Err(StoreFailed("a durable subscription's queue stopped".into()))
+                    }
+                }
+            }
+            Ok(())
         })
     }
 }

@@ -9,6 +9,9 @@ use super::storage::Storage;
 use crate::cluster::Backplane;
 use crate::settings::Settings;
 
+/// The file under `storage.dir` recording durable subscriptions.
+pub const DURABLE_REGISTRY_FILE: &str = "durable-subscriptions.json";
+
 /// What destinations need from the configuration.
 #[derive(Debug, Clone)]
 pub struct DestinationPolicy {
@@ -47,6 +50,10 @@ pub struct DestinationPolicy {
     pub storage: Option<Arc<Storage>>,
     /// Waiting messages a queue with selective consumers looks past per dispatch.
     pub selector_lookahead: usize,
+    /// Most durable topic subscriptions (`destinations.max_durable_subscriptions`).
+    pub max_durable_subscriptions: usize,
+    /// Where durable subscriptions are recorded, when `storage.enabled`.
+    pub durable_registry: Option<std::path::PathBuf>,
     /// This node's NATS connection in cluster mode: topics relay what their clients publish.
     pub backplane: Option<Arc<Backplane>>,
 }
@@ -88,6 +95,11 @@ impl DestinationPolicy {
             max_destinations: s.limits.max_destinations,
             storage: None,
             selector_lookahead: s.destinations.selector_lookahead,
+            max_durable_subscriptions: s.destinations.max_durable_subscriptions,
+            durable_registry: s
+                .storage
+                .enabled
+                .then(|| s.storage.dir.join(DURABLE_REGISTRY_FILE)),
             backplane: None,
         }
     }

@@ -259,7 +259,30 @@ pub struct Sync;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetForwards {
-    pub to: Vec<DestinationRef>,
+    pub to: Vec<Forward>,
+}
+
+/// Where a topic hands a copy of what it takes: a wildcard topic matching it,
+/// or the queue of a durable subscription whose topic (or pattern) matches
+/// it, which takes only what its selector selects.
+#[derive(Clone)]
+pub struct Forward {
+    pub to: DestinationRef,
+    pub selector: Option<Arc<Selector>>,
+}
+
+impl Forward {
+    /// A forward taking everything (a wildcard topic).
+    pub fn all(to: DestinationRef) -> Self {
+        Forward { to, selector: None }
+    }
+
+    /// Whether `data` goes this way.
+    pub fn accepts(&self, data: &MessageData) -> bool {
+        self.selector
+            .as_ref()
+            .is_none_or(|s| s.matches(&data.headers))
+    }
 }
 
 /// Messages a topic took, handed on to a wildcard topic whose pattern matches
@@ -458,7 +481,7 @@ impl DestinationRef {
     }
 
     /// See [`SetForwards`].
-    pub fn set_forwards(&self, to: Vec<DestinationRef>) {
+    pub fn set_forwards(&self, to: Vec<Forward>) {
         self.0.set_forwards.do_send(SetForwards { to })
     }
 

@@ -7,7 +7,8 @@ use actix::prelude::*;
 use thiserror::Error;
 
 use super::destination::{DestinationRef, Publish, StoreFailed};
-use crate::model::{DestinationId, MessageData};
+use crate::model::selector::Selector;
+use crate::model::{DestinationId, DurableKey, MessageData};
 
 /// A destination name the broker does not serve.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -38,6 +39,73 @@ pub enum RouteError {
     /// deleted with its connection and is not created again.
     #[error("temporary queue '{name}' no longer exists: its connection has gone")]
     TempQueueGone { name: String },
+    /// A client named a durable subscription's queue directly.
+    #[error("'{name}' is a durable subscription's queue: subscribe to its topic with the durable subscription headers instead")]
+    DurableQueue { name: String },
+}
+
+/// Opens (creating it if new) the durable subscription `key` on `topic`,
+/// returning its queue for the subscriber to consume from. Sent by `Session`
+/// with `send`, once per durable SUBSCRIBE; the reply comes once a new
+/// subscription's registration is on disk (when storage is enabled).
+#[derive(Message)]
+#[rtype(result = "Result<DestinationRef, DurableError>")]
+pub struct OpenDurable {
+    pub key: DurableKey,
+    /// The topic or topic pattern, prefix included (`/topic/a.*`).
+    pub topic: String,
+    /// Only messages this selects enter the subscription's queue.
+    pub selector: Option<Arc<Selector>>,
+}
+
+/// Removes the durable subscription `key` and discards its queue's backlog;
+/// the reply says whether it existed. Sent by `Session` with `send`, once per
+/// UNSUBSCRIBE carrying durable headers.
+#[derive(Message)]
+#[rtype(result = "Result<bool, DurableError>")]
+pub struct RemoveDurable {
+    pub key: DurableKey,
+}
+
+/// A durable subscription that could not be opened or removed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DurableError {
+    /// A new one beyond `destinations.max_durable_subscriptions`.
+    #[error("too many durable subscriptions: the broker keeps at most {max} (destinations.max_durable_subscriptions)")]
+    TooMany { max: usize },
+    /// The name exists for another topic or selector.
+    #[error("durable subscription {what} already exists on {topic}{selector}; UNSUBSCRIBE it with its durable headers before changing its destination or selector")]
+    Conflict {
+        what: String,
+        topic: String,
+        selector: String,
+    },
+    /// The topic, or the queue named after the subscription, is not acceptable.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// The registration could not be written to disk.
+    #[error("durable subscription not recorded: {0}")]
+    Registry(String),
+}
+
+/// Where sessions open and remove durable subscriptions.
+#[derive(Clone)]
+pub struct DurableHandle {
+    pub open: Recipient<OpenDurable>,
+    pub remove: Recipient<RemoveDurable>,
+}
+
+impl DurableHandle {
+    /// The handle of the router actor at `addr`.
+    pub fn of<A>(addr: &Addr<A>) -> Self
+    where
+        A: Actor<Context = Context<A>> + Handler<OpenDurable> + Handler<RemoveDurable>,
+    {
+        DurableHandle {
+            open: addr.clone().recipient(),
+            remove: addr.clone().recipient(),
+        }
+    }
 }
 
 /// Looks a destination up, creating it if needed. Sent by `Session` with `send`

@@ -39,6 +39,34 @@ pub(super) struct Families {
     pub live: IntGaugeVec,
 }
 
+impl Families {
+    /// Makes the shared `destination="_other"` series of `kind` exist at 0,
+    /// so that a fresh broker's scrape has every per-destination family
+    /// (dashboards summing them show 0, not "no data"). They are never
+    /// removed, so they stay consistent with the folding below.
+    pub fn create_other(&self, kind: &str) {
+        let l = [OTHER, kind];
+        for v in [
+            &self.published,
+            &self.delivered,
+            &self.acked,
+            &self.nacked,
+            &self.redelivered,
+            &self.dead_lettered,
+            &self.dropped,
+            &self.expired,
+            &self.published_bytes,
+            &self.delivered_bytes,
+        ] {
+            v.with_label_values(&l);
+        }
+        for v in [&self.ready, &self.unacked, &self.consumers] {
+            v.with_label_values(&l);
+        }
+        self.latency.with_label_values(&l);
+    }
+}
+
 #[derive(Default)]
 struct Slots {
     /// Destinations with series of their own, by (name, kind): live instances.

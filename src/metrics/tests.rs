@@ -5,7 +5,7 @@ fn value(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     use prometheus::Encoder;
     let mut out = Vec::new();
     prometheus::TextEncoder::new()
-        .encode(&m.registry().gather(), &mut out)
+        .encode(&m.gather(), &mut out)
         .expect("encode");
     let text = String::from_utf8(out).expect("utf-8");
     let mut want: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
@@ -164,19 +164,107 @@ fn zero_cap_folds_everything() {
 
 #[test]
 fn known_label_values_start_at_zero() {
-    let m = Metrics::new(1).expect("metrics");
+    let off = MetricsSettings {
+        max_destinations: 1,
+        include: vec![],
+        exclude: vec![],
+        enabled: false,
+    };
+    // With counting off too: the families stay, at zero.
+    for m in [
+        Metrics::new(1).expect("metrics"),
+        Metrics::from_settings(&off).expect("metrics"),
+    ] {
+        known_series_are_zero(&m);
+    }
+}
+
+fn known_series_are_zero(m: &Metrics) {
+    for r in crate::protocol::ErrorReason::ALL {
+        assert_eq!(
+            value(m, "stompede_errors_total", &[("reason", r.label())]),
+            Some(0.0),
+            "{r:?}"
+        );
+    }
+    for c in Command::ALL {
+        for family in [
+            "stompede_frames_received_total",
+            "stompede_frames_sent_total",
+        ] {
+            let v = value(m, family, &[("command", c.as_str())]);
+            assert_eq!(v, Some(0.0), "{family} {c:?}");
+        }
+    }
+    for t in crate::model::Transport::ALL {
+        for v in crate::protocol::Version::SUPPORTED {
+            let labels = [("transport", t.label()), ("version", v.as_str())];
+            assert_eq!(value(m, "stompede_connections", &labels), Some(0.0));
+        }
+    }
+    for k in ["queue", "topic"] {
+        assert_eq!(published(m, OTHER, k), Some(0.0), "{k}");
+        assert_eq!(
+            value(
+                m,
+                "stompede_destination_delivery_latency_seconds_count",
+                &[("destination", OTHER), ("kind", k)]
+            ),
+            Some(0.0)
+        );
+    }
     for k in RESTARTABLE {
         assert_eq!(
-            value(&m, "stompede_actor_restarts_total", &[("kind", k)]),
+            value(m, "stompede_actor_restarts_total", &[("kind", k)]),
             Some(0.0)
         );
     }
     for o in TX_OUTCOMES {
         assert_eq!(
-            value(&m, "stompede_transactions_total", &[("outcome", o)]),
+            value(m, "stompede_transactions_total", &[("outcome", o)]),
             Some(0.0)
         );
     }
+}
+
+#[test]
+fn build_info_is_one_with_the_package_version() {
+    let m = Metrics::new(1).expect("metrics");
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let labels = [("version", env!("CARGO_PKG_VERSION")), ("profile", profile)];
+    assert_eq!(value(&m, "stompede_build_info", &labels), Some(1.0));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn process_metrics_keep_their_conventional_names() {
+    let m = Metrics::new(1).expect("metrics");
+    let names: Vec<String> = m.gather().iter().map(|f| f.name().to_string()).collect();
+    for want in [
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_start_time_seconds",
+        "process_threads",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("stompede_") || n.starts_with("process_")),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.starts_with("stompede_process_")));
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "gather() merges in name order");
 }
 
 #[test]

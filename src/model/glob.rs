@@ -3,19 +3,38 @@
 /// Matches `text` against `pattern`, where `*` stands for any run of
 /// characters (none included, `/` included) and every other character for itself.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    // Greedy scan remembering only the last `*`: linear for the usual patterns,
-    // never exponential, no recursion. Bytewise is exact for UTF-8 because `*`
-    // is ASCII and literal bytes must still match one for one.
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    // Bytewise is exact for UTF-8 because `*` is ASCII and literal bytes must
+    // still match one for one.
+    wildcard_match(
+        pattern.as_bytes(),
+        text.as_bytes(),
+        |&p| p == b'*',
+        |&p, &t| p == t,
+    )
+}
+
+/// Whether `text` matches `pattern`, where the elements for which `any_run`
+/// holds stand for any run of text (none included) and every other element
+/// must `matches` one element of text. Shared by [`glob_match`] and the
+/// selectors' `LIKE`.
+///
+/// A greedy scan remembering only the last run: linear for the usual
+/// patterns, never exponential, no recursion.
+pub(crate) fn wildcard_match<P, T>(
+    pattern: &[P],
+    text: &[T],
+    any_run: impl Fn(&P) -> bool,
+    matches: impl Fn(&P, &T) -> bool,
+) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
+    while ti < text.len() {
+        match pattern.get(pi) {
+            Some(p) if any_run(p) => {
                 star = Some((pi, ti));
                 pi += 1;
             }
-            Some(&c) if c == t[ti] => {
+            Some(p) if matches(p, &text[ti]) => {
                 pi += 1;
                 ti += 1;
             }
@@ -29,7 +48,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    p[pi..].iter().all(|&c| c == b'*')
+    pattern[pi..].iter().all(any_run)
 }
 
 #[cfg(test)]

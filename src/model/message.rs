@@ -112,6 +112,23 @@ impl MessageData {
         })
     }
 
+    /// The same message for one more queue (a durable subscription's, fed by
+    /// a topic): same id, headers and body, shared, but its own journal and
+    /// parking state, so each queue journals it under its own name.
+    pub fn copy_for_queue(&self) -> Arc<MessageData> {
+        Arc::new(MessageData {
+            id: self.id,
+            expires_at: self.expires_at,
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            published_at: self.published_at,
+            encoded: Default::default(),
+            parked: AtomicUsize::new(0),
+            journaled: AtomicBool::new(false),
+            remote: self.remote,
+        })
+    }
+
     /// A message read back from the journal at start-up: it keeps the id it
     /// had before the restart (so its `message-id` is stable), and ids given
     /// out from now on are above it.

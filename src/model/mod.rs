@@ -3,6 +3,7 @@
 //! protocol layer speaks in these types.
 
 mod ack_mode;
+mod durable_name;
 mod expiry;
 mod glob;
 mod ids;
@@ -18,6 +19,7 @@ mod views;
 pub mod wildcard;
 
 pub use ack_mode::AckMode;
+pub use durable_name::{is_durable_queue, DurableKey};
 pub use expiry::{now_ms, parse_expires, Expiry, OnExpiry};
 pub use glob::glob_match;
 pub use ids::{ConsumerKey, DestinationId};

@@ -13,6 +13,14 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Every transport (for pre-registering metric series).
+    pub const ALL: [Transport; 4] = [
+        Transport::Tcp,
+        Transport::Ws,
+        Transport::Tls,
+        Transport::Wss,
+    ];
+
     /// The `transport` label value.
     pub fn label(self) -> &'static str {
         match self {

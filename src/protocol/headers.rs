@@ -39,20 +39,43 @@ pub(crate) fn escape_to<B: BufMut>(value: &str, version: Version, out: &mut B) {
         out.put_slice(&bytes[start..]);
         return;
     }
+    let table = if version == Version::V1_2 {
+        &NEEDS_ESCAPE_1_2
+    } else {
+        &NEEDS_ESCAPE_1_1
+    };
     let mut start = 0;
+    // A table lookup per byte instead of a four-way match: header values are
+    // mostly plain, and this loop runs for every header of every MESSAGE.
     for (i, &b) in bytes.iter().enumerate() {
+        if !table[b as usize] {
+            continue;
+        }
         let escaped: &[u8] = match b {
             b'\n' => b"\\n",
             b':' => b"\\c",
             b'\\' => b"\\\\",
-            b'\r' if version == Version::V1_2 => b"\\r",
-            _ => continue,
+            _ => b"\\r",
         };
         out.put_slice(&bytes[start..i]);
         out.put_slice(escaped);
         start = i + 1;
     }
     out.put_slice(&bytes[start..]);
+}
+
+/// The bytes 1.1 escapes: LF, colon and backslash.
+static NEEDS_ESCAPE_1_1: [bool; 256] = escape_table(false);
+/// The bytes 1.2 escapes: those of 1.1 and CR.
+static NEEDS_ESCAPE_1_2: [bool; 256] = escape_table(true);
+
+const fn escape_table(cr: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    table[b'\n' as usize] = true;
+    table[b':' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'\r' as usize] = cr;
+    table
 }
 
 /// Whether `name` can be written as a header name in `version`. In 1.0 the
@@ -75,15 +98,21 @@ pub fn unescape(raw: &[u8], version: Version) -> Result<String, ProtocolError> {
     // multi-byte sequence, so validating the raw bytes once also validates the
     // unescaped result.
     let text = std::str::from_utf8(raw).map_err(|_| ProtocolError::InvalidUtf8)?;
-    if raw.contains(&0) {
+    // One SIMD pass finds both what is refused (NUL) and what needs work
+    // (a backslash); most values have neither and are copied as they are.
+    let Some(first) = memchr::memchr2(0, b'\\', raw) else {
+        return Ok(text.to_owned());
+    };
+    if memchr::memchr(0, &raw[first..]).is_some() {
         return Err(ProtocolError::NulInHeader);
     }
     if version == Version::V1_0 {
         return Ok(text.to_owned());
     }
-    let Some((head, mut rest)) = text.split_once('\\') else {
-        return Ok(text.to_owned());
-    };
+    // `first` is a backslash (the NUL check above passed), an ASCII byte, so
+    // both halves are on character boundaries.
+    let (head, rest) = text.split_at(first);
+    let mut rest = &rest[1..];
     let mut out = String::with_capacity(text.len());
     out.push_str(head);
     loop {

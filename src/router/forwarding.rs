@@ -2,20 +2,25 @@
 //! are created, and again whenever a matching pattern comes or goes.
 
 use super::{is_pattern, PatternIndex, Router};
-use crate::messages::destination::DestinationRef;
+use crate::messages::destination::{DestinationRef, Forward};
 
 impl Router {
-    /// The wildcard topics matching the plain topic `topic` (prefix stripped).
-    pub(super) fn forwards_of(&self, topic: &str) -> Vec<DestinationRef> {
-        self.patterns
+    /// The wildcard topics and durable subscription queues matching the
+    /// plain topic `topic` (prefix stripped).
+    pub(super) fn forwards_of(&self, topic: &str) -> Vec<Forward> {
+        let mut to: Vec<Forward> = self
+            .patterns
             .matches(topic)
             .into_iter()
-            .map(|(_, d)| d.clone())
-            .collect()
+            .map(|(_, d)| Forward::all(d.clone()))
+            .collect();
+        to.extend(self.durables.forwards_of(topic));
+        to
     }
 
-    /// Tells every live plain topic that `pattern` matches which wildcard
-    /// topics match it now (after `pattern` came or went).
+    /// Tells every live plain topic that `pattern` (a wildcard topic's, or a
+    /// durable subscription's, which may be a plain name) matches what
+    /// matches it now (after `pattern` came or went).
     pub(super) fn refresh_matching(&self, pattern: &str) {
         let mut only = PatternIndex::new();
         only.insert(pattern, ());

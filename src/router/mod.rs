@@ -8,10 +8,13 @@
 //! wildcard topics match it, and hands them a copy of each message: the trie
 //! is walked per topic and per change of patterns, never per message.
 
+mod durable;
+mod durable_file;
 mod forwarding;
 mod temp_queues;
 mod wildcards;
 
+pub use crate::messages::router::DurableHandle;
 pub use wildcards::{is_pattern, PatternIndex};
 
 use std::collections::hash_map::DefaultHasher;
@@ -28,7 +31,8 @@ use crate::messages::router::{
     DestinationPage, FindDestination, ListDestinations, Reroute, Resolve, RouteError, RouterHandle,
 };
 use crate::metrics::Metrics;
-use crate::model::{glob_match, temp_queue_owner, DestinationId, Kind};
+use crate::model::{glob_match, is_durable_queue, temp_queue_owner, DestinationId, Kind};
+use durable::Durables;
 
 /// The destination registry.
 pub struct Router {
@@ -38,6 +42,8 @@ pub struct Router {
     /// Connections whose temporary queues may exist (they claimed them and
     /// have not ended).
     temp_owners: HashSet<u64>,
+    /// Durable topic subscriptions and their queues.
+    durables: Durables,
     policy: Arc<DestinationPolicy>,
     metrics: Arc<Metrics>,
     arbiters: Vec<ArbiterHandle>,
@@ -55,6 +61,7 @@ impl Router {
             destinations: HashMap::new(),
             patterns: PatternIndex::new(),
             temp_owners: HashSet::new(),
+            durables: Durables::new(policy.durable_registry.clone()),
             policy,
             metrics,
             arbiters,
@@ -83,17 +90,29 @@ impl Router {
         let dest =
             if name.starts_with(&policy.queue_prefix) && name.len() > policy.queue_prefix.len() {
                 let n = key.clone();
+                // A durable subscription's queue is fed by topics holding its
+                // address, so it must not retire when idle.
+                let pinned = is_durable_queue(&policy.queue_prefix, name);
                 if policy.backplane.is_some() {
                     // Cluster mode: the queue's messages live in its JetStream stream.
                     let addr = Supervisor::start_in_arbiter(&arbiter, move |ctx| {
                         let mut q = ClusterQueue::new(n, policy, id, router, metrics);
                         q.attach(ctx);
-                        q
+                        if pinned {
+                            q.pinned()
+                        } else {
+                            q
+                        }
                     });
                     DestinationRef::of(&addr, Kind::Queue, id)
                 } else {
                     let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
-                        Queue::new(n, policy, id, router, metrics)
+                        let q = Queue::new(n, policy, id, router, metrics);
+                        if pinned {
+                            q.pinned()
+                        } else {
+                            q
+                        }
                     });
                     DestinationRef::of(&addr, Kind::Queue, id)
                 }
@@ -170,6 +189,7 @@ impl Actor for Router {
     /// Starts every queue the journal recovered messages for, so they are
     /// served (and counted) before anyone names them.
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.load_durables(ctx.address());
         let names = self
             .policy
             .storage
@@ -189,6 +209,9 @@ impl Handler<Resolve> for Router {
 
     fn handle(&mut self, msg: Resolve, ctx: &mut Self::Context) -> Self::Result {
         self.admit(&msg.name)?;
+        if is_durable_queue(&self.policy.queue_prefix, &msg.name) {
+            return Err(RouteError::DurableQueue { name: msg.name });
+        }
         self.resolve(&msg.name, ctx.address())
     }
 }
@@ -198,6 +221,10 @@ impl Handler<Reroute> for Router {
 
     fn handle(&mut self, msg: Reroute, ctx: &mut Self::Context) {
         let Reroute::Publish { destination, msg } = msg;
+        if self.durable_gone(&destination) {
+            tracing::debug!(destination = %destination, "copy for a removed durable subscription dropped");
+            return;
+        }
         match self.resolve(&destination, ctx.address()) {
             Ok(d) => d.publish(msg),
             Err(e @ RouteError::TempQueueGone { .. }) => {
@@ -215,6 +242,10 @@ impl Handler<DeadLetter> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: DeadLetter, ctx: &mut Self::Context) {
+        if self.durable_gone(&msg.destination) {
+            tracing::warn!(destination = %msg.destination, "message for a removed durable subscription dropped");
+            return;
+        }
         match self.resolve(&msg.destination, ctx.address()) {
             Ok(d) => d.publish(Publish {
                 messages: vec![msg.data],
@@ -254,7 +285,7 @@ impl Handler<DestinationIdle> for Router {
 impl Handler<DestinationFailed> for Router {
     type Result = ();
 
-    fn handle(&mut self, msg: DestinationFailed, _: &mut Self::Context) {
+    fn handle(&mut self, msg: DestinationFailed, ctx: &mut Self::Context) {
         if let Some(dest) = self
             .destinations
             .get(&msg.name)
@@ -263,6 +294,7 @@ impl Handler<DestinationFailed> for Router {
         {
             self.destinations.remove(&msg.name);
             self.forget(&msg.name, &dest);
+            self.rebind_durable(&msg.name, ctx.address());
         }
     }
 }
@@ -299,12 +331,13 @@ impl Handler<FindDestination> for Router {
 impl Handler<DeleteDestination> for Router {
     type Result = ResponseFuture<Result<usize, DeleteError>>;
 
-    fn handle(&mut self, msg: DeleteDestination, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: DeleteDestination, ctx: &mut Self::Context) -> Self::Result {
         // Forgotten first: whatever is sent to the name from now on goes to a
         // fresh actor, and what reaches the old one after it retired is rerouted there.
         let Some(dest) = self.destinations.remove(msg.name.as_str()) else {
             return Box::pin(async move { Err(DeleteError::NotFound(msg.name)) });
         };
+        self.forget_durable(&msg.name, ctx);
         tracing::info!(destination = %msg.name, "destination deleted by an operator");
         Box::pin(async move {
             match dest.remove(msg.reason).await {

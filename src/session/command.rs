@@ -27,6 +27,53 @@ pub enum CommandError {
     BadSelector(#[from] crate::model::selector::SelectorError),
 }
 
+/// A SUBSCRIBE's or UNSUBSCRIBE's durable subscription name, in whichever
+/// broker's spelling it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurableName {
+    /// The subscription name.
+    pub name: String,
+    /// Named by the ActiveMQ or Artemis headers, which need a CONNECT
+    /// `client-id`; a RabbitMQ-style one (`durable:true`, named by its `id`)
+    /// does not.
+    pub needs_client_id: bool,
+}
+
+/// The ActiveMQ and Artemis headers naming a durable subscription.
+const DURABLE_NAME_HEADERS: [&str; 4] = [
+    "activemq.subscriptionName",
+    "durable-subscription-name",
+    "durable-subscriber-name",
+    "subscription-name",
+];
+
+fn is_true(frame: &Frame, header: &str) -> bool {
+    frame
+        .header(header)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The durable subscription `frame` names: an ActiveMQ/Artemis name header,
+/// or RabbitMQ's `durable:true` (or `persistent:true`) without
+/// `auto-delete:true`, named by the subscription `id`.
+fn durable_name(frame: &Frame, id: &str) -> Option<DurableName> {
+    if let Some(name) = DURABLE_NAME_HEADERS
+        .iter()
+        .find_map(|h| frame.header(h))
+        .filter(|n| !n.is_empty())
+    {
+        return Some(DurableName {
+            name: name.to_string(),
+            needs_client_id: true,
+        });
+    }
+    ((is_true(frame, "durable") || is_true(frame, "persistent")) && !is_true(frame, "auto-delete"))
+        .then(|| DurableName {
+            name: id.to_string(),
+            needs_client_id: false,
+        })
+}
+
 /// Which message an ACK or NACK names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AckTarget {
@@ -56,9 +103,13 @@ pub enum ClientCommand {
         prefetch: Option<u32>,
         /// Only messages this selects are delivered (`selector`, ActiveMQ and Artemis).
         selector: Option<Arc<Selector>>,
+        /// A durable subscription's name (on a topic only; ignored on a queue).
+        durable: Option<DurableName>,
     },
     Unsubscribe {
         id: String,
+        /// Also remove this durable subscription and its backlog.
+        durable: Option<DurableName>,
     },
     Ack {
         target: AckTarget,
@@ -170,12 +221,14 @@ impl ClientCommand {
                     Some(text) if text.trim().is_empty() => None,
                     Some(text) => Some(Arc::new(Selector::parse(text)?)),
                 };
+                let durable = durable_name(&frame, &id);
                 ClientCommand::Subscribe {
                     destination,
                     id,
                     ack,
                     prefetch,
                     selector,
+                    durable,
                 }
             }
             Command::Unsubscribe => {
@@ -184,7 +237,8 @@ impl ClientCommand {
                     None if version == Version::V1_0 => required(&frame, "destination")?,
                     None => required(&frame, "id")?,
                 };
-                ClientCommand::Unsubscribe { id }
+                let durable = durable_name(&frame, &id);
+                ClientCommand::Unsubscribe { id, durable }
             }
             Command::Ack => ClientCommand::Ack {
                 target: ack_target(&frame, version)?,

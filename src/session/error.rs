@@ -11,7 +11,7 @@ use thiserror::Error;
 use super::CommandError;
 use crate::auth::Verb;
 use crate::messages::destination::{AckError, StoreFailed, SubscribeError};
-use crate::messages::router::RouteError;
+use crate::messages::router::{DurableError, RouteError};
 use crate::messages::transaction::{MemoryFull, Settlement, TooManyBytes, TooManyFrames};
 use crate::protocol::ErrorReason;
 
@@ -116,6 +116,18 @@ pub enum SubscriptionError {
     /// The destination kept retiring under us (see `SUBSCRIBE_ATTEMPTS`).
     #[error("destination is being recreated; try again")]
     Recreated,
+    /// An ActiveMQ/Artemis durable subscription name without a CONNECT `client-id`.
+    #[error("durable subscription '{0}' needs a client-id header on CONNECT")]
+    NoClientId(String),
+    /// A second subscription of this session to the same durable subscription.
+    #[error("durable subscription {0} is already consumed on this connection")]
+    DurableInUse(String),
+    /// An UNSUBSCRIBE naming a durable subscription that does not exist.
+    #[error("no durable subscription {0}")]
+    NoSuchDurable(String),
+    /// The router could not open or remove the durable subscription.
+    #[error(transparent)]
+    Durable(DurableError),
 }
 
 /// Why an ACK or NACK failed.

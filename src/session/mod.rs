@@ -29,7 +29,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::OwnedSemaphorePermit;
 
-pub use command::{AckTarget, ClientCommand, CommandError};
+pub use command::{AckTarget, ClientCommand, CommandError, DurableName};
 pub use error::{LookupError, SessionError, SettleError, SubscriptionError, TransactionError};
 
 use crate::auth::{Identity, Verb};
@@ -40,7 +40,7 @@ use crate::messages::transaction::{Settlement, TxOp};
 use crate::metrics::ActorKind;
 use crate::model::{AckMode, ConsumerKey, MessageData};
 use crate::protocol::{ErrorReason, Version};
-use crate::shared::Shared;
+use crate::shared::{ClientIdClaim, Shared};
 use crate::supervision::{Failing, Failures, RestartBudget};
 use crate::transaction::Transaction;
 use subscriptions::Sub;
@@ -62,6 +62,8 @@ pub struct Session {
     replies: Arc<Replies>,
     /// Whether it claimed temporary queues (released when it ends).
     temp_claimed: bool,
+    /// The CONNECT `client-id`, held for this session's lifetime.
+    client_id: Option<ClientIdClaim>,
     permissions: permissions::Permissions,
     /// Fault injection: the next COMMIT aborts the process once journaled.
     #[cfg(feature = "fault-injection")]
@@ -71,13 +73,14 @@ pub struct Session {
 type Ctx = Context<Session>;
 
 impl Session {
-    /// A session for connection `id`, speaking `version`, of the client `identity`.
+    /// A session for connection `id`, speaking `version`, of the client
+    /// `identity`, holding its `client_id` if it gave one.
     pub fn new(
         id: u64,
         version: Version,
         conn: ConnectionHandle,
         shared: Arc<Shared>,
-        identity: Identity,
+        (identity, client_id): (Identity, Option<ClientIdClaim>),
     ) -> Self {
         let budget = RestartBudget::from(&shared.settings.supervision);
         Session {
@@ -100,6 +103,7 @@ impl Session {
             }),
             conn,
             temp_claimed: false,
+            client_id,
         }
     }
 
@@ -157,8 +161,18 @@ impl Session {
                 ack,
                 prefetch,
                 selector,
-            } => self.subscribe(destination, id, (ack, prefetch, selector), receipt, ctx),
-            ClientCommand::Unsubscribe { id } => self.unsubscribe(id, receipt, ctx),
+                durable,
+            } => self.subscribe(
+                destination,
+                id,
+                (ack, prefetch, selector),
+                durable,
+                receipt,
+                ctx,
+            ),
+            ClientCommand::Unsubscribe { id, durable } => {
+                self.unsubscribe(id, durable, receipt, ctx)
+            }
             ClientCommand::Ack {
                 target,
                 transaction,
@@ -212,6 +226,9 @@ impl Session {
         }
         .into_actor(self)
         .map(move |_, s, _| {
+            // Its subscriptions are gone: the client id is free for the
+            // client's next connection the moment the RECEIPT says so.
+            s.client_id = None;
             s.conn.close.do_send(Close {
                 receipt_id: receipt,
             })
@@ -225,6 +242,9 @@ impl Session {
         self.release_subscriptions();
         self.abort_all();
         self.release_temp_queues();
+        // After the subscriptions' release is on its way to their queues,
+        // so the client's next connection finds its durable queue free.
+        self.client_id = None;
     }
 }
 

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::routes::resolve;
-use super::{Ctx, Session, SessionError, SubscriptionError};
+use super::{Ctx, DurableName, Session, SessionError, SubscriptionError};
 use crate::messages::connection::{Drain, Subscribed, Unsubscribed};
 use crate::messages::destination::{DestinationRef, Subscribe, SubscribeError, Unsubscribe};
+use crate::messages::router::{DurableHandle, OpenDurable, RemoveDurable};
 use crate::model::selector::Selector;
-use crate::model::AckMode;
+use crate::model::{AckMode, DurableKey};
 
 /// How many times SUBSCRIBE looks a destination up again when it retired
 /// between lookup and subscribe (it is being recreated); more means the name
@@ -29,14 +30,71 @@ pub(super) struct Sub {
     pub(super) key: u64,
     pub(super) dest: DestinationRef,
     pub(super) ack: AckMode,
+    /// The durable subscription it consumes, if any.
+    pub(super) durable: Option<DurableKey>,
+}
+
+/// Where a SUBSCRIBE's messages come from.
+enum Source {
+    /// The destination it names.
+    Named(String),
+    /// A durable subscription's queue, bound to the topic it names.
+    Durable {
+        key: DurableKey,
+        topic: String,
+        selector: Option<Arc<Selector>>,
+    },
+}
+
+impl Source {
+    /// The destination to consume from: looked up, or the durable
+    /// subscription opened (created if new).
+    async fn locate(
+        &self,
+        router: &Recipient<crate::messages::router::Resolve>,
+        durables: &DurableHandle,
+    ) -> Result<DestinationRef, SubscriptionError> {
+        match self {
+            Source::Named(name) => Ok(resolve(router, name.clone()).await?),
+            Source::Durable {
+                key,
+                topic,
+                selector,
+            } => {
+                let open = OpenDurable {
+                    key: key.clone(),
+                    topic: topic.clone(),
+                    selector: selector.clone(),
+                };
+                match durables.open.send(open).await {
+                    Ok(r) => r.map_err(SubscriptionError::Durable),
+                    Err(_) => Err(SubscriptionError::Stopping),
+                }
+            }
+        }
+    }
 }
 
 impl Session {
+    /// The durable subscription `d` names for this client: ActiveMQ and
+    /// Artemis names need the CONNECT `client-id`.
+    fn durable_key(&self, d: DurableName) -> Result<DurableKey, SubscriptionError> {
+        let client = self.client_id.as_ref().map(|c| c.id().to_string());
+        if d.needs_client_id && client.is_none() {
+            return Err(SubscriptionError::NoClientId(d.name));
+        }
+        Ok(DurableKey {
+            client,
+            name: d.name,
+        })
+    }
+
     pub(super) fn subscribe(
         &mut self,
         destination: String,
         id: String,
         (ack, prefetch, selector): (AckMode, Option<u32>, Option<Arc<Selector>>),
+        durable: Option<DurableName>,
         receipt: Option<String>,
         ctx: &mut Ctx,
     ) {
@@ -51,6 +109,27 @@ impl Session {
         if self.subs.len() >= max {
             return self.fail(SessionError::TooManySubscriptions(max), receipt);
         }
+        let on_topic = destination.starts_with(&self.shared.settings.destinations.topic_prefix);
+        let (source, selector, durable) = match durable.filter(|_| on_topic) {
+            None => (Source::Named(destination.clone()), selector, None),
+            Some(d) => {
+                let key = match self.durable_key(d) {
+                    Ok(k) => k,
+                    Err(e) => return self.fail(e, receipt),
+                };
+                if self.subs.values().any(|s| s.durable.as_ref() == Some(&key)) {
+                    return self.fail(SubscriptionError::DurableInUse(key.describe()), receipt);
+                }
+                // The queue takes only what the selector selects, so its
+                // consumer needs none.
+                let source = Source::Durable {
+                    key: key.clone(),
+                    topic: destination.clone(),
+                    selector,
+                };
+                (source, None, Some(key))
+            }
+        };
         let d = &self.shared.settings.destinations;
         let prefetch = prefetch.unwrap_or(d.default_prefetch).min(d.max_prefetch);
         let window_bytes =
@@ -59,6 +138,7 @@ impl Session {
         self.next_key += 1;
         let key = self.key(sub_key);
         let router = self.shared.router.clone();
+        let durables = self.shared.durables.clone();
         let conn = self.conn.clone();
         let deliver = self.conn.deliver.clone();
         let receipted = self.conn.receipted.clone();
@@ -67,7 +147,7 @@ impl Session {
         let sub_id = id.clone();
         async move {
             for _ in 0..SUBSCRIBE_ATTEMPTS {
-                let dest = resolve(&router, destination.clone()).await?;
+                let dest = source.locate(&router, &durables).await?;
                 conn.subscribed.do_send(Subscribed {
                     subscription: sub_key,
                     id: sub_id.clone(),
@@ -103,6 +183,7 @@ impl Session {
                         key: sub_key,
                         dest,
                         ack,
+                        durable,
                     },
                 );
                 // The destination already sent the RECEIPT, ahead of deliveries.
@@ -117,25 +198,59 @@ impl Session {
         .wait(ctx);
     }
 
-    pub(super) fn unsubscribe(&mut self, id: String, receipt: Option<String>, ctx: &mut Ctx) {
-        let Some(sub) = self.subs.remove(&id) else {
-            return self.fail(SubscriptionError::NoSuchId(id), receipt);
+    /// UNSUBSCRIBE: the subscription leaves its destination; with durable
+    /// headers the durable subscription is removed too, backlog and all (a
+    /// plain UNSUBSCRIBE, or a disconnect, keeps it).
+    pub(super) fn unsubscribe(
+        &mut self,
+        id: String,
+        durable: Option<DurableName>,
+        receipt: Option<String>,
+        ctx: &mut Ctx,
+    ) {
+        let remove = match durable.map(|d| self.durable_key(d)).transpose() {
+            Ok(k) => k,
+            Err(e) => return self.fail(e, receipt),
         };
-        self.conn.unsubscribed.do_send(Unsubscribed {
-            subscription: sub.key,
-        });
-        let key = self.key(sub.key);
+        let sub = self.subs.remove(&id);
+        if sub.is_none() && remove.is_none() {
+            return self.fail(SubscriptionError::NoSuchId(id), receipt);
+        }
+        let had_sub = sub.is_some();
+        if let Some(sub) = &sub {
+            self.conn.unsubscribed.do_send(Unsubscribed {
+                subscription: sub.key,
+            });
+        }
+        let key = sub.as_ref().map(|s| self.key(s.key));
         let conn = self.conn.clone();
+        let durables = self.shared.durables.clone();
         async move {
-            if sub.ack == AckMode::Auto {
-                // Auto-ack deliveries count as consumed once written: let the
-                // writer report what it wrote before the queue takes back the rest.
-                let _ = conn.drain.send(Drain).await;
+            if let (Some(sub), Some(key)) = (sub, key) {
+                if sub.ack == AckMode::Auto {
+                    // Auto-ack deliveries count as consumed once written: let the
+                    // writer report what it wrote before the queue takes back the rest.
+                    let _ = conn.drain.send(Drain).await;
+                }
+                let _ = sub.dest.unsubscribe(Unsubscribe { key }).await;
             }
-            sub.dest.unsubscribe(Unsubscribe { key }).await
+            let Some(key) = remove else {
+                return Ok(());
+            };
+            let what = key.describe();
+            match durables.remove.send(RemoveDurable { key }).await {
+                Ok(Ok(true)) => Ok(()),
+                Ok(Ok(false)) if had_sub => Ok(()),
+                Ok(Ok(false)) => Err(SubscriptionError::NoSuchDurable(what)),
+                Ok(Err(e)) => Err(SubscriptionError::Durable(e)),
+                Err(_) => Err(SubscriptionError::Stopping),
+            }
         }
         .into_actor(self)
-        .map(move |_, s, _| s.receipt(receipt))
+        .map(move |r, s, _| match r {
+            Ok(()) => s.receipt(receipt),
+            Err(e) => s.fail(e, receipt),
+        })
         .wait(ctx);
     }
 

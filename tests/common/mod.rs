@@ -19,6 +19,7 @@ mod http;
 mod nats;
 mod process;
 mod programs;
+mod prometheus;
 mod raw;
 mod scrape;
 mod settled;
@@ -36,6 +37,7 @@ pub use self::{
     nats::{nats_server_binary, NatsCluster, NatsServer},
     process::{parse_listening, run_binary_to_exit, strip_ansi, BrokerProcess},
     programs::{browser_dir, require_node_packages, require_program, run_node_script},
+    prometheus::{sample_value, PrometheusServer, PROMETHEUS_TIMEOUT},
     raw::RawClient,
     scrape::{parse_metrics, Sample, Scrape},
     settled::assert_interop_run_settled,

@@ -26,15 +26,30 @@ impl BrokerProcess {
     /// Starts the binary (listeners on 127.0.0.1:0 unless `env` says
     /// otherwise) and waits for its "listening" log lines.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> BrokerProcess {
+        let mut p = Self::spawn(args, env);
+        p.await_listening().await;
+        p
+    }
+
+    /// Like `start`, returning at once (before anything is bound).
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> BrokerProcess {
         let mut full = PORT_ZERO.to_vec();
         // In the process's own working directory.
         full.push(SMALL_SEGMENTS);
         full.extend_from_slice(env);
-        Self::start_exact(args, &full).await
+        Self::spawn_exact(args, &full)
     }
 
     /// Like `start`, with exactly `env` (no listener variables added).
     pub async fn start_exact(args: &[&str], env: &[(&str, &str)]) -> BrokerProcess {
+        let mut p = Self::spawn_exact(args, env);
+        p.await_listening().await;
+        p
+    }
+
+    /// Starts the binary with exactly `env` and returns at once, before it
+    /// binds anything; [`BrokerProcess::await_listening`] fills in the addresses.
+    pub fn spawn_exact(args: &[&str], env: &[(&str, &str)]) -> BrokerProcess {
         let cwd = TempDir::new("cwd");
         let mut child = binary_command(args, env, &cwd)
             .spawn()
@@ -45,26 +60,30 @@ impl BrokerProcess {
         let stderr = child.stderr.take().expect("stderr piped");
         spawn_line_reader(stdout, output.clone(), tx.clone());
         spawn_line_reader(stderr, output.clone(), tx);
-        let mut p = BrokerProcess {
+        BrokerProcess {
             child,
             stomp: "0.0.0.0:0".parse().expect("addr"),
             http: "0.0.0.0:0".parse().expect("addr"),
             output,
             lines,
             _cwd: cwd,
-        };
+        }
+    }
+
+    /// Reads the output up to the STOMP and HTTP "listening" lines and takes
+    /// their addresses.
+    pub async fn await_listening(&mut self) {
         let (mut stomp, mut http) = (None, None);
         while stomp.is_none() || http.is_none() {
-            let line = p.next_line().await;
+            let line = self.next_line().await;
             match parse_listening(&line) {
                 Some((l, a)) if l == "stomp" => stomp = Some(a),
                 Some((l, a)) if l == "http" => http = Some(a),
                 _ => {}
             }
         }
-        p.stomp = stomp.expect("stomp address");
-        p.http = http.expect("http address");
-        p
+        self.stomp = stomp.expect("stomp address");
+        self.http = http.expect("http address");
     }
 
     /// The next line the process prints.
@@ -143,7 +162,8 @@ pub async fn run_binary_to_exit(args: &[&str], env: &[(&str, &str)]) -> (ExitSta
 }
 
 /// Builds a command for the binary: run from an empty directory (the
-/// defaults are embedded), with no inherited `STOMPEDE__*` or `RUST_LOG`.
+/// defaults are embedded), with no inherited `STOMPEDE__*`, `RUST_LOG` or
+/// `NOTIFY_SOCKET` (a test runner started by systemd must not be told READY).
 fn binary_command(args: &[&str], env: &[(&str, &str)], cwd: &TempDir) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stompede"));
     cmd.args(args)
@@ -152,7 +172,8 @@ fn binary_command(args: &[&str], env: &[(&str, &str)], cwd: &TempDir) -> tokio::
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        .env_remove("NOTIFY_SOCKET");
     for (k, _) in std::env::vars() {
         if k.starts_with("STOMPEDE__") {
             cmd.env_remove(k);

@@ -93,37 +93,19 @@ fn compare(cmp: Cmp, a: Value<'_>, b: Value<'_>) -> Option<bool> {
     })
 }
 
-/// LIKE: `%` any run, `_` one character. Greedy with the last `%`
-/// remembered, so it is linear for usual patterns and never exponential.
+/// LIKE: `%` any run, `_` one character.
 fn like(text: &str, pattern: &[LikePart]) -> bool {
     let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match pattern.get(pi) {
-            Some(LikePart::Any) => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(LikePart::One) => {
-                pi += 1;
-                ti += 1;
-            }
-            Some(LikePart::Char(c)) if *c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[pi..].iter().all(|p| *p == LikePart::Any)
+    crate::model::glob::wildcard_match(
+        pattern,
+        &t,
+        |p| *p == LikePart::Any,
+        |p, c| match p {
+            LikePart::One => true,
+            LikePart::Char(x) => x == c,
+            LikePart::Any => false,
+        },
+    )
 }
 
 fn negate(negated: bool, r: Option<bool>) -> Option<bool> {
