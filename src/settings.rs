@@ -739,4 +739,41 @@ mod tests {
             Settings::load(None, env(&[("STOMPEDE__LIMITS__MAX_HEADERS", "0")])).expect_err("zero");
         assert!(e.to_string().contains("limits.max_headers"), "{e}");
     }
+
+    #[test]
+    fn cluster_mode_is_off_by_default_and_checked_when_on() {
+        assert!(!Settings::defaults().cluster.enabled);
+        let on = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("STOMPEDE__CLUSTER__ENABLED", "true")];
+            pairs.extend_from_slice(extra);
+            Settings::load(None, env(&pairs))
+        };
+        assert!(on(&[]).is_ok());
+        for (key, value, named) in [
+            ("STOMPEDE__CLUSTER__NODE", "a.b", "cluster.node"),
+            ("STOMPEDE__CLUSTER__NODE", "", "cluster.node"),
+            (
+                "STOMPEDE__CLUSTER__STREAM_PREFIX",
+                "x y",
+                "cluster.stream_prefix",
+            ),
+            ("STOMPEDE__CLUSTER__REPLICAS", "7", "cluster.replicas"),
+            (
+                "STOMPEDE__CLUSTER__MAX_INFLIGHT",
+                "0",
+                "cluster.max_inflight",
+            ),
+            (
+                "STOMPEDE__CLUSTER__ACK_WAIT_MS",
+                "10",
+                "cluster.ack_wait_ms",
+            ),
+        ] {
+            let e = on(&[(key, value)]).expect_err(key);
+            assert!(e.to_string().contains(named), "{key}={value}: {e}");
+        }
+        // Off, the same values are not looked at.
+        let off = Settings::load(None, env(&[("STOMPEDE__CLUSTER__NODE", "a.b")]));
+        assert!(off.is_ok());
+    }
 }
