@@ -213,12 +213,13 @@ impl QueueLink {
     pub fn ack(&self, messages: Vec<jetstream::Message>) -> Completion {
         let (tx, done) = Completion::pending();
         actix_rt::spawn(async move {
-            let mut r = Ok(());
-            for m in messages {
-                if let Err(e) = m.double_ack().await {
-                    r = Err(StoreError::Remote(format!("ack: {e}")));
-                }
-            }
+            // All in flight at once: one round trip for the lot, not one per message.
+            let acks = messages.iter().map(|m| m.double_ack());
+            let r = futures_util::future::join_all(acks)
+                .await
+                .into_iter()
+                .find_map(Result::err)
+                .map_or(Ok(()), |e| Err(StoreError::Remote(format!("ack: {e}"))));
             let _ = tx.send(r);
         });
         done
