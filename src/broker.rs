@@ -58,6 +58,8 @@ fn open_storage(
     let mut config = settings.storage.store_config();
     // Recovery keeps at most half the memory budget of bodies; queues read the rest back.
     config.recover_resident_bytes = (settings.broker.max_buffered_bytes / 2) as u64;
+    // So that a message recovered without its headers still goes back to its priority.
+    config.classify = crate::model::priority_class;
     let journal = Journal::open(config)?;
     let recovered = journal.recover()?;
     let messages: usize = recovered.queues.iter().map(|q| q.messages.len()).sum();

@@ -150,6 +150,8 @@ pub struct Metrics {
     pub memory_alarm: IntGauge,
     /// 1 while the disk alarm pauses publishers of persistent messages.
     pub disk_alarm: IntGauge,
+    /// Durable topic subscriptions registered (connected or not).
+    pub durable_subscriptions: IntGauge,
     received_by_command: Vec<Counter>,
     sent_by_command: Vec<Counter>,
     destinations: Arc<destination::Registry>,
@@ -393,6 +395,11 @@ impl Metrics {
                 &r,
                 "storage_disk_alarm",
                 "1 while the journal reaches storage.max_bytes or free disk is below storage.min_free_bytes, and persistent publishers are paused.",
+            )?,
+            durable_subscriptions: int_gauge(
+                &r,
+                "durable_subscriptions",
+                "Durable topic subscriptions registered, their subscribers connected or not.",
             )?,
             destinations: Arc::new(destination::Registry::new(
                 families,

@@ -112,10 +112,24 @@ async fn overview_and_destinations_describe_what_clients_did() {
     );
 
     // One destination, with its consumers; the name is URL-encoded.
+    // (an exclusive consumer elsewhere, so that the view shows the flag both ways)
+    let mut exclusive = broker.client_with(&APP_CONNECT).await;
+    exclusive
+        .subscribe_with(
+            "/queue/orders.exclusive",
+            "x",
+            &[("activemq.exclusive", "true")],
+        )
+        .await;
     let news = api.get("/api/destinations/%2Ftopic%2Fnews").await;
     let consumer = &news["consumer_list"][0];
     assert_eq!(consumer["ack"], "auto", "{news}");
     assert_eq!(consumer["prefetch"].as_u64().map(|p| p > 0), Some(true));
+    assert_eq!(consumer["exclusive"], false, "{news}");
+    let queue = api
+        .get("/api/destinations/%2Fqueue%2Forders.exclusive")
+        .await;
+    assert_eq!(queue["consumer_list"][0]["exclusive"], true, "{queue}");
     let unknown = api
         .expect("GET", "/api/destinations/%2Fqueue%2Fnone", 404)
         .await;
@@ -129,7 +143,8 @@ async fn overview_and_destinations_describe_what_clients_did() {
 
     // The consumer's connection: who, how, what it subscribed.
     let conns = api.get("/api/connections").await;
-    assert_eq!(conns["total"], 1, "{conns}");
+    assert_eq!(conns["total"], 2, "{conns}");
+    // In id order: the producer and news subscriber first, then the exclusive consumer.
     let conn = &conns["items"][0];
     assert_eq!(conn["id"], consumer["connection"], "{conns} vs {news}");
     assert_eq!(conn["login"], "app");

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{body, seg, AdminApi, Client, TestBroker, ADMIN_TOML, QUIET};
+use common::{body, seg, AdminApi, Client, Scrape, TestBroker, ADMIN_TOML, QUIET};
 use stompede::protocol::{Command, Frame};
 
 /// CONNECT headers of a 1.2 client with `client-id`.
@@ -434,11 +434,15 @@ async fn durable_subscriptions_are_bounded() {
         .with_header("activemq.subscriptionName", "three");
     c.expect_error_after(f, "destinations.max_durable_subscriptions")
         .await;
+    let registered = |n: f64| move |s: &Scrape| s.value("stompede_durable_subscriptions", &[]) == n;
+    broker.scrape_until("two registered", registered(2.0)).await;
     // The existing ones still open; removing one makes room.
     let mut c = reconnect(&broker, "many").await;
     c.subscribe_with("/topic/a", "1", &activemq("one")).await;
     unsubscribe(&mut c, "1", &[("activemq.subscriptionName", "one")]).await;
     c.subscribe_with("/topic/a", "3", &activemq("three")).await;
+    unsubscribe(&mut c, "3", &[("activemq.subscriptionName", "three")]).await;
+    broker.scrape_until("one registered", registered(1.0)).await;
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! handed to a consumer and when it leaves the queue for good, so a durable
 //! store can journal the whole life of a message (accept, deliver, ack,
 //! dead-letter) and rebuild the queue after a restart. [`MemoryBacklog`] keeps
-//! everything in memory, which is what every queue uses today.
+//! everything in memory (the queue strategy's unit tests use it).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use super::core::Core;
+use super::lanes::{Lane, Lanes};
 use crate::model::{Envelope, MessageData};
 use crate::store::{Completion, StoreError};
 
@@ -66,8 +67,8 @@ pub enum Removal {
     Dropped,
 }
 
-/// A queue's messages: the ready ones, in delivery order, plus hooks for the
-/// rest of a message's life.
+/// A queue's messages: the ready ones, in delivery order (by priority, then
+/// first in first out), plus hooks for the rest of a message's life.
 ///
 /// The queue calls it synchronously from its actor, so an implementation must
 /// not block for long: a durable store appends to a journal here and syncs in
@@ -80,15 +81,16 @@ pub trait Backlog {
     where
         Self: Sized;
 
-    /// Takes a newly published message at the back. On error the message is
-    /// not taken and the queue refuses the publish.
+    /// Takes a newly published message at the back of its priority. On error
+    /// the message is not taken and the queue refuses the publish.
     fn push_back(&mut self, env: Envelope) -> Result<(), BacklogError>;
 
-    /// Puts a returned message (NACK, consumer gone) back at the head. Its
-    /// acceptance is already recorded, so this cannot fail.
+    /// Puts a returned message (NACK, consumer gone) back at the head of its
+    /// priority. Its acceptance is already recorded, so this cannot fail.
     fn push_front(&mut self, env: Envelope);
 
-    /// The oldest ready message, removed from the ready list.
+    /// The oldest ready message of the highest priority waiting, removed
+    /// from the ready list.
     fn pop_front(&mut self) -> Option<Envelope>;
 
     /// How many messages are ready.
@@ -147,19 +149,27 @@ pub trait Backlog {
     }
 }
 
-/// The in-memory store: a double-ended queue and a byte count. Nothing
-/// survives the process.
+/// The in-memory store: a double-ended queue per priority (one until a
+/// priority is used) and a byte count. Nothing survives the process.
 #[derive(Default)]
 pub struct MemoryBacklog {
-    ready: VecDeque<Envelope>,
+    ready: Lanes<VecDeque<Envelope>>,
+    len: usize,
     bytes: usize,
 }
 
+impl Lane for VecDeque<Envelope> {
+    fn is_empty(&self) -> bool {
+        VecDeque::is_empty(self)
+    }
+}
+
 impl MemoryBacklog {
-    /// Takes `env` at the back; memory cannot refuse it.
+    /// Takes `env` at the back of its priority; memory cannot refuse it.
     pub fn append(&mut self, env: Envelope) {
         self.bytes += env.data.size();
-        self.ready.push_back(env);
+        self.len += 1;
+        self.ready.lane(env.data.priority).push_back(env);
     }
 }
 
@@ -175,17 +185,19 @@ impl Backlog for MemoryBacklog {
 
     fn push_front(&mut self, env: Envelope) {
         self.bytes += env.data.size();
-        self.ready.push_front(env);
+        self.len += 1;
+        self.ready.lane(env.data.priority).push_front(env);
     }
 
     fn pop_front(&mut self) -> Option<Envelope> {
-        let env = self.ready.pop_front()?;
+        let env = self.ready.head()?.pop_front()?;
         self.bytes = self.bytes.saturating_sub(env.data.size());
+        self.len -= 1;
         Some(env)
     }
 
     fn len(&self) -> usize {
-        self.ready.len()
+        self.len
     }
 
     fn bytes(&self) -> usize {
@@ -223,5 +235,36 @@ mod tests {
         );
         assert_eq!((s.len(), s.bytes()), (0, 0));
         assert!(s.pop_front().is_none());
+    }
+
+    fn with_priority(body: &'static str, p: &str) -> Envelope {
+        Envelope::new(MessageData::from_send(
+            vec![("priority".to_string(), p.to_string())],
+            Bytes::from_static(body.as_bytes()),
+        ))
+    }
+
+    #[test]
+    fn memory_store_delivers_by_priority_then_in_order() {
+        let mut s = MemoryBacklog::default();
+        s.push_back(env("a4")).expect("memory never fails");
+        s.push_back(with_priority("b0", "0"))
+            .expect("memory never fails");
+        s.push_back(with_priority("c9", "9"))
+            .expect("memory never fails");
+        s.push_back(with_priority("d9", "9"))
+            .expect("memory never fails");
+        s.push_back(env("e4")).expect("memory never fails");
+        // A returned message goes to the head of its own priority.
+        s.push_front(with_priority("f0", "0"));
+        assert_eq!((s.len(), s.bytes()), (6, 12));
+        let bodies: Vec<Bytes> = std::iter::from_fn(|| s.pop_front())
+            .map(|e| e.data.body.clone())
+            .collect();
+        assert_eq!(
+            bodies,
+            ["c9", "d9", "a4", "e4", "f0", "b0"].map(|b| Bytes::from_static(b.as_bytes()))
+        );
+        assert_eq!((s.len(), s.bytes()), (0, 0));
     }
 }

@@ -38,6 +38,8 @@ pub struct Consumer {
     outstanding: VecDeque<Envelope>,
     /// Which messages it takes; `None` takes every one.
     selector: Option<Arc<Selector>>,
+    /// An exclusive consumer: a queue delivers only to its first one.
+    exclusive: bool,
 }
 
 impl Consumer {
@@ -57,7 +59,19 @@ impl Consumer {
             outlet,
             outstanding: VecDeque::new(),
             selector: None,
+            exclusive: false,
         }
+    }
+
+    /// The same consumer, exclusive if `exclusive` (`activemq.exclusive:true`).
+    pub fn exclusive(mut self, exclusive: bool) -> Self {
+        self.exclusive = exclusive;
+        self
+    }
+
+    /// Whether it asked to be a queue's only consumer.
+    pub fn is_exclusive(&self) -> bool {
+        self.exclusive
     }
 
     /// The same consumer, taking only what `selector` selects.
@@ -125,6 +139,7 @@ impl Consumer {
             ack: self.ack.as_str(),
             prefetch: self.prefetch,
             unacknowledged: self.outstanding.len(),
+            exclusive: self.exclusive,
         }
     }
 

@@ -259,7 +259,8 @@ impl<S: Delivery> Handler<Subscribe> for Destination<S> {
                 (msg.prefetch, msg.window_bytes),
                 Box::new(link),
             )
-            .with_selector(msg.selector);
+            .with_selector(msg.selector)
+            .exclusive(msg.exclusive);
             this.run(ctx, |s, core| s.subscribe(core, consumer));
             if let Some((to, receipt_id)) = msg.receipt {
                 to.do_send(Receipted { receipt_id });

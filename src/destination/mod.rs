@@ -19,6 +19,7 @@ mod durability;
 mod durable;
 mod handlers;
 mod jetstream;
+mod lanes;
 mod operations;
 mod paging;
 mod policy;

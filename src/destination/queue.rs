@@ -1,6 +1,7 @@
 //! Point-to-point delivery: each message goes to exactly one consumer at a
-//! time, round-robin among those with room in their window. Waiting messages
-//! live in a [`Backlog`]. A NACKed message goes back per the destination's
+//! time, round-robin among those with room in their window, or, while any
+//! consumer is exclusive, to the first exclusive one. Waiting messages live
+//! in a [`Backlog`], by priority. A NACKed message goes back per the destination's
 //! [`Redelivery`](crate::model::Redelivery) policy, after its delay in a
 //! [`Schedule`]; one a consumer left unacknowledged goes back to the head; one
 //! delivered `max_deliveries` times goes to the dead-letter queue.
@@ -30,6 +31,9 @@ pub struct QueueDelivery<S: Backlog = MemoryBacklog> {
     consumers: Vec<Consumer>,
     /// Where the round-robin looks first.
     next: usize,
+    /// How many consumers are exclusive: while any is, only the first of
+    /// them gets messages (ActiveMQ's exclusive consumer).
+    exclusive: usize,
     limits: QueueLimits,
     /// NACKed messages waiting out their redelivery delay.
     delayed: Schedule,
@@ -49,6 +53,7 @@ impl<S: Backlog> QueueDelivery<S> {
             backlog,
             consumers: Vec::new(),
             next: 0,
+            exclusive: 0,
             limits,
             delayed: Schedule::default(),
         }
@@ -253,8 +258,12 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
 
     fn dispatch(&mut self, core: &mut Core) {
         self.release_due(core);
+        if self.exclusive > 0 {
+            let only = self.consumers.iter().position(Consumer::is_exclusive);
+            return self.dispatch_selective(core, only);
+        }
         if self.consumers.iter().any(Consumer::is_selective) {
-            return self.dispatch_selective(core);
+            return self.dispatch_selective(core, None);
         }
         while !self.backlog.is_empty() && !self.consumers.is_empty() {
             let n = self.consumers.len();
@@ -285,6 +294,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
     }
 
     fn subscribe(&mut self, core: &mut Core, consumer: Consumer) {
+        self.exclusive += usize::from(consumer.is_exclusive());
         self.consumers.push(consumer);
         core.m.consumers.inc();
     }
@@ -293,6 +303,7 @@ impl<S: Backlog + Unpin + 'static> Delivery for QueueDelivery<S> {
         if let Some(pos) = self.consumers.iter().position(|c| c.key == key) {
             let mut c = self.consumers.remove(pos);
             core.m.consumers.dec();
+            self.exclusive -= usize::from(c.is_exclusive());
             let held = c.take_all();
             self.requeue(core, held.into(), Returned::ConsumerGone);
             if self.next >= self.consumers.len() {

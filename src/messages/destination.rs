@@ -128,6 +128,9 @@ pub struct Subscribe {
     pub window_bytes: usize,
     /// Only messages this selects are delivered to the consumer.
     pub selector: Option<Arc<Selector>>,
+    /// An exclusive consumer: on a queue, the first of them gets every
+    /// message while the others (exclusive or not) wait. Topics ignore it.
+    pub exclusive: bool,
     pub deliver: Recipient<Deliver>,
     /// Ends the subscriber's connection (topic slow-consumer policy `disconnect`).
     pub fail: Recipient<Fail>,

@@ -37,6 +37,8 @@ pub struct MessageData {
     pub published_at: Instant,
     /// Its `expires` header (ms since the epoch), read once.
     pub expires_at: Option<u64>,
+    /// Its `priority` header (0-9, 4 when absent), read once: the lane a queue keeps it in.
+    pub priority: u8,
     /// `headers` encoded for delivery, once per protocol version (1.0, 1.1,
     /// 1.2) and shared by every subscriber.
     encoded: [OnceLock<Bytes>; 3],
@@ -62,6 +64,7 @@ impl MessageData {
         Arc::new(MessageData {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             expires_at: expires_of(&headers),
+            priority: super::priority_of(&headers),
             headers: headers.into(),
             body,
             published_at: Instant::now(),
@@ -102,6 +105,7 @@ impl MessageData {
         Arc::new(MessageData {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             expires_at: None,
+            priority: super::priority_of(&headers),
             headers: headers.into(),
             body: self.body.clone(),
             published_at: Instant::now(),
@@ -119,6 +123,7 @@ impl MessageData {
         Arc::new(MessageData {
             id: self.id,
             expires_at: self.expires_at,
+            priority: self.priority,
             headers: self.headers.clone(),
             body: self.body.clone(),
             published_at: self.published_at,
@@ -137,6 +142,7 @@ impl MessageData {
         Arc::new(MessageData {
             id,
             expires_at: expires_of(&headers),
+            priority: super::priority_of(&headers),
             headers: headers.into(),
             body,
             published_at: Instant::now(),
@@ -153,6 +159,7 @@ impl MessageData {
         Arc::new(MessageData {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             expires_at: expires_of(&headers),
+            priority: super::priority_of(&headers),
             headers: headers.into(),
             body,
             published_at: Instant::now(),

@@ -10,6 +10,7 @@ mod ids;
 mod kind;
 mod limits;
 mod message;
+mod priority;
 mod redelivery;
 pub mod selector;
 mod stored_headers;
@@ -28,8 +29,11 @@ pub use limits::{
     all_persistent, MemoryBudget, Overflow, PolicyOverride, QueueLimits, SlowConsumer,
 };
 pub use message::{Envelope, MessageData};
+pub use priority::{
+    parse_priority, priority_class, priority_of, priority_of_class, DEFAULT_PRIORITY, PRIORITIES,
+};
 pub use redelivery::{NackMode, Redelivery};
-pub use stored_headers::{decode_headers, encode_headers, BadHeaders};
+pub use stored_headers::{decode_headers, encode_headers, find_encoded, BadHeaders};
 pub use temp_queue::{temp_queue_name, temp_queue_owner, CLIENT_PREFIX as TEMP_QUEUE_PREFIX};
 pub use transport::Transport;
 pub use views::{ConnectionView, ConsumerView, DestinationView, ReplayOutcome, SubscriptionView};

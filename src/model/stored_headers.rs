@@ -46,6 +46,26 @@ pub fn decode_headers(mut buf: Bytes) -> Result<Vec<(String, String)>, BadHeader
     Ok(headers)
 }
 
+/// The value of the first header called `name` in what [`encode_headers`]
+/// wrote, without decoding the rest; `None` when absent or malformed.
+pub fn find_encoded<'a>(mut buf: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    fn part<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let (len, rest) = buf.split_first_chunk::<4>()?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let (part, rest) = (rest.get(..len)?, rest.get(len..)?);
+        *buf = rest;
+        Some(part)
+    }
+    while !buf.is_empty() {
+        let n = part(&mut buf)?;
+        let v = part(&mut buf)?;
+        if n == name.as_bytes() {
+            return Some(v);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,7 +77,15 @@ mod tests {
             ("odd:name\n".to_string(), "\0value\u{e9}".to_string()),
             (String::new(), String::new()),
         ];
-        assert_eq!(decode_headers(encode_headers(&h)), Ok(h));
+        assert_eq!(decode_headers(encode_headers(&h)), Ok(h.clone()));
+        let encoded = encode_headers(&h);
+        assert_eq!(
+            find_encoded(&encoded, "odd:name\n"),
+            Some("\0value\u{e9}".as_bytes())
+        );
+        assert_eq!(find_encoded(&encoded, ""), Some(&b""[..]));
+        assert_eq!(find_encoded(&encoded, "absent"), None);
+        assert_eq!(find_encoded(&encoded[..6], "odd:name\n"), None, "cut short");
         assert_eq!(decode_headers(Bytes::new()), Ok(vec![]));
     }
 

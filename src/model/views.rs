@@ -42,6 +42,8 @@ pub struct ConsumerView {
     pub prefetch: u32,
     /// Messages it holds unacknowledged.
     pub unacknowledged: usize,
+    /// Subscribed as an exclusive consumer (`activemq.exclusive`, `exclusive`).
+    pub exclusive: bool,
 }
 
 /// One client connection.

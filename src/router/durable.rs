@@ -140,6 +140,9 @@ impl Router {
                 queue: queue.clone(),
             },
         );
+        self.metrics
+            .durable_subscriptions
+            .set(self.durables.subs.len() as i64);
         self.refresh_matching(&pattern);
         Ok(queue)
     }
@@ -148,6 +151,9 @@ impl Router {
     /// topics it matched; the router no longer serves its queue.
     fn unbind(&mut self, name: &str) -> Option<DurableSub> {
         let sub = self.durables.subs.remove(name)?;
+        self.metrics
+            .durable_subscriptions
+            .set(self.durables.subs.len() as i64);
         if let Some(pattern) = self.topic_part(&sub.topic).map(str::to_string) {
             let mut names = self.durables.index.remove(&pattern).unwrap_or_default();
             names.retain(|n| &**n != name);

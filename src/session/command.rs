@@ -105,6 +105,9 @@ pub enum ClientCommand {
         selector: Option<Arc<Selector>>,
         /// A durable subscription's name (on a topic only; ignored on a queue).
         durable: Option<DurableName>,
+        /// An exclusive consumer (`activemq.exclusive`, RabbitMQ's `exclusive`):
+        /// on a queue, the first of them gets every message while the others wait.
+        exclusive: bool,
     },
     Unsubscribe {
         id: String,
@@ -170,6 +173,45 @@ fn ack_target(frame: &Frame, version: Version) -> Result<AckTarget, CommandError
     }
 }
 
+/// Refuses a SEND whose `priority` is not an integer, and writes a clamped
+/// one (`15` becomes `9`) back into the frame, so that MESSAGE shows the
+/// priority the message is delivered with.
+fn with_priority_checked(mut frame: Frame) -> Result<Frame, CommandError> {
+    let value = frame.header("priority");
+    let p = crate::model::parse_priority(value).map_err(|value| CommandError::InvalidHeader {
+        header: "priority",
+        value,
+    })?;
+    if let (Some(p), Some(v)) = (p, value) {
+        if v != p.to_string() {
+            if let Some(slot) = frame.headers.iter_mut().find(|(n, _)| n == "priority") {
+                slot.1 = p.to_string();
+            }
+        }
+    }
+    Ok(frame)
+}
+
+/// Whether a SUBSCRIBE asks for an exclusive consumer: `activemq.exclusive`
+/// (ActiveMQ) or `exclusive` (RabbitMQ), `true` or `false` in any case.
+fn exclusive(frame: &Frame) -> Result<bool, CommandError> {
+    let mut exclusive = false;
+    for header in ["activemq.exclusive", "exclusive"] {
+        match frame.header(header).map(str::trim) {
+            None => {}
+            Some(v) if v.eq_ignore_ascii_case("true") => exclusive = true,
+            Some(v) if v.eq_ignore_ascii_case("false") => {}
+            Some(v) => {
+                return Err(CommandError::InvalidHeader {
+                    header,
+                    value: v.to_string(),
+                })
+            }
+        }
+    }
+    Ok(exclusive)
+}
+
 impl ClientCommand {
     /// Validates `frame` for a session speaking `version`.
     pub fn parse(frame: Frame, version: Version) -> Result<ClientCommand, CommandError> {
@@ -184,6 +226,7 @@ impl ClientCommand {
                         value,
                     });
                 }
+                let frame = with_priority_checked(frame)?;
                 ClientCommand::Send {
                     destination: required(&frame, "destination")?,
                     transaction: tx(&frame),
@@ -229,6 +272,7 @@ impl ClientCommand {
                     prefetch,
                     selector,
                     durable,
+                    exclusive: exclusive(&frame)?,
                 }
             }
             Command::Unsubscribe => {

@@ -162,10 +162,11 @@ impl Session {
                 prefetch,
                 selector,
                 durable,
+                exclusive,
             } => self.subscribe(
                 destination,
                 id,
-                (ack, prefetch, selector),
+                (ack, prefetch, selector, exclusive),
                 durable,
                 receipt,
                 ctx,

@@ -29,6 +29,23 @@ pub struct StoreConfig {
     /// `false` skips every fdatasync: for tests and benchmarks only, nothing is durable then.
     /// Default true.
     pub fsync: bool,
+    /// Classes a message by its encoded headers at recovery ([`RecoveredMessage::class`]), so
+    /// that one recovered `paged`, without its headers, can still be placed by the caller (the
+    /// broker classes by priority). The journal keeps a class only where it is not 0, so the
+    /// default (every message 0) costs nothing.
+    ///
+    /// [`RecoveredMessage::class`]: super::RecoveredMessage::class
+    #[serde(skip, default = "default_classify")]
+    pub classify: fn(&[u8]) -> u8,
+}
+
+/// The default classifier: every message in class 0.
+fn no_class(_: &[u8]) -> u8 {
+    0
+}
+
+fn default_classify() -> fn(&[u8]) -> u8 {
+    no_class
 }
 
 impl Default for StoreConfig {
@@ -41,6 +58,7 @@ impl Default for StoreConfig {
             compaction_threshold: 0.3,
             recover_resident_bytes: u64::MAX,
             fsync: true,
+            classify: no_class,
         }
     }
 }

@@ -55,7 +55,7 @@ impl Journal {
         }
         let lock = lock(&dir)?;
         let started = std::time::Instant::now();
-        let replayed = recovery::replay(&dir, config.recover_resident_bytes)?;
+        let replayed = recovery::replay(&dir, config.recover_resident_bytes, config.classify)?;
         let reader = Reader::new(dir.clone(), replayed.index.locations());
         let queues: HashMap<String, QueueId> = (replayed.index.queues.iter())
             .map(|(id, name)| (name.clone(), *id))

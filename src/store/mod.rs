@@ -148,6 +148,8 @@ pub struct RecoveredMessage {
     pub paged: bool,
     /// Bytes of the body, read or not.
     pub size: u32,
+    /// What [`StoreConfig::classify`] said of its headers when it was appended.
+    pub class: u8,
 }
 
 /// A live message read back from the store by [`Store::read`].

@@ -18,12 +18,19 @@ pub(crate) struct Replayed {
 }
 
 /// Replays the journal in `dir`, keeping the headers and bodies of live messages in memory up to
-/// `resident` bytes in all; the others are recovered without them, to be read back by location.
-pub(crate) fn replay(dir: &Path, resident: u64) -> Result<Replayed, StoreError> {
+/// `resident` bytes in all; the others are recovered without them, to be read back by location,
+/// with the class `classify` gives their headers.
+pub(crate) fn replay(
+    dir: &Path,
+    resident: u64,
+    classify: fn(&[u8]) -> u8,
+) -> Result<Replayed, StoreError> {
     let ids = segment::list(dir)?;
     let mut index = Index::new();
     let mut data = Bodies {
         kept: HashMap::new(),
+        classes: HashMap::new(),
+        classify,
         bytes: 0,
         limit: resident,
     };
@@ -99,9 +106,12 @@ pub(crate) fn replay(dir: &Path, resident: u64) -> Result<Replayed, StoreError> 
     })
 }
 
-/// The headers and bodies recovery keeps, within a byte limit.
+/// The headers and bodies recovery keeps, within a byte limit, and the classes other than 0 of
+/// live messages.
 struct Bodies {
     kept: HashMap<(QueueId, MessageId), (Bytes, Bytes)>,
+    classes: HashMap<(QueueId, MessageId), u8>,
+    classify: fn(&[u8]) -> u8,
     bytes: u64,
     limit: u64,
 }
@@ -117,6 +127,10 @@ impl Bodies {
                 ..
             } => {
                 self.forget(queue, id);
+                let class = (self.classify)(&headers);
+                if class != 0 {
+                    self.classes.insert((queue, id), class);
+                }
                 let n = (headers.len() + body.len()) as u64;
                 if self.bytes + n <= self.limit {
                     self.bytes += n;
@@ -129,6 +143,7 @@ impl Bodies {
     }
 
     fn forget(&mut self, queue: QueueId, id: MessageId) {
+        self.classes.remove(&(queue, id));
         if let Some((h, b)) = self.kept.remove(&(queue, id)) {
             self.bytes -= (h.len() + b.len()) as u64;
         }
@@ -161,6 +176,7 @@ fn collect(index: &Index, mut data: Bodies) -> Vec<RecoveredQueue> {
             deliveries: entry.deliveries,
             paged: kept.is_none(),
             size: entry.body_len(),
+            class: data.classes.remove(&(queue, id)).unwrap_or(0),
             headers: kept.as_ref().map(|k| k.0.clone()).unwrap_or_default(),
             body: kept.map(|k| k.1).unwrap_or_default(),
         });

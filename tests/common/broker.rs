@@ -62,7 +62,23 @@ impl TestBroker {
     pub fn restart(self, overrides: &[(&str, &str)]) -> TestBroker {
         let TestBroker { handle, store_dir } = self;
         handle.stop();
-        Self::spawn_on(store_dir, None, overrides)
+        // The destination actors live on worker threads that `stop` does not
+        // join, and the last of them holds the journal (and its lock) a
+        // moment longer: poll until the lock is free.
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            let settings =
+                Settings::load(None, test_env(&store_dir, overrides)).expect("test settings");
+            match BrokerHandle::spawn(settings) {
+                Ok(handle) => return TestBroker { handle, store_dir },
+                Err(stompede::broker::StartError::Store(stompede::store::StoreError::Locked(
+                    _,
+                ))) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("broker restarts: {e}"),
+            }
+        }
     }
 
     fn spawn_on(store_dir: TempDir, file: Option<&Path>, overrides: &[(&str, &str)]) -> TestBroker {

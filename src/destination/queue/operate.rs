@@ -57,6 +57,7 @@ impl<S: Backlog> QueueDelivery<S> {
             }
         }
         self.next = 0;
+        self.exclusive = 0;
         n + self.purge_waiting(core)
     }
 

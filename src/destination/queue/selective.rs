@@ -1,6 +1,7 @@
-//! The parts of queue delivery that expiry and selectors add: an expired
-//! message leaves at its turn, and with selective consumers a message goes
-//! to the next consumer with room that selects it.
+//! The parts of queue delivery that expiry, selectors and exclusive
+//! consumers add: an expired message leaves at its turn, with selective
+//! consumers a message goes to the next consumer with room that selects it,
+//! and with an exclusive consumer only to that one.
 
 use super::{logged, QueueDelivery};
 use crate::destination::backlog::{Backlog, Removal};
@@ -31,15 +32,20 @@ impl<S: Backlog> QueueDelivery<S> {
         self.next = (idx + 1) % self.consumers.len();
     }
 
-    /// Dispatch when some consumer has a selector: a message goes to the
-    /// next consumer with room that selects it; one that none of them
-    /// selects now is passed over and waits, in its place, for a consumer
-    /// that does. At most `destinations.selector_lookahead` are passed over
-    /// per dispatch, which bounds the work a publish or an ACK can cause.
-    pub(super) fn dispatch_selective(&mut self, core: &mut Core) {
+    /// Dispatch when some consumer has a selector, or to `only` (the
+    /// exclusive consumer) alone: a message goes to the next consumer with
+    /// room that selects it; one that none of them selects now is passed
+    /// over and waits, in its place, for a consumer that does. At most
+    /// `destinations.selector_lookahead` are passed over per dispatch, which
+    /// bounds the work a publish or an ACK can cause.
+    pub(super) fn dispatch_selective(&mut self, core: &mut Core, only: Option<usize>) {
         let mut skipped: Vec<Envelope> = Vec::new();
         let lookahead = core.policy.selector_lookahead.max(1);
-        while skipped.len() < lookahead && self.consumers.iter().any(Consumer::has_room) {
+        let room = |q: &Self| match only {
+            Some(i) => q.consumers.get(i).is_some_and(Consumer::has_room),
+            None => q.consumers.iter().any(Consumer::has_room),
+        };
+        while skipped.len() < lookahead && room(self) {
             let Some(env) = self.backlog.pop_front() else {
                 break;
             };
@@ -49,9 +55,13 @@ impl<S: Backlog> QueueDelivery<S> {
                 continue;
             }
             let n = self.consumers.len();
-            let found = (0..n)
-                .map(|i| (self.next + i) % n)
-                .find(|&i| self.consumers[i].has_room() && self.consumers[i].accepts(&env.data));
+            let takes = |c: &Consumer| c.has_room() && c.accepts(&env.data);
+            let found = match only {
+                Some(i) => Some(i).filter(|&i| takes(&self.consumers[i])),
+                None => (0..n)
+                    .map(|i| (self.next + i) % n)
+                    .find(|&i| takes(&self.consumers[i])),
+            };
             match found {
                 Some(idx) => self.hand(core, idx, env),
                 None => skipped.push(env),

@@ -276,3 +276,73 @@ fn expired_messages_are_skipped_at_their_turn_and_dead_lettered_by_policy() {
         .iter()
         .any(|(n, v)| n == "x-death-reason" && v == "expired"));
 }
+
+fn prioritised(body: &str, priority: &str) -> Arc<MessageData> {
+    MessageData::from_send(
+        vec![("priority".into(), priority.into())],
+        bytes::Bytes::copy_from_slice(body.as_bytes()),
+    )
+}
+
+#[test]
+fn higher_priorities_go_first_and_a_nacked_message_returns_to_its_own() {
+    let mut c = core("/queue/q");
+    let mut q = queue(limits(100, 1 << 20, Overflow::Block));
+    let msgs = vec![
+        data("a4"),
+        prioritised("b9", "9"),
+        prioritised("c1", "1"),
+        prioritised("d9", "9"),
+        data("e4"),
+    ];
+    q.publish(&mut c, msgs, true).expect("taken");
+    let (a, seen) = consumer(1, ClientIndividual, 1);
+    q.subscribe(&mut c, a);
+    q.dispatch(&mut c);
+    assert_eq!(seen.bodies(), ["b9"]);
+    // Requeued at the head of priority 9: before d9.
+    q.nack(&mut c, key(1), seen.id(0), false).expect("nacked");
+    q.dispatch(&mut c);
+    for n in 1..5 {
+        q.ack(&mut c, key(1), seen.id(n), false).expect("acked");
+        q.dispatch(&mut c);
+    }
+    assert_eq!(seen.bodies(), ["b9", "b9", "d9", "a4", "e4", "c1"]);
+    assert_eq!(q.depth(), 0);
+}
+
+fn exclusive(sub: u64, prefetch: u32) -> (Consumer, std::rc::Rc<super::super::testing::Seen>) {
+    let (c, seen) = consumer(sub, ClientIndividual, prefetch);
+    (c.exclusive(true), seen)
+}
+
+#[test]
+fn the_first_exclusive_consumer_gets_everything_and_the_next_takes_over() {
+    let mut c = core("/queue/q");
+    let mut q = queue(limits(100, 1 << 20, Overflow::Block));
+    let (plain, seen_plain) = consumer(1, ClientIndividual, 10);
+    let (first, seen_first) = exclusive(2, 2);
+    let (second, seen_second) = exclusive(3, 10);
+    q.subscribe(&mut c, plain);
+    q.subscribe(&mut c, first);
+    q.subscribe(&mut c, second);
+    publish(&mut q, &mut c, &["m1", "m2", "m3"]).expect("taken");
+    q.dispatch(&mut c);
+    assert_eq!(seen_first.bodies(), ["m1", "m2"], "up to its window");
+    assert!(seen_plain.bodies().is_empty() && seen_second.bodies().is_empty());
+    q.unsubscribe(&mut c, key(2));
+    q.dispatch(&mut c);
+    assert_eq!(
+        seen_second.bodies(),
+        ["m1", "m2", "m3"],
+        "what the first held comes back first"
+    );
+    assert_eq!(seen_second.delivered.borrow()[0].delivery_count, 2);
+    q.unsubscribe(&mut c, key(3));
+    q.dispatch(&mut c);
+    assert_eq!(
+        seen_plain.bodies(),
+        ["m1", "m2", "m3"],
+        "no exclusive consumer left: the others share again"
+    );
+}

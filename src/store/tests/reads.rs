@@ -80,3 +80,40 @@ fn recovery_beyond_its_resident_bytes_hands_over_locations_that_read_back_in_ord
         }
     }
 }
+
+#[test]
+fn recovery_hands_over_the_class_of_every_message_kept_in_memory_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    {
+        let store = open(&config);
+        let q = store.declare_queue("/queue/q").unwrap();
+        for id in 1..=20 {
+            append(&store, q, id, 1000);
+        }
+        ack(&store, q, 3);
+        barrier(&store);
+    }
+    fn classify(headers: &[u8]) -> u8 {
+        if headers == b"k:v\n" {
+            7
+        } else {
+            0
+        }
+    }
+    let config = StoreConfig {
+        recover_resident_bytes: 5 * 1004,
+        classify,
+        ..config
+    };
+    let store = open(&config);
+    let recovered = store.recover().unwrap();
+    let q = queue(&recovered, "/queue/q");
+    assert_eq!(q.messages.len(), 19);
+    assert!(q.messages.iter().any(|m| m.paged) && q.messages.iter().any(|m| !m.paged));
+    assert!(
+        q.messages.iter().all(|m| m.class == 7),
+        "{:?}",
+        q.messages.iter().map(|m| m.class).collect::<Vec<_>>()
+    );
+}
