@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::admin::{Actors, AdminApi};
 use crate::chat::ChatPage;
+use crate::cluster::{Backplane, ClusterError};
 use crate::destination::{DestinationPolicy, DiskLimits, Storage};
 use crate::listener::{Listener, StopAccepting};
 use crate::metrics::{Metrics, MetricsError};
@@ -40,6 +41,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Security(#[from] SecurityError),
+    #[error("cluster mode: {0}")]
+    Cluster(#[from] ClusterError),
 }
 
 /// Opens the journal and reads back what it holds: replay, then serve.
@@ -100,7 +103,16 @@ pub async fn serve(
     on_bound: impl FnOnce(BoundAddrs),
 ) -> Result<(), StartError> {
     // Before anything is bound or started, so a failure leaves nothing behind.
-    let metrics = Arc::new(Metrics::from_settings(&settings.metrics)?);
+    let node = settings
+        .cluster
+        .enabled
+        .then_some(settings.cluster.node.as_str());
+    let metrics = Arc::new(Metrics::for_node(&settings.metrics, node)?);
+    let backplane = if settings.cluster.enabled {
+        Some(Backplane::connect(&settings, &metrics).await?)
+    } else {
+        None
+    };
     let security = crate::shared::security(&settings)?;
     let storage = open_storage(&settings, &metrics)?;
     let stomp = bind("stomp", settings.listeners.stomp).await?;
@@ -148,9 +160,15 @@ pub async fn serve(
     if let Some(storage) = storage {
         policy = policy.with_storage(storage);
     }
+    if let Some(b) = &backplane {
+        policy = policy.with_backplane(b.clone());
+    }
     let memory = policy.memory.clone();
     let policy = Arc::new(policy);
     let router = Router::new(policy, metrics.clone(), handles.clone()).start();
+    if let Some(b) = &backplane {
+        b.start_topic_relay(router.clone().recipient()).await?;
+    }
     let grace = Duration::from_millis(settings.broker.shutdown_grace_ms);
     let chat = settings.http.chat_page.then(|| {
         Arc::new(ChatPage::new(
@@ -184,14 +202,19 @@ pub async fn serve(
     ));
 
     let ready = Arc::new(AtomicBool::new(false));
-    let (server, http_handle) =
-        crate::http::serve_with(http_std, metrics, ready.clone(), chat, Some(admin)).map_err(
-            |source| StartError::Bind {
-                listener: "http",
-                addr: http_addr,
-                source,
-            },
-        )?;
+    let (server, http_handle) = crate::http::serve_with(
+        http_std,
+        metrics,
+        ready.clone(),
+        chat,
+        Some(admin),
+        backplane.as_ref().map(|b| b.connected()),
+    )
+    .map_err(|source| StartError::Bind {
+        listener: "http",
+        addr: http_addr,
+        source,
+    })?;
     actix_rt::spawn(server);
     tracing::info!(listener = "stomp", addr = %stomp_addr, "listening");
     tracing::info!(listener = "http", addr = %http_addr, "listening");

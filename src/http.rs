@@ -18,6 +18,8 @@ use crate::metrics::Metrics;
 struct State {
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
+    /// In cluster mode, whether NATS is reachable: without it the node is not ready.
+    backplane: Option<Arc<AtomicBool>>,
 }
 
 async fn scrape(state: web::Data<State>) -> HttpResponse {
@@ -36,7 +38,11 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<State>) -> HttpResponse {
-    if state.ready.load(Ordering::Acquire) {
+    let backplane_up = state
+        .backplane
+        .as_ref()
+        .is_none_or(|b| b.load(Ordering::Acquire));
+    if state.ready.load(Ordering::Acquire) && backplane_up {
         HttpResponse::Ok()
             .content_type("text/plain")
             .body("ready\n")
@@ -54,19 +60,25 @@ pub fn serve(
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
 ) -> std::io::Result<(Server, ServerHandle)> {
-    serve_with(listener, metrics, ready, None, None)
+    serve_with(listener, metrics, ready, None, None, None)
 }
 
 /// Like [`serve`], also serving `chat` at `/chat/` and `admin` at `/api/`
-/// and `/` when given.
+/// and `/` when given; `/readyz` also needs `backplane` (cluster mode's NATS
+/// connection) up when given.
 pub fn serve_with(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
     chat: Option<Arc<ChatPage>>,
     admin: Option<Arc<AdminApi>>,
+    backplane: Option<Arc<AtomicBool>>,
 ) -> std::io::Result<(Server, ServerHandle)> {
-    let state = web::Data::new(State { metrics, ready });
+    let state = web::Data::new(State {
+        metrics,
+        ready,
+        backplane,
+    });
     let server = HttpServer::new(move || {
         let chat = chat.clone();
         let admin = admin.clone();

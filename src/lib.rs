@@ -14,12 +14,14 @@
 //! - [`store`]: the durable journal for persistent messages, behind the `Store` trait.
 //! - [`settings`], [`metrics`], [`telemetry`], [`auth`]: configuration and operations.
 //! - [`admin`]: the admin API and status page on the HTTP listener.
+//! - [`cluster`]: cluster mode, several nodes sharing destinations through NATS.
 //! - [`systemd`]: readiness notifications to the service manager (`Type=notify`).
 
 pub mod admin;
 pub mod auth;
 pub mod broker;
 pub mod chat;
+pub mod cluster;
 pub mod connection;
 pub mod destination;
 #[cfg(feature = "fault-injection")]

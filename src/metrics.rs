@@ -209,10 +209,17 @@ impl Metrics {
 
     /// A fresh registry configured by the `[metrics]` section.
     pub fn from_settings(s: &MetricsSettings) -> Result<Metrics, MetricsError> {
+        Self::for_node(s, None)
+    }
+
+    /// Like [`from_settings`](Self::from_settings); in cluster mode every series also carries
+    /// `node="<cluster.node>"`, so one Prometheus can tell the nodes' series apart.
+    pub fn for_node(s: &MetricsSettings, node: Option<&str>) -> Result<Metrics, MetricsError> {
         Self::build(
             s.max_destinations,
             Selection::new(&s.include, &s.exclude),
             s.enabled,
+            node,
         )
     }
 
@@ -222,7 +229,7 @@ impl Metrics {
         max_destinations: usize,
         selection: Selection,
     ) -> Result<Metrics, MetricsError> {
-        Self::build(max_destinations, selection, true)
+        Self::build(max_destinations, selection, true, None)
     }
 
     /// `enabled = false` keeps the families (at zero) but makes every
@@ -231,8 +238,10 @@ impl Metrics {
         max_destinations: usize,
         selection: Selection,
         enabled: bool,
+        node: Option<&str>,
     ) -> Result<Metrics, MetricsError> {
-        let r = Registry::new_custom(Some("stompede".into()), None)
+        let labels = node.map(|n| std::iter::once(("node".to_string(), n.to_string())).collect());
+        let r = Registry::new_custom(Some("stompede".into()), labels)
             .map_err(MetricsError::of("registry"))?;
         let process = Registry::new();
         #[cfg(target_os = "linux")]
@@ -410,6 +419,11 @@ impl Metrics {
         families.extend(self.process.gather());
         families.sort_by(|a, b| a.name().cmp(b.name()));
         families
+    }
+
+    /// Registers a collector of its own (cluster mode's `stompede_cluster_*` series).
+    pub fn register(&self, c: Box<dyn prometheus::core::Collector>) -> prometheus::Result<()> {
+        self.registry.register(c)
     }
 
     /// Adds the journal's figures (`stompede_store_*`), read from `store` at each scrape.

@@ -46,6 +46,35 @@ pub struct Settings {
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
     pub admin: Admin,
+    pub cluster: Cluster,
+}
+
+/// Cluster mode: several nodes serving one set of destinations through NATS (docs/cluster.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Off: a single embedded broker that never connects to NATS.
+    pub enabled: bool,
+    /// NATS servers to connect to (any of them; the client follows the cluster's gossip).
+    pub nats_urls: Vec<String>,
+    /// This node's name, unique in the cluster: set on what it publishes, and its metrics label.
+    pub node: String,
+    /// JetStream replicas of each queue stream (1, 3 or 5; at most the NATS cluster's size).
+    pub replicas: usize,
+    /// First token of every subject and stream name stompede uses, so clusters can share NATS.
+    pub stream_prefix: String,
+    /// Topic messages from other nodes handed to local topics at once; more wait in NATS's
+    /// subscription buffer (and are dropped there, counted, if it overflows).
+    pub max_inflight: usize,
+    /// How long start-up waits for the first NATS connection before failing.
+    pub connect_timeout_ms: u64,
+    /// How long JetStream waits for a node's ack before giving a queue message to another
+    /// node (a node that died); held messages get progress acks well within it.
+    pub ack_wait_ms: u64,
+    /// Unacknowledged messages of one queue across all nodes (the consumer's max_ack_pending).
+    pub max_ack_pending: usize,
+    /// Most messages one pull asks for (also bounded by the local subscriptions' free windows).
+    pub max_pull_batch: usize,
 }
 
 /// The admin API and status page on the HTTP listener (HTTP basic authentication).
@@ -475,6 +504,7 @@ impl Settings {
             }
         }
         self.validate_redelivery()?;
+        self.validate_cluster()?;
         for (key, value) in [
             ("listeners.stomp_tls", &self.listeners.stomp_tls),
             ("listeners.websocket_tls", &self.listeners.websocket_tls),
@@ -516,6 +546,56 @@ impl Settings {
     }
 
     /// The redelivery settings, globally and in each policy.
+    fn validate_cluster(&self) -> Result<(), SettingsError> {
+        let c = &self.cluster;
+        if !c.enabled {
+            return Ok(());
+        }
+        let invalid = |key, reason: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        // Both are used verbatim as NATS subject tokens and stream-name parts.
+        let token = |v: &str| {
+            !v.is_empty()
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !token(&c.node) {
+            return invalid(
+                "cluster.node",
+                "must be set, of letters, digits, '-' and '_' only",
+            );
+        }
+        if !token(&c.stream_prefix) {
+            return invalid(
+                "cluster.stream_prefix",
+                "must be set, of letters, digits, '-' and '_' only",
+            );
+        }
+        if c.nats_urls.is_empty() {
+            return invalid("cluster.nats_urls", "must name at least one NATS server");
+        }
+        if !(1..=5).contains(&c.replicas) {
+            return invalid("cluster.replicas", "must be between 1 and 5");
+        }
+        if c.max_inflight == 0 {
+            return invalid("cluster.max_inflight", "must be greater than 0");
+        }
+        if c.max_ack_pending == 0 || c.max_pull_batch == 0 {
+            return invalid(
+                "cluster.max_ack_pending",
+                "max_ack_pending and max_pull_batch must be greater than 0",
+            );
+        }
+        if c.ack_wait_ms < 300 {
+            return invalid("cluster.ack_wait_ms", "must be at least 300");
+        }
+        Ok(())
+    }
+
     fn validate_redelivery(&self) -> Result<(), SettingsError> {
         let d = &self.destinations;
         let invalid = |key, reason: String| Err(SettingsError::Invalid { key, reason });
@@ -676,5 +756,42 @@ mod tests {
         let e =
             Settings::load(None, env(&[("STOMPEDE__LIMITS__MAX_HEADERS", "0")])).expect_err("zero");
         assert!(e.to_string().contains("limits.max_headers"), "{e}");
+    }
+
+    #[test]
+    fn cluster_mode_is_off_by_default_and_checked_when_on() {
+        assert!(!Settings::defaults().cluster.enabled);
+        let on = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("STOMPEDE__CLUSTER__ENABLED", "true")];
+            pairs.extend_from_slice(extra);
+            Settings::load(None, env(&pairs))
+        };
+        assert!(on(&[]).is_ok());
+        for (key, value, named) in [
+            ("STOMPEDE__CLUSTER__NODE", "a.b", "cluster.node"),
+            ("STOMPEDE__CLUSTER__NODE", "", "cluster.node"),
+            (
+                "STOMPEDE__CLUSTER__STREAM_PREFIX",
+                "x y",
+                "cluster.stream_prefix",
+            ),
+            ("STOMPEDE__CLUSTER__REPLICAS", "7", "cluster.replicas"),
+            (
+                "STOMPEDE__CLUSTER__MAX_INFLIGHT",
+                "0",
+                "cluster.max_inflight",
+            ),
+            (
+                "STOMPEDE__CLUSTER__ACK_WAIT_MS",
+                "10",
+                "cluster.ack_wait_ms",
+            ),
+        ] {
+            let e = on(&[(key, value)]).expect_err(key);
+            assert!(e.to_string().contains(named), "{key}={value}: {e}");
+        }
+        // Off, the same values are not looked at.
+        let off = Settings::load(None, env(&[("STOMPEDE__CLUSTER__NODE", "a.b")]));
+        assert!(off.is_ok());
     }
 }

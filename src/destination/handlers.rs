@@ -57,6 +57,15 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
             let from_client = origin.is_some();
             let count = messages.len();
             let copies = (!this.forwards.is_empty()).then(|| messages.clone());
+            // Cluster mode: what this node's clients publish on a topic goes to the other
+            // nodes too (what they relayed here is marked remote and never goes back).
+            let relay = this
+                .core
+                .policy
+                .backplane
+                .clone()
+                .filter(|_| S::KIND == Kind::Topic)
+                .map(|b| (b, messages.clone()));
             let taken = this.strategy.publish(&mut this.core, messages, from_client);
             if taken.is_ok() {
                 this.core.counts.taken(count);
@@ -78,10 +87,14 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
                 p => p,
             };
             let mut queues = Vec::new();
+            // The permit travels with the copies and the relay, so a slow wildcard topic
+            // or NATS connection slows this topic's publishers instead of filling a mailbox.
+            let shared = if copies.is_some() || relay.is_some() {
+                permit.take().map(Arc::new)
+            } else {
+                None
+            };
             if let Some(messages) = copies {
-                // The permit travels with the copies, so a slow wildcard topic
-                // slows this topic's publishers instead of filling its mailbox.
-                let shared = permit.take().map(Arc::new);
                 for f in &this.forwards {
                     let is_queue = f.to.kind() == Kind::Queue;
                     let messages: Vec<_> = messages
@@ -107,6 +120,9 @@ impl<S: Delivery> Handler<Publish> for Destination<S> {
                         queues.push(f.to.clone());
                     }
                 }
+            }
+            if let Some((backplane, messages)) = relay {
+                backplane.relay_topic(&this.core.name, &messages, shared);
             }
             match (origin, taken) {
                 (Some(o), Ok(())) if o.receipt.is_some() && !queues.is_empty() => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::model::{MemoryBudget, PolicyOverride, QueueLimits, Redelivery, SlowConsumer};
 
 use super::storage::Storage;
+use crate::cluster::Backplane;
 use crate::settings::Settings;
 
 /// The file under `storage.dir` recording durable subscriptions.
@@ -53,6 +54,8 @@ pub struct DestinationPolicy {
     pub max_durable_subscriptions: usize,
     /// Where durable subscriptions are recorded, when `storage.enabled`.
     pub durable_registry: Option<std::path::PathBuf>,
+    /// This node's NATS connection in cluster mode: topics relay what their clients publish.
+    pub backplane: Option<Arc<Backplane>>,
 }
 
 impl DestinationPolicy {
@@ -97,12 +100,19 @@ impl DestinationPolicy {
                 .storage
                 .enabled
                 .then(|| s.storage.dir.join(DURABLE_REGISTRY_FILE)),
+            backplane: None,
         }
     }
 
     /// The same policy, keeping persistent messages in `storage`.
     pub fn with_storage(mut self, storage: Arc<Storage>) -> Self {
         self.storage = Some(storage);
+        self
+    }
+
+    /// The same policy in cluster mode, relaying topic publishes through `backplane`.
+    pub fn with_backplane(mut self, backplane: Arc<Backplane>) -> Self {
+        self.backplane = Some(backplane);
         self
     }
 

@@ -50,6 +50,8 @@ pub struct MessageData {
     /// dead-letter move writes the copy with the ack of the original, in one
     /// atomic batch), so the receiving queue must not append it again.
     journaled: AtomicBool,
+    /// Published on another cluster node and relayed here: delivered locally, never relayed again.
+    remote: bool,
 }
 
 impl MessageData {
@@ -69,6 +71,7 @@ impl MessageData {
             encoded: Default::default(),
             parked: AtomicUsize::new(0),
             journaled: AtomicBool::new(false),
+            remote: false,
         })
     }
 
@@ -109,6 +112,7 @@ impl MessageData {
             encoded: Default::default(),
             parked: AtomicUsize::new(0),
             journaled: AtomicBool::new(false),
+            remote: false,
         })
     }
 
@@ -126,6 +130,7 @@ impl MessageData {
             encoded: Default::default(),
             parked: AtomicUsize::new(0),
             journaled: AtomicBool::new(false),
+            remote: self.remote,
         })
     }
 
@@ -144,7 +149,30 @@ impl MessageData {
             encoded: Default::default(),
             parked: AtomicUsize::new(0),
             journaled: AtomicBool::new(true),
+            remote: false,
         })
+    }
+
+    /// A topic message another cluster node published, with the headers and body it sent:
+    /// a new local id, and marked so that this node delivers it but never relays it back.
+    pub fn from_remote(headers: Vec<(String, String)>, body: Bytes) -> Arc<MessageData> {
+        Arc::new(MessageData {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            expires_at: expires_of(&headers),
+            priority: super::priority_of(&headers),
+            headers: headers.into(),
+            body,
+            published_at: Instant::now(),
+            encoded: Default::default(),
+            parked: AtomicUsize::new(0),
+            journaled: AtomicBool::new(false),
+            remote: true,
+        })
+    }
+
+    /// Whether another cluster node published it ([`from_remote`](Self::from_remote)).
+    pub fn is_remote(&self) -> bool {
+        self.remote
     }
 
     /// Whether it has expired by its own `expires` header, or by `ttl`.

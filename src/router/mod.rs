@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::destination::{DestinationPolicy, Queue, Topic};
+use crate::destination::{ClusterQueue, DestinationPolicy, Queue, Topic};
 use crate::messages::destination::{DestinationRef, Publish};
 use crate::messages::router::{
     DeadLetter, DeleteDestination, DeleteError, DestinationFailed, DestinationIdle,
@@ -93,15 +93,29 @@ impl Router {
                 // A durable subscription's queue is fed by topics holding its
                 // address, so it must not retire when idle.
                 let pinned = is_durable_queue(&policy.queue_prefix, name);
-                let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
-                    let q = Queue::new(n, policy, id, router, metrics);
-                    if pinned {
-                        q.pinned()
-                    } else {
-                        q
-                    }
-                });
-                DestinationRef::of(&addr, Kind::Queue, id)
+                if policy.backplane.is_some() {
+                    // Cluster mode: the queue's messages live in its JetStream stream.
+                    let addr = Supervisor::start_in_arbiter(&arbiter, move |ctx| {
+                        let mut q = ClusterQueue::new(n, policy, id, router, metrics);
+                        q.attach(ctx);
+                        if pinned {
+                            q.pinned()
+                        } else {
+                            q
+                        }
+                    });
+                    DestinationRef::of(&addr, Kind::Queue, id)
+                } else {
+                    let addr = Supervisor::start_in_arbiter(&arbiter, move |_| {
+                        let q = Queue::new(n, policy, id, router, metrics);
+                        if pinned {
+                            q.pinned()
+                        } else {
+                            q
+                        }
+                    });
+                    DestinationRef::of(&addr, Kind::Queue, id)
+                }
             } else if let Some(topic) = name
                 .strip_prefix(&policy.topic_prefix)
                 .filter(|t| !t.is_empty())

@@ -6,6 +6,10 @@ use std::{io, path::PathBuf, sync::Arc};
 /// Everything that can go wrong in the store.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
+    /// Cluster mode: the NATS JetStream cluster did not confirm the operation (unreachable,
+    /// no quorum, or it refused it).
+    #[error("cluster message store (NATS JetStream): {0}")]
+    Remote(String),
     /// A read, write, sync or file operation failed. The store is poisoned afterwards if it was a
     /// write or a sync: the bytes may or may not be on disk, so nothing more is reported durable.
     #[error("journal I/O error while {doing} {}: {source}", path.display())]

@@ -87,6 +87,14 @@ pub struct Completion {
 }
 
 impl Completion {
+    /// A completion resolved by whoever holds the sender: for a store elsewhere (cluster
+    /// mode's JetStream), whose confirmations arrive as messages rather than from a writer
+    /// thread. A dropped sender resolves it with [`StoreError::Closed`].
+    pub fn pending() -> (oneshot::Sender<Result<(), StoreError>>, Completion) {
+        let (tx, rx) = oneshot::channel();
+        (tx, Completion { rx })
+    }
+
     /// Blocks the calling thread until the outcome is known. Not for use inside an async
     /// runtime (await the completion there instead).
     pub fn wait(self) -> Result<(), StoreError> {

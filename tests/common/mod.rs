@@ -16,6 +16,7 @@ mod durable;
 mod files;
 mod frames;
 mod http;
+mod nats;
 mod process;
 mod programs;
 mod prometheus;
@@ -33,6 +34,7 @@ pub use self::{
     files::TempDir,
     frames::body,
     http::{http_get, http_request, HttpAnswer},
+    nats::{nats_server_binary, NatsCluster, NatsServer},
     process::{parse_listening, run_binary_to_exit, strip_ansi, BrokerProcess},
     programs::{browser_dir, require_node_packages, require_program, run_node_script},
     prometheus::{sample_value, PrometheusServer, PROMETHEUS_TIMEOUT},
