@@ -486,3 +486,57 @@ async fn a_node_killed_under_load_loses_nothing_receipted_its_messages_go_to_oth
     survivor.ping().await;
     survivor.expect_nothing(QUIET).await;
 }
+
+#[tokio::test]
+async fn a_committed_transaction_reaches_the_stream_and_leaves_nothing_in_the_local_journal() {
+    let nats = NatsCluster::start().await;
+    let nodes = three_nodes(&nats, 1);
+    let mut c = nodes[1].client().await;
+    c.subscribe_with("/queue/tx", "t", &[("ack", "client-individual")])
+        .await;
+    let mut p = nodes[0].client().await;
+    // The first SEND waits out the stream's creation.
+    send_patiently(&mut p, "/queue/tx", "first").await;
+    let f = next_message(&mut c, "the first message").await;
+    c.ack(&f).await;
+
+    p.send(Frame::new(Command::Begin).with_header("transaction", "t1"))
+        .await;
+    for k in 0..3 {
+        p.send(
+            Frame::new(Command::Send)
+                .with_header("destination", "/queue/tx")
+                .with_header("transaction", "t1")
+                .with_header("persistent", "true")
+                .with_body(format!("tx{k}")),
+        )
+        .await;
+    }
+    p.send(
+        Frame::new(Command::Commit)
+            .with_header("transaction", "t1")
+            .with_header("receipt", "c1"),
+    )
+    .await;
+    let r = p
+        .try_recv(Duration::from_secs(20))
+        .await
+        .expect("a RECEIPT for the COMMIT");
+    assert_eq!(r.header("receipt-id"), Some("c1"), "{r:?}");
+    let mut got = Vec::new();
+    for k in 0..3 {
+        let f = next_message(&mut c, &format!("transacted message {k}")).await;
+        got.push(body(&f));
+        c.ack(&f).await;
+    }
+    got.sort();
+    assert_eq!(got, ["tx0", "tx1", "tx2"]);
+    // The committing node's own journal holds none of them.
+    let s = nodes[0].scrape().await;
+    assert_eq!(
+        s.value("stompede_store_live_messages", &[("node", "a")]),
+        0.0,
+        "{}",
+        s.text
+    );
+}

@@ -162,7 +162,15 @@ impl Session {
             let (shares, settles) = shares(ops, &router, &mut known).await?;
             let prepared = check(&shares, || fail.connected()).await?;
 
-            if let Some(store) = &shared.store {
+            // In cluster mode every queue lives in its JetStream stream, which
+            // confirms each SEND as the queue applies it; journaled here too,
+            // the messages would stay in the local journal for good (nothing
+            // acknowledges them there) and come back at the next start.
+            let local = shared
+                .store
+                .as_ref()
+                .filter(|_| !shared.settings.cluster.enabled);
+            if let Some(store) = local {
                 let store = store.as_ref();
                 let names = &shared.settings.destinations;
                 let failed = |e: crate::store::StoreError| {
