@@ -241,9 +241,10 @@ impl Metrics {
         node: Option<&str>,
     ) -> Result<Metrics, MetricsError> {
         let labels = node.map(|n| std::iter::once(("node".to_string(), n.to_string())).collect());
-        let r = Registry::new_custom(Some("stompede".into()), labels)
+        let r = Registry::new_custom(Some("stompede".into()), labels.clone())
             .map_err(MetricsError::of("registry"))?;
-        let process = Registry::new();
+        let process =
+            Registry::new_custom(None, labels).map_err(MetricsError::of("process registry"))?;
         #[cfg(target_os = "linux")]
         process
             .register(Box::new(

@@ -151,6 +151,10 @@ async fn readyz_says_not_ready_while_nats_is_unreachable_and_series_carry_the_no
         s.value("stompede_cluster_backplane_connected", &[("node", "solo")]),
         1.0
     );
+    // Process metrics too, so the dashboards' Node variable filters every panel.
+    for name in ["stompede_build_info", "process_start_time_seconds"] {
+        assert!(s.has_label(name, "node", "solo"), "{name}:\n{}", s.text);
+    }
     for i in 0..3 {
         nats.kill(i);
     }

@@ -277,6 +277,28 @@ fn dashboards_select_prometheus_through_the_datasource_variable() {
 }
 
 #[test]
+fn every_panel_filters_by_the_cluster_node_variable() {
+    for (file, d) in dashboards() {
+        let v = variable(&d, "node");
+        assert_eq!(v["type"], "query", "{file}");
+        assert_eq!(v["includeAll"], true, "{file}");
+        // Prometheus' `node=~".*"` also matches series without the label: a
+        // single broker's panels keep their data with "All" selected.
+        assert_eq!(v["allValue"], ".*", "{file}");
+        assert_eq!(
+            v["query"]["query"], "label_values(stompede_build_info, node)",
+            "{file}"
+        );
+        for (at, expr) in target_exprs(&d) {
+            assert!(
+                expr.contains("node=~\"$node\""),
+                "{file} {at} ignores $node: {expr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn destination_board_filters_by_a_destination_variable() {
     let (_, d) = dashboards()
         .into_iter()
@@ -476,7 +498,9 @@ fn substitute_for(expr: &str, instance: &str, destination: &str) -> String {
         .replace("$__interval", "1m")
         .replace("$__range", "1h")
         .replace("$destination", destination)
-        .replace("$instance", instance);
+        .replace("$instance", instance)
+        // "All" nodes: also matches a single broker's series, which have no node label.
+        .replace("$node", ".*");
     assert!(!out.contains('$'), "unknown template variable in {expr}");
     out
 }
