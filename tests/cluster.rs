@@ -215,12 +215,14 @@ async fn send_patiently(p: &mut Client, destination: &str, text: &str) {
     assert_eq!(r.header("receipt-id"), Some(receipt.as_str()));
 }
 
-/// The next frame, which must be a MESSAGE, within 10 s; panics naming `what`.
+/// The next frame, which must be a MESSAGE, within 20 s (a new stream's
+/// creation and leader election take seconds on a loaded machine, as for
+/// `send_patiently`); panics naming `what`.
 async fn next_message(c: &mut Client, what: &str) -> Frame {
     let f = c
-        .try_recv(Duration::from_secs(10))
+        .try_recv(Duration::from_secs(20))
         .await
-        .unwrap_or_else(|| panic!("no {what} within 10 s"));
+        .unwrap_or_else(|| panic!("no {what} within 20 s"));
     assert_eq!(f.command, Command::Message, "{what}: {f:?}");
     f
 }
@@ -543,4 +545,65 @@ async fn a_committed_transaction_reaches_the_stream_and_leaves_nothing_in_the_lo
         "{}",
         s.text
     );
+}
+
+#[tokio::test]
+async fn a_restarted_cluster_queue_keeps_sending_progress_for_what_its_consumers_hold() {
+    let nats = NatsCluster::start().await;
+    // A short ack wait: without progress acks a held message goes to another
+    // node's consumer about 3 s after the queue's restart (progress every 1 s).
+    let fast = "ack_wait_ms = 3000\n";
+    let a = TestBroker::with_config(&format!("{}{fast}", nats.cluster_toml("a", 1)), &[]);
+    let b = TestBroker::with_config(&format!("{}{fast}", nats.cluster_toml("b", 1)), &[]);
+    let mut holder = a.client().await;
+    holder
+        .subscribe_with(
+            "/queue/pt",
+            "h",
+            &[("ack", "client-individual"), ("prefetch", "1")],
+        )
+        .await;
+    let mut p = a.client().await;
+    send_patiently(&mut p, "/queue/pt", "held").await;
+    let m = next_message(&mut holder, "the held message").await;
+    assert_eq!(body(&m), "held");
+    let mut other = b.client().await;
+    other
+        .subscribe_with("/queue/pt", "o", &[("ack", "client-individual")])
+        .await;
+
+    // Node a's queue actor panics and its supervisor restarts it.
+    p.send_with_receipt(
+        Frame::new(Command::Send)
+            .with_header("destination", "/queue/pt")
+            .with_header("x-stompede-fault", "destination")
+            .with_body("fault"),
+        "after-fault",
+    )
+    .await;
+    a.scrape_until("the queue's restart", |s| {
+        s.get(
+            "stompede_actor_restarts_total",
+            &[("kind", "destination"), ("node", "a")],
+        )
+        .is_some_and(|v| v >= 1.0)
+    })
+    .await;
+    // Two and a half ack waits: the held message stays with its holder throughout.
+    let until = tokio::time::Instant::now() + Duration::from_millis(7500);
+    while let Some(f) = other
+        .try_recv(until.saturating_duration_since(tokio::time::Instant::now()))
+        .await
+    {
+        assert_ne!(
+            body(&f),
+            "held",
+            "taken from its holder after the restart: {f:?}"
+        );
+        other.ack(&f).await;
+        if tokio::time::Instant::now() >= until {
+            break;
+        }
+    }
+    holder.ack(&m).await;
 }

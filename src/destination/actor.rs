@@ -199,6 +199,9 @@ impl<S: Delivery> Actor for Destination<S> {
         self.wake = None;
         self.arm_wake(ctx);
         self.resume_durability(ctx);
+        if let Some(every) = self.strategy.tick_every() {
+            ctx.run_interval(every, |d, _| d.strategy.tick());
+        }
         if self.retired {
             return;
         }

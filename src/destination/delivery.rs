@@ -98,6 +98,15 @@ pub trait Delivery: Sized + Unpin + 'static {
     /// Whether nothing waits and nobody listens (the destination may retire).
     fn is_idle(&self) -> bool;
 
+    /// How often [`Delivery::tick`] is due, if ever. Asked whenever the actor
+    /// (re)starts, since a supervisor's restart drops every timer.
+    fn tick_every(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Periodic work of the strategy's own (a cluster queue's progress acks).
+    fn tick(&mut self) {}
+
     /// When the earliest message held back for a redelivery delay is due:
     /// the actor calls [`Delivery::dispatch`] then.
     fn next_due(&self) -> Option<Instant> {

@@ -52,9 +52,6 @@ pub type ClusterQueue = Destination<JetStreamDelivery>;
 #[rtype(result = "()")]
 pub struct Pulled(pub cluster::Pulled);
 
-/// Sends progress acks for everything held. Sent by the queue's own interval timer.
-struct Progress;
-
 /// The cluster-mode queue strategy.
 #[derive(Default)]
 pub struct JetStreamDelivery {
@@ -72,6 +69,8 @@ pub struct JetStreamDelivery {
     acks: Vec<JetStreamMessage>,
     /// Whether NATS is reachable (a publish is refused at once while it is not).
     connected: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// How often what is held gets a progress ack: a third of the ack wait.
+    progress_every: Option<std::time::Duration>,
 }
 
 impl ClusterQueue {
@@ -85,23 +84,9 @@ impl ClusterQueue {
         self.strategy.pulled = Some(ctx.address().recipient());
         self.strategy.max_batch = backplane.max_pull_batch;
         self.strategy.connected = Some(backplane.connected());
-        let every = (backplane.ack_wait / 3).max(std::time::Duration::from_millis(100));
-        ctx.run_interval(every, |_, ctx| ctx.notify(Progress));
-    }
-}
-
-impl Message for Progress {
-    type Result = ();
-}
-
-impl Handler<Progress> for ClusterQueue {
-    type Result = ();
-
-    fn handle(&mut self, _: Progress, _: &mut Self::Context) {
-        let s = &self.strategy;
-        if let Some(link) = &s.link {
-            link.signal(s.held.values().cloned().collect(), AckKind::Progress);
-        }
+        // Progress acks (`Delivery::tick`), re-armed by `started` after a restart too.
+        self.strategy.progress_every =
+            Some((backplane.ack_wait / 3).max(std::time::Duration::from_millis(100)));
     }
 }
 
@@ -370,6 +355,18 @@ impl Delivery for JetStreamDelivery {
 
     fn is_idle(&self) -> bool {
         self.consumers.is_empty() && self.held.is_empty() && !self.pulling
+    }
+
+    fn tick_every(&self) -> Option<std::time::Duration> {
+        self.progress_every
+    }
+
+    /// Progress acks for everything held, so JetStream's ack wait does not
+    /// hand a message a slow client still holds to another node.
+    fn tick(&mut self) {
+        if let (Some(link), false) = (&self.link, self.held.is_empty()) {
+            link.signal(self.held.values().cloned().collect(), AckKind::Progress);
+        }
     }
 
     fn flush(&mut self) -> Flushed {
